@@ -1,0 +1,253 @@
+"""Receiver behaviours: how an endpoint answers, as data plus one pure function.
+
+The same :class:`Behaviour` drives a simulated receiver (the simulator passes virtual time and
+uniforms drawn per (endpoint, event, attempt) from its seed) and the real fault-injecting
+reference receiver (which passes its own clock and random numbers). :func:`respond` decides one
+answer; it reads no clock and draws no randomness itself.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Final, Literal
+
+from whsim.errors import ScenarioError
+
+__all__ = [
+    "BEHAVIOURS",
+    "Answer",
+    "Behaviour",
+    "Latency",
+    "Outage",
+    "behaviour",
+    "behaviour_from_dict",
+    "respond",
+]
+
+LatencyKind = Literal["fixed", "uniform", "exponential"]
+OutageKind = Literal["down", "hang", "status"]
+VerifyKind = Literal["echo", "wrong", "status", "hang"]
+AnswerKind = Literal["status", "refused", "hang"]
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """Service time of an answer, in ms: ``fixed`` at ``ms``; ``uniform`` in [ms, high_ms];
+    ``exponential`` as ``ms`` plus an exponential tail of mean ``mean_ms``."""
+
+    kind: LatencyKind = "fixed"
+    ms: int = 20
+    high_ms: int = 0
+    mean_ms: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("fixed", "uniform", "exponential"):
+            raise ScenarioError(
+                f"unknown latency kind {self.kind!r}; use fixed, uniform or exponential",
+                field="latency.kind",
+            )
+        if self.ms < 0 or self.high_ms < 0 or self.mean_ms < 0:
+            raise ScenarioError("latency values must be >= 0", field="latency")
+        if self.kind == "uniform" and self.high_ms < self.ms:
+            raise ScenarioError("latency.high_ms must be >= latency.ms", field="latency.high_ms")
+
+    def sample(self, u: float) -> int:
+        """Latency in ms for a uniform ``u`` in [0, 1)."""
+        if self.kind == "fixed":
+            return self.ms
+        if self.kind == "uniform":
+            return self.ms + int((self.high_ms - self.ms) * u)
+        return self.ms + int(-self.mean_ms * math.log1p(-u))
+
+
+@dataclass(frozen=True, slots=True)
+class Outage:
+    """A window ``[start_ms, end_ms)`` of the receiver's clock when it is down.
+
+    ``down``: connections are refused; ``hang``: requests are accepted and never answered (the
+    sender times out); ``status``: every request gets ``status`` (e.g. 503).
+    """
+
+    start_ms: int
+    end_ms: int
+    kind: OutageKind = "down"
+    status: int = 503
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("down", "hang", "status"):
+            raise ScenarioError(
+                f"unknown outage kind {self.kind!r}; use down, hang or status", field="outages.kind"
+            )
+        if not 0 <= self.start_ms < self.end_ms:
+            raise ScenarioError("an outage needs 0 <= start_ms < end_ms", field="outages")
+        if not 100 <= self.status <= 599:
+            raise ScenarioError("outage status must be an HTTP status", field="outages.status")
+
+    def covers(self, now_ms: int) -> bool:
+        return self.start_ms <= now_ms < self.end_ms
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One answer: an HTTP ``status`` after ``latency_ms``, a refused connection, or a hang.
+
+    A hang never answers; the sender's timeout decides when the attempt ends.
+    """
+
+    kind: AnswerKind
+    status: int | None = None
+    latency_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Behaviour:
+    """How one receiver answers deliveries and the verification challenge.
+
+    ``fail_first`` fails the first N attempts of every event with ``failure_status``;
+    ``failure_probability`` fails any attempt at random; ``hang_probability`` hangs at random;
+    ``outages`` override everything while they last. ``verify`` says how the challenge is
+    answered: ``echo`` (right), ``wrong`` (a different value), ``status`` (``failure_status``) or
+    ``hang``.
+    """
+
+    name: str = "healthy"
+    latency: Latency = field(default_factory=Latency)
+    failure_probability: float = 0.0
+    failure_status: int = 500
+    hang_probability: float = 0.0
+    fail_first: int = 0
+    outages: tuple[Outage, ...] = ()
+    success_status: int = 200
+    verify: VerifyKind = "echo"
+
+    def __post_init__(self) -> None:
+        for name in ("failure_probability", "hang_probability"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+                raise ScenarioError(f"must be a probability in [0, 1], got {value!r}", field=name)
+        for name in ("failure_status", "success_status"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or not 100 <= value <= 599:
+                raise ScenarioError(f"must be an HTTP status, got {value!r}", field=name)
+        if not isinstance(self.fail_first, int) or self.fail_first < 0:
+            raise ScenarioError("must be a non-negative integer", field="fail_first")
+        if self.verify not in ("echo", "wrong", "status", "hang"):
+            raise ScenarioError(
+                f"unknown verify behaviour {self.verify!r}; use echo, wrong, status or hang",
+                field="verify",
+            )
+        ordered = sorted(self.outages, key=lambda o: o.start_ms)
+        for a, b in itertools.pairwise(ordered):
+            if b.start_ms < a.end_ms:
+                raise ScenarioError("outages must not overlap", field="outages")
+        object.__setattr__(self, "outages", tuple(ordered))
+
+    def outage_at(self, now_ms: int) -> Outage | None:
+        """The outage covering ``now_ms``, if any."""
+        for outage in self.outages:
+            if outage.covers(now_ms):
+                return outage
+            if outage.start_ms > now_ms:
+                break
+        return None
+
+
+def respond(
+    behaviour: Behaviour,
+    *,
+    now_ms: int,
+    attempt: int,
+    u_fail: float,
+    u_latency: float,
+    u_hang: float = 1.0,
+) -> Answer:
+    """The answer ``behaviour`` gives to delivery attempt ``attempt`` (1-based) at ``now_ms``.
+
+    ``u_fail``, ``u_latency`` and ``u_hang`` are uniforms in [0, 1) drawn by the caller; the
+    simulator keys them on (endpoint, event, attempt) so two policies see the same failures.
+    """
+    outage = behaviour.outage_at(now_ms)
+    if outage is not None:
+        if outage.kind == "down":
+            return Answer("refused")
+        if outage.kind == "hang":
+            return Answer("hang")
+        return Answer("status", outage.status, behaviour.latency.sample(u_latency))
+    if u_hang < behaviour.hang_probability:
+        return Answer("hang")
+    latency = behaviour.latency.sample(u_latency)
+    if attempt <= behaviour.fail_first or u_fail < behaviour.failure_probability:
+        return Answer("status", behaviour.failure_status, latency)
+    return Answer("status", behaviour.success_status, latency)
+
+
+BEHAVIOURS: Final[dict[str, Behaviour]] = {
+    b.name: b
+    for b in (
+        Behaviour("healthy"),
+        Behaviour("flaky", latency=Latency("exponential", 10, mean_ms=40), failure_probability=0.2),
+        Behaviour("fail-twice", fail_first=2),
+        Behaviour("always-500", failure_probability=1.0),
+        Behaviour("slow", latency=Latency("fixed", 7_000)),
+        Behaviour("hang", hang_probability=1.0),
+        Behaviour("down", outages=(Outage(0, 10**12, "down"),)),
+        Behaviour("wrong-challenge", verify="wrong"),
+    )
+}
+"""Named behaviours, usable as ``--behaviour NAME`` and ``behaviour = "NAME"`` in scenarios."""
+
+
+def behaviour(name: str) -> Behaviour:
+    """A named behaviour; raises :class:`ScenarioError` listing the names."""
+    try:
+        return BEHAVIOURS[name]
+    except KeyError:
+        raise ScenarioError(
+            f"unknown behaviour {name!r}; known: {', '.join(BEHAVIOURS)}", field="behaviour"
+        ) from None
+
+
+def behaviour_from_dict(doc: Mapping[str, Any], *, source: str | None = None) -> Behaviour:
+    """A behaviour from a TOML/JSON table; errors name the field and ``source``.
+
+    ``base = "NAME"`` starts from a named behaviour; ``latency`` is a table or a number of ms;
+    ``outages`` is a list of tables ``{start_s, end_s, kind, status}`` (seconds, for humans).
+    """
+    try:
+        known = {f.name for f in fields(Behaviour)} | {"base"}
+        for key in doc:
+            if key not in known:
+                raise ScenarioError(
+                    f"unknown field; allowed: {', '.join(sorted(known))}", field=str(key)
+                )
+        start = behaviour(str(doc["base"])) if "base" in doc else Behaviour()
+        values: dict[str, Any] = {f.name: getattr(start, f.name) for f in fields(Behaviour)}
+        for key, value in doc.items():
+            if key == "base":
+                continue
+            if key == "latency":
+                values["latency"] = (
+                    Latency("fixed", int(value))
+                    if isinstance(value, int | float)
+                    else Latency(**dict(value))
+                )
+            elif key == "outages":
+                values["outages"] = tuple(
+                    Outage(
+                        int(o["start_s"] * 1000),
+                        int(o["end_s"] * 1000),
+                        o.get("kind", "down"),
+                        int(o.get("status", 503)),
+                    )
+                    for o in value
+                )
+            else:
+                values[key] = value
+        return Behaviour(**values)
+    except ScenarioError as exc:
+        raise ScenarioError(exc.detail, field=exc.field, source=source) from None
+    except (TypeError, KeyError, ValueError, AttributeError) as exc:
+        raise ScenarioError(f"malformed behaviour: {exc}", source=source) from None

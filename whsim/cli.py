@@ -1,0 +1,51 @@
+"""The ``whsim`` command. Each subcommand lives in ``whsim/commands/<name>.py``.
+
+A command module provides ``register(subparsers)``, which adds its parser and sets
+``func(args) -> int`` as the default. Commands import what they need inside ``func``, so
+``whsim --help`` stays fast. Errors whsim raises on purpose print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from whsim import __version__
+from whsim.errors import WhsimError
+
+COMMANDS = (
+    "whsim.commands.spec",
+    "whsim.commands.demo",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="whsim",
+        description="Make the Proposal Generator webhook spec executable.",
+    )
+    parser.add_argument("--version", action="version", version=f"whsim {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except WhsimError as exc:
+        print(f"whsim {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"whsim {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the ``whsim`` command line, one module each (see :mod:`whsim.cli`)."""

@@ -1,0 +1,81 @@
+"""Every error whsim raises on purpose.
+
+One base class, :class:`WhsimError`. Errors about bad input also subclass :class:`ValueError`, so
+callers that already catch ``ValueError`` keep working. Each error carries data (the field that was
+wrong, the clause it breaks) so tools can report it without parsing the message.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EventDataError",
+    "RegistrationError",
+    "ScenarioError",
+    "SignatureFormatError",
+    "SpecInputError",
+    "UnknownReadingError",
+    "WhsimError",
+]
+
+
+class WhsimError(Exception):
+    """Base class of every error whsim raises on purpose."""
+
+
+class SpecInputError(WhsimError, ValueError):
+    """Input that the spec model refuses; ``field`` names the offending field (dotted path)."""
+
+    def __init__(self, message: str, *, field: str | None = None, clause: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.clause = clause
+
+
+class EventDataError(SpecInputError):
+    """An event (type, timestamp, id or data) that breaks the event's schema."""
+
+
+class RegistrationError(SpecInputError):
+    """A webhook registration or update that the registry refuses.
+
+    ``code`` is a short machine name (``invalid_url``, ``unknown_event_type``, ...) that the
+    reference sender returns in its error body.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        code: str = "invalid_request",
+        clause: str | None = None,
+    ):
+        super().__init__(message, field=field, clause=clause)
+        self.code = code
+
+
+class UnknownReadingError(SpecInputError):
+    """A reading (or named policy) that the clause does not define; lists the valid names."""
+
+    def __init__(self, what: str, name: str, choices: tuple[str, ...]):
+        super().__init__(
+            f"unknown {what} {name!r}; choose one of: {', '.join(choices)}", field=what
+        )
+        self.name = name
+        self.choices = choices
+
+
+class SignatureFormatError(SpecInputError):
+    """A signing secret that cannot be used (e.g. a Standard Webhooks secret that is not base64)."""
+
+
+class ScenarioError(SpecInputError):
+    """A simulation scenario that cannot be run; ``source`` names the file when it came from one."""
+
+    def __init__(self, message: str, *, field: str | None = None, source: str | None = None):
+        where = f"{source}: " if source else ""
+        at = f"{field}: " if field else ""
+        super().__init__(f"{where}{at}{message}", field=field)
+        self.detail = message
+        self.source = source

@@ -1,0 +1,223 @@
+"""Retry policy: when a failed delivery is tried again, what counts as failure, when to give up.
+
+:meth:`RetryPolicy.seed` builds the guide's policy under a reading of clause RETRY-1;
+:meth:`RetryPolicy.named` also knows the published policies of other systems, for comparison.
+Randomness (jitter) is passed in as a uniform number, so callers decide how it is seeded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from whsim.errors import SpecInputError, UnknownReadingError
+from whsim.spec.clauses import resolve_reading
+
+__all__ = [
+    "DEFAULT_READING",
+    "EXPIRY_MS",
+    "NETWORK_ERRORS",
+    "TIMEOUT_MS",
+    "RetryPolicy",
+    "Verdict",
+    "classify",
+]
+
+TIMEOUT_MS: Final = 5_000
+"""The guide's attempt timeout (clause TIMEOUT-2)."""
+EXPIRY_MS: Final = 24 * 3_600_000
+"""The guide's event expiry (clause EXPIRY-1)."""
+
+NETWORK_ERRORS: Final = ("timeout", "connect", "dns", "tls", "reset", "blocked")
+"""Error kinds an attempt can end with instead of an HTTP status."""
+
+_S = 1000
+_GUIDE_DELAYS: Final[dict[str, tuple[int, ...]]] = {
+    "backoff-only": (1 * _S, 2 * _S, 4 * _S, 8 * _S, 16 * _S),
+    "immediate-plus-five": (0, 1 * _S, 2 * _S, 4 * _S, 8 * _S, 16 * _S),
+    "immediate-counts": (0, 1 * _S, 2 * _S, 4 * _S, 8 * _S),
+}
+DEFAULT_READING: Final = resolve_reading("RETRY-1", None)
+
+_MIN, _H = 60 * _S, 3_600 * _S
+
+# Named policies of other systems, as data. Each entry: delays between attempts (ms), jitter
+# kind, jitter ratio, source.
+_OTHERS: Final[dict[str, tuple[tuple[int, ...], str, float, str]]] = {
+    # svix-webhooks server/svix-server/config.default.toml retry_schedule and worker.rs
+    # JITTER_DELTA (+-20 %); docs.svix.com/retries gives the same schedule.
+    "svix": (
+        (5 * _S, 5 * _MIN, 30 * _MIN, 2 * _H, 5 * _H, 10 * _H, 10 * _H),
+        "proportional",
+        0.2,
+        "Svix: retry_schedule 5s, 5m, 30m, 2h, 5h, 10h, 10h with +-20 % jitter",
+    ),
+    # Standard Webhooks spec v1.0.0, "Retry schedule" example (about 75 h).
+    "standard-webhooks": (
+        (5 * _S, 5 * _MIN, 30 * _MIN, 2 * _H, 5 * _H, 10 * _H, 14 * _H, 20 * _H, 24 * _H),
+        "none",
+        0.0,
+        "Standard Webhooks example: 5s, 5m, 30m, 2h, 5h, 10h, 14h, 20h, 24h",
+    ),
+    # docs.stripe.com/webhooks: "exponential backoff for up to three days"; the intervals are not
+    # published, so this doubles from 1 min, capped at 12 h, until three days are covered.
+    "stripe-like": (
+        tuple(min(2**k, 720) * _MIN for k in range(15)),
+        "none",
+        0.0,
+        "Stripe-like: doubling from 1 min, capped at 12 h, about 3 days (Stripe "
+        "publishes the span, not the intervals)",
+    ),
+    # hookdeck/outpost internal/config/config.go: 30 s * 2^n, 10 retries, no jitter.
+    "outpost": (
+        tuple(30 * _S * 2**k for k in range(10)),
+        "none",
+        0.0,
+        "Hookdeck Outpost: 30 s x 2^n, 10 retries, no jitter",
+    ),
+    # frain-dev/convoy datastore/models.go: project default linear 100 s, RetryCount 10 attempts.
+    "convoy": ((100 * _S,) * 9, "none", 0.0, "Convoy default: linear 100 s, 10 attempts in all"),
+}
+
+
+class Verdict(StrEnum):
+    """What one attempt's outcome means for the delivery."""
+
+    SUCCESS = "success"
+    RETRY = "retry"
+    REJECTED = "rejected"
+
+
+def classify(status: int | None, error: str | None, codes: str = "5xx-and-network") -> Verdict:
+    """Classify an attempt by HTTP status or network error under a reading of clause RETRY-2.
+
+    2xx is success (reading ``any-2xx`` of CODES-1); 3xx is an answer and never followed; an error
+    (``timeout``, ``connect``, ...) with no status is always retried.
+    """
+    if status is None:
+        if error is None:
+            raise SpecInputError("an attempt needs a status or an error", field="status")
+        return Verdict.RETRY
+    if 200 <= status < 300:
+        return Verdict.SUCCESS
+    if codes == "all-non-2xx":
+        return Verdict.RETRY
+    if codes == "only-500":
+        return Verdict.RETRY if status == 500 else Verdict.REJECTED
+    if codes == "5xx-and-network":
+        return Verdict.RETRY if status >= 500 or status in (408, 429) else Verdict.REJECTED
+    raise UnknownReadingError(
+        "reading of RETRY-2", codes, ("5xx-and-network", "all-non-2xx", "only-500")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """A retry schedule plus the rules around it.
+
+    ``delays_ms[k]`` is the wait before retry ``k + 1``; so ``max_attempts`` is one more than its
+    length. Build the guide's policy with :meth:`seed`, another system's with :meth:`named`;
+    change a field with :func:`dataclasses.replace` (the new value is validated).
+    """
+
+    name: str
+    delays_ms: tuple[int, ...]
+    timeout_ms: int = TIMEOUT_MS
+    expiry_ms: int = EXPIRY_MS
+    jitter: str = "none"
+    jitter_ratio: float = 0.0
+    backoff_from: str = "from-failure"
+    codes: str = "5xx-and-network"
+    expiry_from: str = "from-event-timestamp"
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if any((not isinstance(d, int)) or d < 0 for d in self.delays_ms):
+            raise SpecInputError("delays_ms must be non-negative integers", field="delays_ms")
+        if not isinstance(self.timeout_ms, int) or self.timeout_ms <= 0:
+            raise SpecInputError("timeout_ms must be a positive integer", field="timeout_ms")
+        if not isinstance(self.expiry_ms, int) or self.expiry_ms <= 0:
+            raise SpecInputError("expiry_ms must be a positive integer", field="expiry_ms")
+        if self.jitter not in ("none", "full", "equal", "proportional"):
+            raise UnknownReadingError(
+                "jitter", self.jitter, ("none", "full", "equal", "proportional")
+            )
+        if not 0.0 <= self.jitter_ratio <= 1.0:
+            raise SpecInputError("jitter_ratio must be within [0, 1]", field="jitter_ratio")
+        resolve_reading("RETRY-3", self.backoff_from)
+        resolve_reading("RETRY-2", self.codes)
+        resolve_reading("EXPIRY-1", self.expiry_from)
+
+    @classmethod
+    def seed(cls, reading: str | None = None, **overrides: object) -> RetryPolicy:
+        """The guide's policy under a reading of RETRY-1 (default ``backoff-only``)."""
+        name = resolve_reading("RETRY-1", reading)
+        policy = cls(
+            name=name,
+            delays_ms=_GUIDE_DELAYS[name],
+            source="the guide: immediate retry, then 1, 2, 4, 8, 16 s, max 5 retries",
+        )
+        return dataclasses.replace(policy, **overrides) if overrides else policy  # type: ignore[arg-type]
+
+    @classmethod
+    def named(cls, name: str, **overrides: object) -> RetryPolicy:
+        """A guide reading (see :meth:`seed`) or another system's policy, by name."""
+        if name in _GUIDE_DELAYS:
+            return cls.seed(name, **overrides)
+        if name not in _OTHERS:
+            raise UnknownReadingError("retry policy", name, cls.names())
+        delays, jitter, ratio, source = _OTHERS[name]
+        policy = cls(
+            name=name,
+            delays_ms=delays,
+            jitter=jitter,
+            jitter_ratio=ratio,
+            source=source,
+            codes="all-non-2xx",
+        )
+        return dataclasses.replace(policy, **overrides) if overrides else policy  # type: ignore[arg-type]
+
+    @staticmethod
+    def names() -> tuple[str, ...]:
+        """Every name :meth:`named` accepts: the guide's readings first."""
+        return (*_GUIDE_DELAYS, *_OTHERS)
+
+    @property
+    def max_attempts(self) -> int:
+        return 1 + len(self.delays_ms)
+
+    @property
+    def max_retries(self) -> int:
+        return len(self.delays_ms)
+
+    def attempt_offsets(self) -> tuple[float, ...]:
+        """Seconds from the first attempt to each attempt when every attempt fails instantly."""
+        offsets = [0]
+        for delay in self.delays_ms:
+            offsets.append(offsets[-1] + delay)
+        return tuple(o / 1000 for o in offsets)
+
+    def retry_delay_ms(self, retry: int, u: float = 0.5) -> int:
+        """The wait before retry number ``retry`` (1-based), with jitter drawn from ``u`` in [0, 1)."""
+        if not 1 <= retry <= len(self.delays_ms):
+            raise SpecInputError(
+                f"retry must be within 1..{len(self.delays_ms)}, got {retry}", field="retry"
+            )
+        base = self.delays_ms[retry - 1]
+        if self.jitter == "none":
+            return base
+        if self.jitter == "full":
+            return int(base * u)
+        if self.jitter == "equal":
+            return base // 2 + int((base - base // 2) * u)
+        return max(0, int(base * (1.0 + self.jitter_ratio * (2.0 * u - 1.0))))
+
+    def classify(self, status: int | None, error: str | None) -> Verdict:
+        """:func:`classify` under this policy's reading of RETRY-2."""
+        return classify(status, error, self.codes)
+
+    def window_ms(self) -> int:
+        """Longest span from first to last attempt without jitter, when attempts fail instantly."""
+        return sum(self.delays_ms)

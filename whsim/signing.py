@@ -1,0 +1,156 @@
+"""Signatures: the guide's scheme and the Standard Webhooks profile.
+
+The guide's scheme (clause SIG-1): ``X-Webhook-Signature`` is the lowercase hex HMAC-SHA256 of the
+raw body bytes, keyed with the UTF-8 bytes of the secret. Nothing else is signed, so a captured
+request can be replayed (finding SIG-6).
+
+The Standard Webhooks profile signs ``{webhook-id}.{webhook-timestamp}.{body}`` with the base64-
+decoded part of a ``whsec_`` secret, sends ``v1,<base64>`` (several, space separated, during a
+secret rotation) and lets the receiver refuse stale timestamps. The current time is passed in;
+nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Iterable, Sequence
+from typing import Final
+
+from whsim.errors import SignatureFormatError
+
+__all__ = [
+    "SIGNATURE_HEADER",
+    "STANDARD_TOLERANCE_S",
+    "sign",
+    "standard_headers",
+    "standard_secret",
+    "standard_sign",
+    "standard_verify",
+    "verify",
+]
+
+SIGNATURE_HEADER: Final = "X-Webhook-Signature"
+STANDARD_TOLERANCE_S: Final = 300
+"""Standard Webhooks timestamp tolerance; the spec names none, every reference library uses 5 min."""
+
+_HEX_LEN: Final = 64
+_HEX_DIGITS: Final = frozenset("0123456789abcdefABCDEF")
+
+
+def sign(body: bytes, secret: str) -> str:
+    """The guide's ``X-Webhook-Signature`` value: lowercase hex HMAC-SHA256 of the raw body."""
+    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def verify(body: bytes, signature: str | None, secret: str) -> bool:
+    """True when ``signature`` is the hex HMAC-SHA256 of ``body``; never raises.
+
+    None, empty, non-hex or wrong-length values are False. The comparison is constant-time.
+    Uppercase hex is accepted (the guide does not fix the case); a ``sha256=`` prefix is not.
+    """
+    if not isinstance(signature, str) or len(signature) != _HEX_LEN:
+        return False
+    if not _HEX_DIGITS.issuperset(signature):
+        return False
+    try:
+        expected = sign(bytes(body), secret)
+    except (TypeError, AttributeError):
+        return False
+    return hmac.compare_digest(expected, signature.lower())
+
+
+def standard_secret(key: bytes) -> str:
+    """A ``whsec_`` secret for raw key bytes (Standard Webhooks asks for 24 to 64 random bytes)."""
+    if not 24 <= len(key) <= 64:
+        raise SignatureFormatError(
+            f"Standard Webhooks keys are 24 to 64 bytes, got {len(key)}", field="secret"
+        )
+    return "whsec_" + base64.b64encode(key).decode("ascii")
+
+
+def _key(secret: str) -> bytes:
+    raw = secret.removeprefix("whsec_")
+    try:
+        return base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise SignatureFormatError(
+            "a Standard Webhooks secret is 'whsec_' followed by base64", field="secret"
+        ) from None
+
+
+def _check_id(msg_id: str) -> None:
+    if not msg_id or "." in msg_id:
+        raise SignatureFormatError(
+            f"webhook-id must be non-empty and contain no '.', got {msg_id!r}", field="webhook-id"
+        )
+
+
+def standard_sign(msg_id: str, timestamp: int, body: bytes, secret: str) -> str:
+    """One ``v1,<base64>`` signature over ``msg_id.timestamp.body``."""
+    _check_id(msg_id)
+    content = f"{msg_id}.{int(timestamp)}.".encode() + body
+    digest = hmac.new(_key(secret), content, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode("ascii")
+
+
+def standard_headers(
+    msg_id: str, timestamp: int, body: bytes, secrets: str | Sequence[str]
+) -> dict[str, str]:
+    """The three ``webhook-*`` headers; with several secrets (rotation) every one signs."""
+    keys = [secrets] if isinstance(secrets, str) else list(secrets)
+    if not keys:
+        raise SignatureFormatError("at least one secret is needed", field="secret")
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(timestamp)),
+        "webhook-signature": " ".join(standard_sign(msg_id, timestamp, body, k) for k in keys),
+    }
+
+
+def standard_verify(
+    msg_id: str | None,
+    timestamp: str | None,
+    signature_header: str | None,
+    body: bytes,
+    secrets: str | Iterable[str],
+    *,
+    now: int,
+    tolerance_s: int = STANDARD_TOLERANCE_S,
+) -> bool:
+    """True when any ``v1`` signature in the header matches any secret and the time is fresh.
+
+    ``now`` is the receiver's time in epoch seconds, passed in. Malformed headers (no comma,
+    bad base64, missing values) are False, never an exception: a receiver that lets them raise
+    answers 500 where 401 is right.
+    """
+    if not msg_id or "." in msg_id or not timestamp or not signature_header:
+        return False
+    try:
+        ts = int(timestamp)
+    except ValueError:
+        return False
+    if abs(now - ts) > tolerance_s:
+        return False
+    keys = [secrets] if isinstance(secrets, str) else list(secrets)
+    expected: list[bytes] = []
+    for secret in keys:
+        try:
+            key = _key(secret)
+        except SignatureFormatError:
+            continue
+        content = f"{msg_id}.{ts}.".encode() + body
+        expected.append(hmac.new(key, content, hashlib.sha256).digest())
+    for item in signature_header.split(" "):
+        version, sep, value = item.partition(",")
+        if not sep or version != "v1":
+            continue
+        try:
+            given = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        if any(hmac.compare_digest(given, e) for e in expected):
+            return True
+    return False
