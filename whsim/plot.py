@@ -43,7 +43,7 @@ def _axes(ax: Axes | None, size: tuple[float, float] = (10, 5)) -> Axes:
     import matplotlib.pyplot as plt
 
     _, new = plt.subplots(figsize=size)
-    return new  # type: ignore[no-any-return]
+    return new
 
 
 def _windows(result: SimResult, webhook: str | None) -> tuple[list[tuple[int, int]], list[Any]]:
@@ -192,7 +192,7 @@ def latency_distribution(result: SimResult, *, ax: Axes | None = None) -> Axes:
     if len(ttd):
         low = max(1.0, float(ttd.min()))
         bins = np.logspace(np.log10(low), np.log10(max(float(ttd.max()), low * 10)), 50)
-        ax.hist(np.maximum(ttd, low), bins=bins, color="#1f77b4")
+        ax.hist(np.maximum(ttd, low), bins=bins.tolist(), color="#1f77b4")
         ax.set_xscale("log")
         for q, style in ((50, "--"), (99, ":")):
             value = float(np.percentile(ttd, q))
