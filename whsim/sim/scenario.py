@@ -67,13 +67,27 @@ class Sender:
     downtime: tuple[Downtime, ...] = ()
 
     def __post_init__(self) -> None:
-        try:
-            self.policy()
-            resolve_reading("THROTTLE-1", self.throttle)
-        except ScenarioError:
-            raise
-        except SpecInputError as exc:
-            raise ScenarioError(exc.message, field=f"sender.{exc.field or 'retry'}") from None
+        checks = (
+            ("retry", lambda: RetryPolicy.named(self.retry)),
+            ("codes", lambda: self.codes is None or resolve_reading("RETRY-2", self.codes)),
+            (
+                "backoff_from",
+                lambda: self.backoff_from is None or resolve_reading("RETRY-3", self.backoff_from),
+            ),
+            (
+                "expiry_from",
+                lambda: self.expiry_from is None or resolve_reading("EXPIRY-1", self.expiry_from),
+            ),
+            ("throttle", lambda: resolve_reading("THROTTLE-1", self.throttle)),
+            ("policy", self.policy),
+        )
+        for name, check in checks:
+            try:
+                check()
+            except SpecInputError as exc:
+                if name == "policy":  # a value RetryPolicy refuses: name it as in TOML
+                    name = (exc.field or "retry").replace("_ms", "_s")
+                raise ScenarioError(exc.message, field=f"sender.{name}") from None
         if not isinstance(self.concurrency, int) or self.concurrency < 0:
             raise ScenarioError("must be an integer >= 0 (0: no cap)", field="sender.concurrency")
         ordered = tuple(sorted(self.downtime, key=lambda d: d.start_ms))

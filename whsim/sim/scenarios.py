@@ -146,8 +146,8 @@ def _sender(doc: Mapping[str, Any]) -> Sender:
         backoff_from=_str(doc, "backoff_from", "sender", None),
         expiry_from=_str(doc, "expiry_from", "sender", None),
         throttle=_str(doc, "throttle", "sender", "coalesce"),
-        timeout_ms=_ms(doc, "timeout_s", "sender", 5_000) or 1,
-        expiry_ms=_ms(doc, "expiry_s", "sender", 86_400_000) or 1,
+        timeout_ms=_ms(doc, "timeout_s", "sender", 5_000),
+        expiry_ms=_ms(doc, "expiry_s", "sender", 86_400_000),
         concurrency=_int(doc, "concurrency", "sender", 0),
         downtime=tuple(downtime),
     )
