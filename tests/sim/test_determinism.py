@@ -70,3 +70,12 @@ def test_policies_compared_on_one_seed_see_the_same_failures():
     first_b = b[b["attempt"] == 1].sort_values(["event_id", "webhook_id"])
     assert first_a["status"].tolist() == first_b["status"].tolist()
     assert first_a["latency_ms"].tolist() == first_b["latency_ms"].tolist()
+
+
+def test_importing_the_simulator_stays_light():
+    code = (
+        "import sys, whsim, whsim.sim; "
+        "print(','.join(m for m in ('numpy', 'pandas', 'matplotlib') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
