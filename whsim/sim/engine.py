@@ -28,6 +28,7 @@ from whsim.sim.plan import (
     SUCCESS_V,
     TIMEOUT,
     Plan,
+    answers,
 )
 
 if TYPE_CHECKING:
@@ -111,7 +112,11 @@ def run_reference(plan: Plan, progress: Progress | None = None) -> RawLog:
 
 
 def _run_independent(plan: Plan, progress: Progress | None) -> RawLog:
-    """Deliveries that never interact: an attempt's outcome is settled when it is sent."""
+    """Deliveries that never interact: an attempt's outcome is settled when it is sent.
+
+    The hot loop logs only (j, sent); finish times and codes are recomputed afterwards with
+    numpy from the same plan (:func:`whsim.sim.plan.answers`), which keeps the loop lean.
+    """
     n, A = plan.n, plan.max_attempts
     code_mv = _view(plan.code)
     took_mv = _view(plan.took)
@@ -119,8 +124,9 @@ def _run_independent(plan: Plan, progress: Progress | None) -> RawLog:
     delay_mv = _view(plan.delay)
     verdict = plan.verdict.tolist()
     arr_t = plan.ready_ms.tolist()
-    hook = plan.hook.tolist()
-    outages = _outage_table(plan)
+    arr_t.append(2**62)  # sentinel: the stream never runs dry while the heap has work
+    table = _outage_table(plan)
+    outages = [table[h] for h in plan.hook.tolist()] if any(table) else [None] * n
     expiry = plan.expiry_ms
     timeout = plan.timeout_ms
     from_first = plan.expiry_from_first
@@ -130,24 +136,24 @@ def _run_independent(plan: Plan, progress: Progress | None) -> RawLog:
     ended = [0] * n
     log_j: list[int] = []
     log_t: list[int] = []
-    log_f: list[int] = []
-    log_c: list[int] = []
-    add_j, add_t, add_f, add_c = log_j.append, log_t.append, log_f.append, log_c.append
+    add_j, add_t = log_j.append, log_t.append
     heap: list[tuple[int, int]] = []
     push, pop = heapq.heappush, heapq.heappop
     last_k = (A - 1) * n  # j >= last_k: the last attempt allowed
-    report = max(1, n // 100)
+    step = max(1, n // 100)
+    next_report = step if progress is not None else -1
     i = 0
     while True:
-        if heap and (i >= n or heap[0][0] <= arr_t[i]):
+        t = arr_t[i]
+        if heap and heap[0][0] <= t:
             t, j = pop(heap)
             d = j % n
         elif i < n:
-            t = arr_t[i]
             j = d = i
             i += 1
-            if progress is not None and i % report == 0:
-                progress(i / n)
+            if i == next_report:
+                progress(i / n)  # type: ignore[misc]
+                next_report += step
             if from_first:
                 deadline[d] = t + expiry
         else:
@@ -159,7 +165,7 @@ def _run_independent(plan: Plan, progress: Progress | None) -> RawLog:
             continue
         c = code_mv[j]
         took = took_mv[j]
-        outs = outages[hook[d]]
+        outs = outages[d]
         if outs is not None:
             for start, end, oc in outs:
                 if start <= t < end:
@@ -178,10 +184,11 @@ def _run_independent(plan: Plan, progress: Progress | None) -> RawLog:
         f = t + took
         add_j(j)
         add_t(t)
-        add_f(f)
-        add_c(c)
         v = verdict[c + 2]
-        if v == RETRY_V:
+        if v == SUCCESS_V:
+            state[d] = DELIVERED
+            ended[d] = f
+        elif v == RETRY_V:
             if j >= last_k:
                 state[d] = EXHAUSTED
                 ended[d] = f
@@ -195,9 +202,19 @@ def _run_independent(plan: Plan, progress: Progress | None) -> RawLog:
                 continue
             push(heap, (nxt, j + n))
         else:
-            state[d] = DELIVERED if v == SUCCESS_V else REJECTED
+            state[d] = REJECTED
             ended[d] = f
-    return _finish(plan, log_j, log_t, log_f, log_c, state, ended)
+    j_arr = np.array(log_j, dtype=np.int64)
+    t_arr = np.array(log_t, dtype=np.int64)
+    code, took_arr = answers(plan, j_arr, t_arr)
+    return RawLog(
+        j=j_arr,
+        sent_ms=t_arr,
+        finished_ms=t_arr + took_arr,
+        code=code,
+        state=np.frombuffer(bytes(state), dtype=np.int8).copy(),
+        ended_ms=np.array(ended, dtype=np.int64),
+    )
 
 
 def _run_coupled(plan: Plan, progress: Progress | None) -> RawLog:

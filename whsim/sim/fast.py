@@ -12,20 +12,17 @@ import numpy as np
 from whsim.errors import ScenarioError
 from whsim.sim.engine import RawLog
 from whsim.sim.plan import (
-    CONNECT,
     DELIVERED,
     EXHAUSTED,
     EXPIRED,
     REJECTED,
     RETRY_V,
     SUCCESS_V,
-    TIMEOUT,
     Plan,
+    answers,
 )
 
 __all__ = ["applicable", "run_fast"]
-
-_SHIFT = 42  # hook << 42 | time: times stay below 2**42 ms (139 years)
 
 
 def applicable(plan: Plan) -> bool:
@@ -41,7 +38,6 @@ def run_fast(plan: Plan) -> RawLog:
             field="engine",
         )
     n, A = plan.n, plan.max_attempts
-    timeout = plan.timeout_ms
     state = np.zeros(n, dtype=np.int8)
     ended = np.zeros(n, dtype=np.int64)
     deadline = (
@@ -49,11 +45,6 @@ def run_fast(plan: Plan) -> RawLog:
         if plan.expiry_from_first
         else plan.event_ms + plan.expiry_ms
     )
-    has_outages = len(plan.outage_hook) > 0
-    o_key = (plan.outage_hook << _SHIFT) | plan.outage_start
-    order = np.argsort(o_key, kind="stable")
-    o_key, o_end, o_code = o_key[order], plan.outage_end[order], plan.outage_code[order]
-    o_hook = plan.outage_hook[order]
     out_j, out_t, out_f, out_c = [], [], [], []
     live = np.arange(n, dtype=np.int64)
     t = plan.ready_ms.copy()
@@ -70,20 +61,7 @@ def run_fast(plan: Plan) -> RawLog:
             keep = ~late
             live, t, dl = live[keep], t[keep], dl[keep]
         j = (k - 1) * n + live
-        code = plan.code[j].astype(np.int64)
-        took = plan.took[j].astype(np.int64)
-        if has_outages:
-            h = plan.hook[live]
-            pos = np.searchsorted(o_key, (h << _SHIFT) | t, side="right") - 1
-            cand = np.maximum(pos, 0)
-            hit = (pos >= 0) & (o_hook[cand] == h) & (t < o_end[cand])
-            if hit.any():
-                oc = o_code[cand[hit]]
-                lat = plan.latency[j[hit]].astype(np.int64)
-                slow = (oc == TIMEOUT) | ((oc > 0) & (lat > timeout))
-                new_code = np.where(slow, TIMEOUT, oc)
-                new_took = np.where(slow, timeout, np.where(oc == CONNECT, 0, lat))
-                code[hit], took[hit] = new_code, new_took
+        code, took = answers(plan, j, t)
         fin = t + took
         out_j.append(j)
         out_t.append(t)

@@ -7,6 +7,7 @@ arithmetic on the same arrays, which is why they agree to the byte.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -31,6 +32,7 @@ __all__ = [
     "STATES",
     "TIMEOUT",
     "Plan",
+    "answers",
     "compile_plan",
     "respond_many",
 ]
@@ -206,20 +208,26 @@ def compile_plan(scenario: Scenario, seed: int) -> Plan:
     delay = np.zeros((A, n), dtype=np.int64)
     keys = keyed.keys_np(seed, hook_idx, ev_idx)
     timeout = policy.timeout_ms
-    groups: dict[int, npt.NDArray[np.int64]] = {}
-    by_behaviour: dict[int, Behaviour] = {}
-    for h, b in enumerate(behaviours):
-        by_behaviour.setdefault(id(b), b)
-        groups[id(b)] = np.append(groups.get(id(b), np.zeros(0, dtype=np.int64)), h)
-    sel_of = {bid: np.isin(hook_idx, hooks) for bid, hooks in groups.items()}
+    # respond_many ignores outages (the engines apply them), so receivers that differ only in
+    # their outages or names share one group of draws
+    group_of: dict[Behaviour, int] = {}
+    hook_group = np.array(
+        [
+            group_of.setdefault(dataclasses.replace(b, name="", outages=()), len(group_of))
+            for b in behaviours
+        ],
+        dtype=np.int64,
+    )
+    delivery_group = hook_group[hook_idx]
+    sel_of = [(b, delivery_group == g) for b, g in group_of.items()]
     for k in range(1, A + 1):
         u_fail = keyed.uniforms_np(keys, k, keyed.FAIL)
         u_lat = keyed.uniforms_np(keys, k, keyed.LATENCY)
         u_hang = keyed.uniforms_np(keys, k, keyed.HANG)
         answer = np.empty(n, dtype=np.int64)
         lat = np.empty(n, dtype=np.int64)
-        for bid, sel in sel_of.items():
-            s, lt = respond_many(by_behaviour[bid], k, u_fail[sel], u_lat[sel], u_hang[sel])
+        for b, sel in sel_of:
+            s, lt = respond_many(b, k, u_fail[sel], u_lat[sel], u_hang[sel])
             answer[sel], lat[sel] = s, lt
         slow = (answer == HANG) | (lat > timeout)
         code[k - 1] = np.where(slow, TIMEOUT, answer)
@@ -258,3 +266,31 @@ def compile_plan(scenario: Scenario, seed: int) -> Plan:
         outage_end=np.array(o_end, dtype=np.int64),
         outage_code=np.array(o_code, dtype=np.int64),
     )
+
+
+_SHIFT: Final = 42  # hook << 42 | time: times stay below 2**42 ms (139 years)
+
+
+def answers(
+    plan: Plan, j: npt.NDArray[np.int64], sent_ms: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(code, ms until the answer) of attempts ``j`` sent at ``sent_ms``, outages applied."""
+    code = plan.code[j].astype(np.int64)
+    took = plan.took[j].astype(np.int64)
+    if len(plan.outage_hook) == 0 or len(j) == 0:
+        return code, took
+    o_key = (plan.outage_hook << _SHIFT) | plan.outage_start
+    order = np.argsort(o_key, kind="stable")
+    o_key, o_hook = o_key[order], plan.outage_hook[order]
+    o_end, o_code = plan.outage_end[order], plan.outage_code[order]
+    h = plan.hook[j % plan.n]
+    pos = np.searchsorted(o_key, (h << _SHIFT) | sent_ms, side="right") - 1
+    cand = np.maximum(pos, 0)
+    hit = (pos >= 0) & (o_hook[cand] == h) & (sent_ms < o_end[cand])
+    if hit.any():
+        oc = o_code[cand[hit]]
+        lat = plan.latency[j[hit]].astype(np.int64)
+        slow = (oc == TIMEOUT) | ((oc > 0) & (lat > plan.timeout_ms))
+        code[hit] = np.where(slow, TIMEOUT, oc)
+        took[hit] = np.where(slow, plan.timeout_ms, np.where(oc == CONNECT, 0, lat))
+    return code, took
