@@ -78,6 +78,16 @@ def _shade(ax: Axes, result: SimResult, webhook: str | None, scale: float) -> No
         )
 
 
+def _thin(items: list[Any], count: int) -> list[Any]:
+    """``count`` items spread evenly over ``items`` (all of them if there are fewer)."""
+    if count <= 0:
+        return []
+    if len(items) <= count:
+        return items
+    step = len(items) / count
+    return [items[int(i * step)] for i in range(count)]
+
+
 def _busiest_webhook(result: SimResult) -> str:
     """The webhook with the most failed attempts (the most interesting timeline)."""
     att = result.attempts
@@ -116,8 +126,13 @@ def retry_timeline(
         pool = att[(att["sent_ms"] >= lo) & (att["sent_ms"] <= hi)]
     every = list(dict.fromkeys(pool.sort_values("sent_ms")["event_id"].tolist()))
     if len(every) > max_rows:
-        step = len(every) / max_rows
-        every = [every[int(i * step)] for i in range(max_rows)]
+        # keep retried events first (thinned evenly if too many), then fill with the others
+        retried = set(troubled["event_id"].unique())
+        bad = [e for e in every if e in retried]
+        good = [e for e in every if e not in retried]
+        bad = _thin(bad, max(max_rows * 2 // 3, max_rows - len(good)))
+        keep = set(bad) | set(_thin(good, max_rows - len(bad)))
+        every = [e for e in every if e in keep]
     events = every
     rows = {e: i for i, e in enumerate(events)}
     shown = att[att["event_id"].isin(rows)]
