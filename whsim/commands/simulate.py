@@ -22,7 +22,9 @@ def register(subparsers: Any) -> None:
         "attempts.csv, deliveries.csv, summary.json and timeline.png into --out. "
         f"Named scenarios: {', '.join(SCENARIOS)}.",
     )
-    parser.add_argument("--scenario", required=True, metavar="NAME|FILE.toml")
+    parser.add_argument(
+        "--scenario", required=True, metavar="NAME|FILE.toml", help="named scenario or TOML file"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument(
         "--reading",
@@ -32,7 +34,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--out", default="out", help="output folder (default: out)")
     parser.add_argument(
-        "--engine", choices=("auto", "reference", "numpy"), default="auto", help=argparse.SUPPRESS
+        "--engine",
+        choices=("auto", "reference", "numpy"),
+        default="auto",
+        help="auto (default): numpy when deliveries do not interact, else the event loop",
     )
     parser.add_argument(
         "--progress",

@@ -9,6 +9,7 @@ this package loads neither numpy nor pandas; running a simulation does.
 from __future__ import annotations
 
 from collections.abc import Callable
+from os import PathLike
 from typing import TYPE_CHECKING, Any, Literal
 
 from whsim.sim.scenario import Arrival, Downtime, Scenario, Sender, Webhook, Workload
@@ -34,7 +35,7 @@ __all__ = [
 
 
 def simulate(
-    scenario: Scenario | str,
+    scenario: Scenario | str | PathLike[str],
     seed: int = 0,
     *,
     engine: Literal["auto", "reference", "numpy"] = "auto",

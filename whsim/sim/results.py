@@ -242,7 +242,10 @@ class SimResult:
         delivered = log.state == DELIVERED
         ttd = (log.ended_ms - plan.event_ms)[delivered]
         failed_verify = sum(1 for s in plan.hook_status if s == "verification_failed")
+        from whsim import __version__
+
         return {
+            "whsim": __version__,
             "scenario": plan.scenario.name,
             "seed": plan.seed,
             "engine": self.engine,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from os import PathLike
 from typing import Literal
 
 from whsim.errors import ScenarioError
@@ -32,7 +33,7 @@ def run_plan(
 
 
 def simulate(
-    scenario: Scenario | str,
+    scenario: Scenario | str | PathLike[str],
     seed: int = 0,
     *,
     engine: EngineName = "auto",
@@ -49,7 +50,7 @@ def simulate(
     """
     from whsim.sim.scenarios import load_scenario
 
-    if isinstance(scenario, str):
+    if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ScenarioError(f"seed must be a non-negative integer, got {seed!r}", field="seed")

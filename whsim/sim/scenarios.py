@@ -10,6 +10,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from importlib import resources
+from os import PathLike
 from pathlib import Path
 from typing import Any, Final
 
@@ -261,7 +262,7 @@ def scenario_from_dict(doc: Mapping[str, Any], *, source: str | None = None) -> 
         raise ScenarioError(exc.detail, field=exc.field, source=source) from None
 
 
-def load_scenario(name_or_path: str | Path) -> Scenario:
+def load_scenario(name_or_path: str | PathLike[str]) -> Scenario:
     """A named scenario (see :data:`SCENARIOS`) or a scenario from a ``.toml`` file."""
     text: str
     source: str
