@@ -165,3 +165,38 @@ def test_coupled_runs_respect_caps_downtime_and_expiry(scenario, seed):
             for i in range(len(starts)):
                 busy = np.count_nonzero((starts[:i] <= starts[i]) & (ends[:i] > starts[i]))
                 assert busy < cap
+
+
+@settings(max_examples=30)
+@given(scenarios(), st.integers(0, 2**32))
+def test_every_attempt_is_what_respond_answers_with_the_keyed_uniforms(scenario, seed):
+    """The plan's vectorised draws plus the engines' outage handling equal behaviours.respond."""
+    from whsim.behaviours import respond
+    from whsim.sim import keyed
+
+    plan = compile_plan(scenario, seed)
+    log = run_reference(plan)
+    behaviours = {
+        one: scenario.behaviour(hook.receiver) for hook in scenario.webhooks for one in hook.ids()
+    }
+    timeout = plan.timeout_ms
+    for x in range(0, len(log.j), max(1, len(log.j) // 200)):
+        j = int(log.j[x])
+        d, k = j % plan.n, j // plan.n + 1
+        h, v = int(plan.hook[d]), int(plan.event[d])
+        sent = int(log.sent_ms[x])
+        answer = respond(
+            behaviours[plan.hook_ids[h]],
+            now_ms=sent,
+            attempt=k,
+            u_fail=keyed.uniform_py(seed, h, v, k, keyed.FAIL),
+            u_latency=keyed.uniform_py(seed, h, v, k, keyed.LATENCY),
+            u_hang=keyed.uniform_py(seed, h, v, k, keyed.HANG),
+        )
+        if answer.kind == "refused":
+            expected = (CONNECT, 0)
+        elif answer.kind == "hang" or answer.latency_ms > timeout:
+            expected = (TIMEOUT, timeout)
+        else:
+            expected = (answer.status, answer.latency_ms)
+        assert (int(log.code[x]), int(log.finished_ms[x]) - sent) == expected
