@@ -7,6 +7,19 @@ import whsim
 
 EXPECTED = {
     "EVENT_TYPES",
+    # the simulator (issue 3)
+    "Arrival",
+    "Behaviour",
+    "Downtime",
+    "Latency",
+    "Outage",
+    "Scenario",
+    "Sender",
+    "SimResult",
+    "Webhook",
+    "Workload",
+    "load_scenario",
+    "simulate",
     "Clause",
     "Clock",
     "DeliveryState",
