@@ -14,6 +14,7 @@ constructors, so a generated valid value is valid by the same rules the kit chec
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -39,6 +40,8 @@ __all__ = [
     "invalid_registrations",
     "registrations",
     "reserialized_bodies",
+    "scenarios",
+    "workloads",
 ]
 
 _IDS = st.text(
@@ -242,4 +245,80 @@ def behaviours(draw: st.DrawFn, *, max_outages: int = 2, horizon_ms: int = 3_600
         fail_first=draw(st.integers(0, 3)),
         outages=outages,
         verify=draw(st.sampled_from(["echo", "echo", "wrong", "status"])),
+    )
+
+
+@st.composite
+def workloads(draw: st.DrawFn, *, max_duration_s: int = 600, max_events: int = 200) -> Any:
+    """A :class:`~whsim.sim.Workload` of at most ``max_events`` events within ``max_duration_s``."""
+    from whsim.sim import Arrival, Workload
+
+    kind: Any = draw(st.sampled_from(["constant", "poisson", "bursts"]))
+    arrival = Arrival(
+        kind,
+        rate_per_s=draw(st.sampled_from([0.01, 0.05, 0.2, 1.0])),
+        burst_size=draw(st.integers(1, 20)),
+        burst_every_ms=draw(st.integers(10, 300)) * 1000,
+        burst_spread_ms=draw(st.integers(0, 5)) * 1000,
+    )
+    return Workload(
+        duration_ms=draw(st.integers(1, max_duration_s)) * 1000,
+        arrival=arrival,
+        jobs_per_proposal=draw(st.integers(0, 2)),
+        start_delay_ms=draw(st.integers(0, 10)) * 1000,
+        job_duration_ms=draw(st.integers(0, 120)) * 1000,
+        progress_every_ms=draw(st.integers(1, 20)) * 1000,
+        job_failure_probability=draw(st.sampled_from([0.0, 0.1, 0.5])),
+        max_events=max_events,
+    )
+
+
+@st.composite
+def scenarios(
+    draw: st.DrawFn,
+    *,
+    max_webhooks: int = 3,
+    max_outage_s: int = 600,
+    max_events: int = 200,
+    readings: Sequence[str] = ("backoff-only", "immediate-plus-five", "immediate-counts"),
+    coupled: bool = True,
+) -> Any:
+    """A whole :class:`~whsim.sim.Scenario`: webhooks, their receivers, sender and workload.
+
+    With ``coupled`` the sender may have a concurrency cap and downtime windows (events queue).
+    """
+    from whsim.sim import Downtime, Scenario, Sender, Webhook
+
+    n = draw(st.integers(1, max_webhooks))
+    horizon = max_outage_s * 1000 * 2
+    receivers = tuple(
+        dataclasses.replace(draw(behaviours(max_outages=1, horizon_ms=horizon)), name=f"r{i}")
+        for i in range(n)
+    )
+    hooks = tuple(
+        Webhook(
+            f"wh{i}",
+            receiver=f"r{i}",
+            events=tuple(draw(st.lists(event_types(), min_size=1, max_size=7, unique=True))),
+        )
+        for i in range(n)
+    )
+    downtime: tuple[Any, ...] = ()
+    concurrency = 0
+    if coupled and draw(st.booleans()):
+        start = draw(st.integers(0, 600)) * 1000
+        downtime = (Downtime(start, start + draw(st.integers(1, 90_000)) * 1000),)
+        concurrency = draw(st.integers(0, 4))
+    sender = Sender(
+        retry=draw(st.sampled_from(list(readings))),
+        throttle=draw(st.sampled_from(["coalesce", "drop"])),
+        concurrency=concurrency,
+        downtime=downtime,
+    )
+    return Scenario(
+        name="generated",
+        webhooks=hooks,
+        receivers=receivers,
+        sender=sender,
+        workload=draw(workloads(max_events=max_events)),
     )
