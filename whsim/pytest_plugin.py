@@ -4,7 +4,8 @@ Inert unless a test carries the ``whsim_case`` marker: it adds ``--whsim-*`` opt
 ``WHSIM_*`` environment fallbacks), a ``whsim_case`` fixture, and at the end of a session with
 whsim cases it writes the reports (when ``--whsim-report`` is given) and sets the exit status to
 the kit's own: 0 no case failed, 1 one did, 2 the kit hit an error. Importing it costs only the
-standard library; whsim itself is imported when a whsim case runs.
+standard library and whsim's small core; the HTTP and Hypothesis parts are imported only when a
+whsim case runs.
 """
 
 from __future__ import annotations
@@ -104,6 +105,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_RESULTS] = []
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Let -k select by case id ("-k RCV-SIG-003", "-k 'SIG-00 and not SIG-006'").
+    for item in items:
+        marker = item.get_closest_marker("whsim_case")
+        if marker is not None and marker.args:
+            item.extra_keyword_matches.add(marker.args[0].id)
+
+
 def pytest_report_header(config: pytest.Config) -> str | None:
     settings = config.stash.get(_SETTINGS, None)
     if settings is None or settings.receiver_url is None:
@@ -193,7 +202,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         seed=settings.seed,
         strict=settings.strict,
         duration_s=time.monotonic() - settings.started,
-        settings={"timeout budget": f"{settings.timeout_budget_s:g} s"},
+        settings={
+            "timeout budget": f"{settings.timeout_budget_s:g} s",
+            "suite": str(Path(session.items[0].path).parent) if session.items else "",
+        },
     )
     session.config.stash[_REPORT] = report
     if settings.report is not None:

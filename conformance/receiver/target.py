@@ -125,7 +125,7 @@ def status_text(ex: Exchange) -> str:
     if r.status is None:
         return f"no answer within the limit ({r.error})"
     body = r.body[:200].decode("utf-8", "replace")
-    return f"{r.status} {body}"
+    return f"HTTP {r.status}: {body}"
 
 
 def expect_accepted(case: Case, exchanges: Iterable[Exchange], what: str) -> None:

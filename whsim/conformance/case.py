@@ -33,13 +33,15 @@ class CaseError(WhsimError):
 class CaseSpec:
     """A catalog entry: stable ``id``, what it checks, the clauses it cites, its level.
 
-    ``level`` defaults to the strongest level among the cited clauses.
+    ``level`` defaults to the strongest level among the cited clauses. ``untestable`` is the
+    reason when the case cannot be observed from outside (it is then always graded untestable).
     """
 
     id: str
     title: str
     clauses: tuple[str, ...]
     level: str = ""
+    untestable: str = ""
 
     def __post_init__(self) -> None:
         cited = [clause(c) for c in self.clauses]  # unknown ids raise here, at import time

@@ -51,21 +51,24 @@ def counts(outcomes: Iterable[Outcome]) -> dict[str, int]:
     return {str(o): seen.get(o, 0) for o in Outcome}
 
 
-def overall(outcomes: Iterable[Outcome], strict: bool) -> str:
-    """``"pass"`` when every case was graded and none failed, else ``"fail"``.
+_GRADED: Final = frozenset({Outcome.PASS, Outcome.NON_STRICT, Outcome.FAIL, Outcome.INFO})
 
-    An error leaves the verdict incomplete, so it makes the overall outcome ``"fail"`` too (the
-    exit code still tells an error, 2, from a failure, 1).
+
+def overall(outcomes: Iterable[Outcome], strict: bool) -> str:
+    """``"pass"`` when no case failed, none hit an error and at least one was graded.
+
+    Otherwise ``"fail"``: an error leaves the verdict incomplete, and a run where every case was
+    untestable proved nothing (the exit code tells these apart: 2, not 1).
     """
-    bad = {Outcome.FAIL, Outcome.ERROR}
-    return "fail" if any(effective(o, strict) in bad for o in outcomes) else "pass"
+    return "pass" if exit_code(outcomes, strict) == EXIT_OK else "fail"
 
 
 def exit_code(outcomes: Iterable[Outcome], strict: bool) -> int:
-    """0 when no case fails, 1 when one does, 2 when none fails but the kit hit an error."""
+    """0 when no case fails, 1 when one does; 2 when none fails but the kit hit an error or
+    could grade nothing at all."""
     seen = {effective(o, strict) for o in outcomes}
     if Outcome.FAIL in seen:
         return EXIT_FAIL
-    if Outcome.ERROR in seen:
+    if Outcome.ERROR in seen or not seen & _GRADED:
         return EXIT_ERROR
     return EXIT_OK

@@ -77,6 +77,7 @@ class Report:
                     "level": str(c.level),
                     "text": c.text,
                     "checked_by": list(c.checked_by),
+                    "finding": c.finding,
                     "cases": [r.spec.id for r in cited],
                     "outcomes": [str(r.outcome) for r in cited],
                 }
@@ -244,7 +245,7 @@ th{background:#f4f4f4}td.num{text-align:right}
 pre{background:#f7f7f7;border:1px solid #e3e3e3;padding:.5rem;overflow:auto;white-space:pre-wrap;
 word-break:break-all;max-height:24rem;margin:.3rem 0}
 section.case{border-top:2px solid #eee;padding:.6rem 0}
-.kv{color:#555}.muted{color:#777}details{margin:.3rem 0}summary{cursor:pointer}
+.finding{color:#8e2400;margin-top:.2rem}.kv{color:#555}.muted{color:#777}details{margin:.3rem 0}summary{cursor:pointer}
 .ev{display:grid;grid-template-columns:1fr 1fr;gap:.8rem}.ev h4{margin:.2rem 0}
 """
 
@@ -261,7 +262,7 @@ def _headers(headers: Sequence[Sequence[str]]) -> str:
     return "\n".join(f"{name}: {value}" for name, value in headers)
 
 
-def _exchange_html(ex: Exchange, title: str) -> str:
+def _exchange_html(ex: Exchange, title: str, *, replay: bool = True, open_: bool = False) -> str:
     req, resp = ex.request, ex.response
     req_text = f"{req.method} {req.url}\n{_headers(req.headers)}\n\n" + req.body.decode(
         "utf-8", errors="backslashreplace"
@@ -275,10 +276,11 @@ def _exchange_html(ex: Exchange, title: str) -> str:
         resp_text += resp.body.decode("utf-8", errors="backslashreplace")
     note = f" <span class=muted>{_e(ex.note)}</span>" if ex.note else ""
     return (
-        f"<details><summary>{_e(title)}{note}</summary>"
+        f"<details{' open' if open_ else ''}><summary>{_e(title)}{note}</summary>"
         f'<div class="ev"><div><h4>Request ({len(req.body)} bytes)</h4><pre>{_e(req_text)}</pre></div>'
         f"<div><h4>Response ({len(resp.body)} bytes)</h4><pre>{_e(resp_text)}</pre></div></div>"
-        f"<h4>Replay</h4><pre>{_e(curl_line(req))}</pre></details>"
+        + (f"<h4>Replay</h4><pre>{_e(curl_line(req))}</pre>" if replay else "")
+        + "</details>"
     )
 
 
@@ -306,8 +308,11 @@ def _case_html(report: Report, r: CaseResult) -> str:
         parts.append(f"<figure>{svg}</figure>")
     primary = r.primary_exchange()
     if primary is not None:
-        parts.append(_exchange_html(primary, "Deciding exchange"))
-        parts.append(f"<p><b>Replay:</b></p><pre>{_e(curl_line(primary.request))}</pre>")
+        graded_bad = r.outcome not in (Outcome.PASS, Outcome.INFO)
+        parts.append(
+            f'<p><b>Replay</b> (bash):</p><pre class="curl">{_e(curl_line(primary.request))}</pre>'
+        )
+        parts.append(_exchange_html(primary, "Deciding exchange", replay=False, open_=graded_bad))
     others = [e for e in r.exchanges if e is not primary]
     if others:
         parts.append(f"<details><summary>{len(others)} more exchange(s)</summary>")
@@ -336,10 +341,12 @@ def html_page(report: Report) -> str:
             or '<span class="muted">no case in this run</span>'
         )
         reading = report.readings.get(row["id"], "")
+        finding = row["finding"]
         rows.append(
             f'<tr id="clause-{_e(row["id"])}"><td>{_e(row["id"])}</td><td>{_e(row["level"])}</td>'
             f"<td>{_e(row['text'])}"
             + (f'<div class="muted">reading: {_e(reading)}</div>' if reading else "")
+            + (f'<div class="finding">finding: {_e(finding)}</div>' if finding else "")
             + f"</td><td>{cell}</td></tr>"
         )
     extra = [
