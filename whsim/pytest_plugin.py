@@ -22,7 +22,10 @@ import pytest
 if TYPE_CHECKING:
     from collections.abc import Generator
 
-    from whsim.conformance.case import Case, CaseResult
+    from _pytest.terminal import TerminalReporter
+
+    from whsim.conformance.case import Case, CaseResult, CaseSpec
+    from whsim.conformance.report import Report
 
 __all__ = ["WhsimSettings"]
 
@@ -45,8 +48,9 @@ class WhsimSettings:
 
 
 _SETTINGS = pytest.StashKey[WhsimSettings]()
-_RESULTS = pytest.StashKey[list["CaseResult"]]()
-_CASE = pytest.StashKey["Case"]()
+_RESULTS: pytest.StashKey[list[CaseResult]] = pytest.StashKey()
+_CASE: pytest.StashKey[Case] = pytest.StashKey()
+_REPORT: pytest.StashKey[Report] = pytest.StashKey()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -155,17 +159,17 @@ def pytest_runtest_makereport(
         return report
     finished = call.when == "call" or (call.when == "setup" and not report.passed)
     if finished:
-        item.config.stash[_RESULTS].append(_result(item, call, report))
+        item.config.stash[_RESULTS].append(_result(item, marker.args[0], call, report))
     return report
 
 
 def _result(
-    item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport
+    item: pytest.Item, spec: CaseSpec, call: pytest.CallInfo[None], report: pytest.TestReport
 ) -> CaseResult:
+    """The case's own verdict, or what pytest's outcome says when the case gave none."""
     from whsim.conformance.case import CaseResult
     from whsim.conformance.outcomes import Outcome
 
-    spec = item.get_closest_marker("whsim_case").args[0]  # type: ignore[union-attr]
     case = item.stash.get(_CASE, None)
     if case is not None and case.result is not None:
         result = case.result
@@ -214,10 +218,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = report.exit_code
 
 
-_REPORT = pytest.StashKey[Any]()
-
-
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+def pytest_terminal_summary(terminalreporter: TerminalReporter, config: pytest.Config) -> None:
     report = config.stash.get(_REPORT, None)
     if report is None:
         return

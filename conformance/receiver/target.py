@@ -34,7 +34,7 @@ SIGN: Final = _Sign()
 def sample_data(event_type: str, n: int) -> dict[str, Any]:
     """Data for one event of ``event_type``, shaped like the guide's example, unique by ``n``."""
     job, prop, doc = f"job_{n}", f"prop_{n}", f"doc_{n}"
-    return {
+    table: dict[str, dict[str, Any]] = {
         "job.created": {"job_id": job, "proposal_id": prop, "status": "pending"},
         "job.started": {"job_id": job, "status": "processing"},
         "job.progress": {
@@ -50,7 +50,8 @@ def sample_data(event_type: str, n: int) -> dict[str, Any]:
         "job.failed": {"job_id": job, "error": "Error message", "error_details": {"step": 3}},
         "document.created": {"document_id": doc, "proposal_id": prop, "version": 1},
         "proposal.created": {"proposal_id": prop, "title": "AI Research Proposal"},
-    }[event_type]
+    }
+    return table[event_type]
 
 
 class ReceiverTarget:

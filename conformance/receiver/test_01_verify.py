@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from whsim.conformance.case import Case
 from whsim.conformance.exchange import Exchange
+from whsim.pytest_plugin import WhsimSettings
 from whsim.registry import challenge_accepted
 from whsim.spec.events import verification_body
 
@@ -65,7 +66,9 @@ def test_json_special_challenge(receiver: ReceiverTarget, whsim_case: Case) -> N
 
 
 @case("RCV-VERIFY-005")
-def test_generated_challenges(receiver: ReceiverTarget, whsim_case: Case, whsim_settings) -> None:  # type: ignore[no-untyped-def]
+def test_generated_challenges(
+    receiver: ReceiverTarget, whsim_case: Case, whsim_settings: WhsimSettings
+) -> None:
     results: list[tuple[str, bool, str, Exchange]] = []
 
     def check(challenge: str) -> None:

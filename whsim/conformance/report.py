@@ -118,7 +118,12 @@ def build_report(
     """A :class:`Report` for finished cases; the readings are the kit's defaults for the role."""
     from whsim import __version__
 
-    readings = {c.id: c.default for c in role_clauses(role) if c.default is not None}
+    cited = {cid for r in results for cid in r.spec.clauses}
+    readings = {
+        c.id: c.default
+        for c in clauses()
+        if c.default is not None and (c.id in cited or c in role_clauses(role))
+    }
     untestable = [r.spec.id for r in results if r.outcome is Outcome.UNTESTABLE]
     notes = []
     if untestable:

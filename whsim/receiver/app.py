@@ -102,9 +102,8 @@ def create_app(
         body = await request.body()
         signature = request.headers.get(SIGNATURE_HEADER)
         challenge = _challenge(body)
-        if not (challenge is not None and signature is None) and not verify(
-            body, signature, secret
-        ):
+        unsigned_verification = challenge is not None and signature is None
+        if not unsigned_verification and not verify(body, signature, secret):
             why = "missing signature" if signature is None else "invalid signature"
             record(request, 401, why, body)
             return JSONResponse({"error": why}, status_code=401)
