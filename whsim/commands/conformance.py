@@ -15,13 +15,21 @@ def register(subparsers: Any) -> None:
         description="Run the conformance suite of ROLE against URL. Exit 0 when no case fails, 1 "
         "when one does, 2 on a usage error, a kit error, or a target that cannot be reached.",
     )
-    parser.add_argument("role", choices=["receiver"], help="which side the target plays")
-    parser.add_argument("url", help="the target's webhook URL, e.g. http://127.0.0.1:8000/webhook")
+    parser.add_argument(
+        "role", choices=["receiver"], metavar="ROLE", help="which side the target plays: receiver"
+    )
+    parser.add_argument(
+        "url", metavar="URL", help="the target's webhook URL, e.g. http://127.0.0.1:8000/webhook"
+    )
     parser.add_argument(
         "--secret", default=os.environ.get("WHSIM_SECRET"), help="signing secret (env WHSIM_SECRET)"
     )
     parser.add_argument(
-        "--report", type=Path, default=None, help="report folder (default reports/ROLE/)"
+        "--report",
+        type=Path,
+        default=None,
+        help="report folder (default reports/ROLE/)",
+        metavar="DIR",
     )
     parser.add_argument(
         "--strict", action="store_true", help="count non-strict results as failures"
@@ -33,7 +41,10 @@ def register(subparsers: Any) -> None:
         help="seed of the generated cases (default: random, printed)",
     )
     parser.add_argument(
-        "-k", dest="keyword", metavar="EXPR", help="only cases matching this pytest -k expression"
+        "-k",
+        dest="keyword",
+        metavar="EXPR",
+        help="only matching cases: a pytest -k expression over case ids and names, e.g. 'SIG and not SIG-006'",
     )
     parser.add_argument(
         "--timeout-budget",

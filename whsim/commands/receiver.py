@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import sys
 import tomllib
 from pathlib import Path
@@ -52,6 +53,9 @@ def register(subparsers: Any) -> None:
         default=Path("whsim-receiver.sqlite3"),
         help="SQLite file (default whsim-receiver.sqlite3)",
     )
+    parser.add_argument(
+        "--seed", type=int, default=None, help="seed of random faults (failure_probability, hangs)"
+    )
     parser.add_argument("--quiet", action="store_true", help="do not print one line per request")
     parser.set_defaults(func=run)
 
@@ -96,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
         sock.close()
         raise SpecInputError(f"cannot open {args.db}: {exc}", field="db") from None
     say = None if args.quiet else (lambda line: print(line, flush=True))
-    app = create_app(args.secret, store=store, behaviour=faults, log=say)
+    app = create_app(
+        args.secret, store=store, behaviour=faults, rng=random.Random(args.seed), log=say
+    )
     port = sock.getsockname()[1]
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(
