@@ -4,6 +4,7 @@ exactly the cases of its fault (run in-process: uvicorn in a thread on a free lo
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from broken_receivers import FAULTS, good, guide_example
 
 from whsim.conformance.runner import run
 from whsim.receiver import ReceiverStore, ServerThread, create_app
+from whsim.spec.clauses import clause
 
 SECRET = "s3cret-for-tests"
 VERIFY = {f"RCV-VERIFY-00{n}" for n in range(1, 6)}
@@ -57,6 +59,19 @@ def test_reference_receiver_passes(tmp_path: Path) -> None:
         "RCV-SIG-010",
         "RCV-EVENT-001",
     }
+    # Every receiver clause appears in the report: graded by a case, or untestable with a reason.
+    by_id = {c["id"]: c for c in report["cases"]}
+    for row in report["clauses"]:
+        assert row["cases"], row["id"]
+        if "receiver-suite" not in clause(row["id"]).checked_by:
+            assert row["outcomes"] == ["untestable"] and by_id[row["cases"][0]]["message"], row[
+                "id"
+            ]
+    assert (
+        report["readings"]["CODES-5"] == "accept" and report["readings"]["VERIFY-2"] == "json-echo"
+    )
+    junit = ET.parse(tmp_path / "report" / "junit.xml").getroot()
+    assert len(junit.findall("testcase")) == len(report["cases"]) and junit.get("failures") == "0"
 
 
 EXPECTED_FAILURES: dict[str, set[str]] = {

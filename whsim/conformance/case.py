@@ -17,16 +17,12 @@ import pytest
 
 from whsim.conformance.exchange import Exchange, curl_line
 from whsim.conformance.outcomes import Outcome
-from whsim.errors import WhsimError
+from whsim.errors import CaseError
 from whsim.spec.clauses import Level, clause
 
 __all__ = ["Case", "CaseError", "CaseResult", "CaseSpec"]
 
 _LEVEL_ORDER = {Level.MUST: 0, Level.SHOULD: 1, Level.MAY: 2, Level.INFO: 3}
-
-
-class CaseError(WhsimError):
-    """The kit could not grade a case (network failure, budget spent, a kit bug)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,4 +177,4 @@ class Case:
 
     def error(self, message: str) -> NoReturn:
         self._finish(Outcome.ERROR, message, "", "", None)
-        raise CaseError(f"{self.spec.id}: {message}")
+        raise CaseError(f"{self.spec.id}: {message}", case_id=self.spec.id)

@@ -18,16 +18,12 @@ from urllib.parse import urlsplit
 
 from whsim.conformance.http import probe
 from whsim.conformance.outcomes import EXIT_ERROR
-from whsim.errors import SpecInputError
+from whsim.errors import ConformanceUsageError
 
 __all__ = ["ROLES", "ConformanceUsageError", "run", "suite_dir"]
 
 ROLES = ("receiver",)
 """Roles with a suite. The sender suite (``whsim_conformance.sender``) plugs in the same way."""
-
-
-class ConformanceUsageError(SpecInputError):
-    """A conformance run that cannot start: bad URL, missing secret, unknown role, no cases."""
 
 
 def suite_dir(role: str) -> Path:
