@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Exchange", "Request", "Response", "bash_bytes", "curl_line"]
@@ -62,7 +62,6 @@ class Exchange:
     request: Request
     response: Response
     note: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
