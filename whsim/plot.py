@@ -7,12 +7,13 @@ backend (``MPLBACKEND=Agg``) for scripts and CI.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.axes import Axes
 
     from whsim.sim.results import SimResult
@@ -20,9 +21,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OUTCOME_COLOURS",
+    "attempt_offsets",
     "attempts_per_second",
     "latency_distribution",
     "loss_vs_outage",
+    "outage_loss",
     "retry_timeline",
 ]
 
@@ -277,4 +280,91 @@ def loss_vs_outage(
     ax.set_ylabel("deliveries lost (%)")
     ax.set_title(f"loss against outage length (seed {seed})")
     ax.legend(fontsize=8)
+    return ax
+
+
+def _duration(seconds: float) -> str:
+    """A length of time for an axis tick: 30 s, 5 min, 2 h, 3 d."""
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:g} {unit}"
+    return f"{seconds:g} s"
+
+
+def _series(value: Sequence[float] | Sequence[Sequence[float]]) -> list[Sequence[float]]:
+    """A row's value as a list of series (a single series is a list of one)."""
+    if len(value) and isinstance(value[0], Sequence):
+        return [list(v) for v in value]  # type: ignore[arg-type]
+    return [list(value)]  # type: ignore[arg-type]
+
+
+def attempt_offsets(
+    rows: Mapping[str, Sequence[float] | Sequence[Sequence[float]]],
+    *,
+    bands: Sequence[tuple[float, float]] | None = None,
+    colours: Mapping[str, str] | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """One row per label, a mark per attempt at its offset (s) after the first attempt.
+
+    A row may hold several series (e.g. one per jitter draw); they are drawn faint on the same
+    row. ``bands`` are (low, high) windows where attempts are expected, shaded across all rows;
+    ``colours`` maps labels to colours (default: one per row).
+    """
+    ax = _axes(ax, (10, 0.6 * len(rows) + 1.5))
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+    for i, (band_lo, band_hi) in enumerate(bands or ()):
+        ax.axvspan(
+            band_lo, band_hi, color="#2ca02c", alpha=0.12, label="expected" if i == 0 else None
+        )
+    labels = list(rows)
+    for y, label in enumerate(labels):
+        series = _series(rows[label])
+        alpha = 1.0 if len(series) == 1 else max(0.25, 1.5 / len(series))
+        colour = (colours or {}).get(label, palette[y % len(palette)])
+        for xs in series:
+            xs = [float(x) for x in xs]
+            if not xs:
+                continue
+            ax.plot([min(xs), max(xs)], [y, y], color="#bbbbbb", lw=0.8, zorder=1)
+            ax.scatter(xs, [y] * len(xs), s=30, color=colour, alpha=alpha, zorder=2)
+    ax.set_yticks(range(len(labels)))
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.set_ylim(len(labels) - 0.5, -0.5)
+    ax.set_xlabel("seconds after the first attempt")
+    ax.grid(axis="x", alpha=0.3)
+    if bands:
+        ax.legend(loc="lower right", fontsize=8)
+    return ax
+
+
+def outage_loss(
+    frame: pd.DataFrame,
+    *,
+    thresholds: Mapping[str, float | None] | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Loss rate against outage length from :func:`whsim.sim.sweep.outage_loss`, a line per policy.
+
+    ``thresholds`` (policy -> shortest lossy outage, s) are marked on each line's x axis.
+    """
+    ax = _axes(ax, (10, 5.5))
+    for i, (policy, rows) in enumerate(frame.groupby("policy", sort=False)):
+        rows = rows.sort_values("outage_s")
+        style = "-" if i < 3 else "--"
+        (line,) = ax.plot(
+            rows["outage_s"], 100 * rows["loss_rate"], style, marker="o", ms=3, label=policy
+        )
+        cut = (thresholds or {}).get(str(policy))
+        if cut is not None:
+            ax.axvline(cut, color=line.get_color(), lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ticks = [1, 10, 60, 600, 3_600, 21_600, 86_400, 604_800]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([_duration(t) for t in ticks])
+    ax.set_xlabel("receiver outage length")
+    ax.set_ylabel("events created during the outage that are lost (%)")
+    ax.set_ylim(-3, 103)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
     return ax
