@@ -23,6 +23,7 @@ __all__ = [
     "OUTCOME_COLOURS",
     "attempt_offsets",
     "attempts_per_second",
+    "delivery_age",
     "latency_distribution",
     "loss_vs_outage",
     "outage_loss",
@@ -367,4 +368,40 @@ def outage_loss(
     ax.set_ylim(-3, 103)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
+    return ax
+
+
+_STATE_COLOURS: Final = {
+    "delivered": OUTCOME_COLOURS["delivered"],
+    "exhausted": OUTCOME_COLOURS["exhausted"],
+    "expired": OUTCOME_COLOURS["expired"],
+    "rejected": OUTCOME_COLOURS["rejected"],
+    "pending": "#17becf",
+}
+
+
+def delivery_age(result: SimResult, *, ax: Axes | None = None) -> Axes:
+    """Each delivery's age when it ended (delivered, given up or expired) against when its event
+    was created, coloured by final state, with the expiry as a line; sender downtime and
+    receiver outages shaded. Hours on both axes.
+    """
+    ax = _axes(ax)
+    d = result.deliveries
+    scale = 3_600_000.0
+    created = d["event_ms"].to_numpy(dtype=float) / scale
+    age = (d["ended_ms"] - d["event_ms"]).to_numpy(dtype=float) / scale
+    state = d["state"].astype(str).to_numpy()
+    for name, colour in _STATE_COLOURS.items():
+        mask = state == name
+        if mask.any():
+            ax.scatter(
+                created[mask], age[mask], s=6, color=colour, label=f"{name} ({int(mask.sum())})"
+            )
+    expiry = result.plan.policy.expiry_ms / scale
+    ax.axhline(expiry, color="black", ls="--", lw=1, label=f"expiry ({expiry:g} h)")
+    _shade(ax, result, None, scale)
+    ax.set_xlabel("event created (h of virtual time)")
+    ax.set_ylabel("age when its delivery ended (h)")
+    ax.set_title(f"{result.scenario.name}: how old deliveries were when they ended")
+    ax.legend(fontsize=8, loc="upper left", markerscale=2)
     return ax
