@@ -47,14 +47,14 @@ def cells(text: str) -> list[nbformat.NotebookNode]:
     return out
 
 
-def build(source: Path) -> Path:
+def build(source: Path, target_dir: Path = HERE) -> Path:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     nb.cells = cells(source.read_text(encoding="utf-8"))
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"{source.stem[:2]}-{i:02d}"  # stable ids: rebuilding changes nothing
-    target = HERE / f"{source.stem}.ipynb"
+    target = target_dir / f"{source.stem}.ipynb"
     nbformat.validate(nb)
     target.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
     return target

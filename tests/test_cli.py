@@ -1,4 +1,4 @@
-"""The ``whsim`` command line: spec, demo, and clean errors."""
+"""The ``whsim`` command line: spec and clean errors (``whsim demo``: tests/test_demo.py)."""
 
 import json
 import subprocess
@@ -33,11 +33,3 @@ def test_bad_flags_exit_2_without_traceback():
     )
     assert proc.returncode == 2
     assert "unrecognized arguments" in proc.stderr and "Traceback" not in proc.stderr
-
-
-def test_demo_writes_reports(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path)]) == 0
-    schedules = json.loads((tmp_path / "schedules.json").read_text())
-    assert schedules["backoff-only"]["attempt_offsets_s"] == [0, 1, 3, 7, 15, 31]
-    assert len(json.loads((tmp_path / "clauses.json").read_text())) == len(whsim.clauses())
-    assert "Retry schedules" in capsys.readouterr().out

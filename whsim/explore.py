@@ -94,9 +94,15 @@ class Counterexample:
         return "\n".join(lines)
 
     def plot(self, ax: Axes | None = None) -> Axes:
-        """The retry timeline of the counterexample (events as rows, outages shaded)."""
-        from whsim.plot import retry_timeline
+        """The retry timeline of the counterexample (events as rows, outages shaded).
 
+        A counterexample with no attempt at all (every delivery expired before its first
+        attempt) shows each delivery's age against the expiry instead.
+        """
+        from whsim.plot import delivery_age, retry_timeline
+
+        if not len(self.result.attempts):
+            return delivery_age(self.result, ax=ax)
         return retry_timeline(self.result, ax=ax)
 
 

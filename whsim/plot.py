@@ -15,6 +15,7 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
     from whsim.sim.results import SimResult
     from whsim.sim.scenario import Scenario
@@ -27,6 +28,7 @@ __all__ = [
     "latency_distribution",
     "loss_vs_outage",
     "outage_loss",
+    "overview",
     "retry_timeline",
 ]
 
@@ -405,3 +407,18 @@ def delivery_age(result: SimResult, *, ax: Axes | None = None) -> Axes:
     ax.set_title(f"{result.scenario.name}: how old deliveries were when they ended")
     ax.legend(fontsize=8, loc="upper left", markerscale=2)
     return ax
+
+
+def overview(result: SimResult) -> Figure:
+    """One run on one figure: its retry timeline above, the load on receivers below.
+
+    The figure is not shown; save it (``fig.savefig``) and close it (``plt.close(fig)``).
+    """
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 9), gridspec_kw={"height_ratios": [2, 1]})
+    retry_timeline(result, ax=top)
+    span_s = int(result.log.sent_ms.max()) / 1000 if len(result.log.sent_ms) else 1.0
+    attempts_per_second(result, ax=bottom, bin_s=max(1.0, round(span_s / 600)))
+    fig.tight_layout()
+    return fig

@@ -171,10 +171,6 @@ def _timeline(result: Any, path: Path) -> None:
 
     from whsim import plot
 
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 9), gridspec_kw={"height_ratios": [2, 1]})
-    plot.retry_timeline(result, ax=top)
-    span_s = int(result.log.sent_ms.max()) / 1000 if len(result.log.sent_ms) else 1.0
-    plot.attempts_per_second(result, ax=bottom, bin_s=max(1.0, round(span_s / 600)))
-    fig.tight_layout()
+    fig = plot.overview(result)
     fig.savefig(path, dpi=110)
     plt.close(fig)

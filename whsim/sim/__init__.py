@@ -4,6 +4,9 @@
 the reference event loop (:mod:`~whsim.sim.engine`) or the vectorised engine
 (:mod:`~whsim.sim.fast`) and wraps the log in a :class:`~whsim.sim.results.SimResult`. Importing
 this package loads neither numpy nor pandas; running a simulation does.
+
+:mod:`whsim.sim.sweep` runs the many small simulations that answer one design question (one
+failing event's schedule, loss against outage length, the shortest outage that loses an event).
 """
 
 from __future__ import annotations

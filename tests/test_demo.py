@@ -1,0 +1,182 @@
+"""``whsim demo``: the main job writes one page linking everything and leaves no process behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from whsim.cli import main
+from whsim.demo import DemoError, DemoResult, Processes, run_demo, run_notebooks, write_index
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def _service(tmp_path: Path, body: str) -> list[str]:
+    script = tmp_path / "service.py"
+    script.write_text(body)
+    return [sys.executable, "-u", str(script)]
+
+
+def test_processes_announce_their_url_and_are_stopped(tmp_path):
+    cmd = _service(
+        tmp_path,
+        "import time\nprint('listening on http://127.0.0.1:1234/webhook', flush=True)\n"
+        "time.sleep(60)\n",
+    )
+    with Processes(grace_s=2) as procs:
+        proc, url = procs.serve(cmd, tmp_path / "service.log")
+        assert url == "http://127.0.0.1:1234/webhook"
+        assert procs.running == [proc]
+    assert procs.running == []
+    assert _gone(proc.pid)
+    assert "listening on" in (tmp_path / "service.log").read_text()
+
+
+def test_a_process_that_ignores_sigterm_is_killed(tmp_path):
+    cmd = _service(
+        tmp_path,
+        "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "print('up at http://127.0.0.1:9/', flush=True)\ntime.sleep(60)\n",
+    )
+    with Processes(grace_s=0.5) as procs:
+        proc, _ = procs.serve(cmd, tmp_path / "log")
+    assert proc.returncode is not None and _gone(proc.pid)
+
+
+def test_a_service_that_never_announces_itself_is_an_error_and_is_stopped(tmp_path):
+    cmd = _service(tmp_path, "print('no address here', flush=True)\nimport time; time.sleep(60)\n")
+    with Processes(grace_s=1) as procs:
+        with pytest.raises(DemoError, match="did not announce a URL"):
+            procs.serve(cmd, tmp_path / "log", timeout_s=1.0)
+        assert procs.running == []
+
+
+def test_ctrl_c_stops_what_was_started(tmp_path):
+    cmd = _service(
+        tmp_path, "print('http://127.0.0.1:9/', flush=True)\nimport time; time.sleep(60)\n"
+    )
+    with pytest.raises(KeyboardInterrupt), Processes(grace_s=1) as procs:
+        proc, _ = procs.serve(cmd, tmp_path / "log")
+        raise KeyboardInterrupt
+    assert _gone(proc.pid)
+
+
+def test_run_waits_for_the_exit_code(tmp_path):
+    with Processes() as procs:
+        code = procs.run([sys.executable, "-c", "print('hi'); raise SystemExit(3)"], tmp_path / "l")
+    assert code == 3 and (tmp_path / "l").read_text().strip() == "hi"
+
+
+def test_index_links_what_ran(tmp_path):
+    result = DemoResult(out=tmp_path)
+    result.conformance.append(
+        {
+            "role": "receiver",
+            "outcome": "fail",
+            "counts": {"pass": 3, "fail": 1},
+            "seconds": 2,
+            "target": "http://x/",
+            "failed": ["RCV-SIG-001: accepted a bad signature"],
+        }
+    )
+    result.notebooks.append(
+        {
+            "name": "01-x",
+            "html": "notebooks/01-x.html",
+            "ok": True,
+            "error": "",
+            "seconds": 1,
+            "question": "Why?",
+            "answer": "Because 42.",
+            "figure": "",
+        }
+    )
+    page = write_index(result).read_text()
+    assert "RCV-SIG-001" in page and "receiver/index.html" in page
+    assert "Because 42." in page and "notebooks/01-x.html" in page
+    assert not result.ok and json.loads((tmp_path / "demo.json").read_text())["ok"] is False
+
+
+@pytest.mark.slow
+def test_quick_demo_twice(tmp_path, capsys):
+    out = tmp_path / "reports"
+    (out / "sim" / "stale").mkdir(parents=True)
+    (out / "keep.txt").write_text("not the demo's")
+    for _ in range(2):
+        result = run_demo(
+            out, scenarios=("healthy",), notebooks=ROOT / "notebooks", run_notebook_html=False
+        )
+        assert result.ok, result.conformance
+        assert result.processes and all(_gone(pid) for pid in result.processes)
+    assert not (out / "sim" / "stale").exists(), "a second run replaces the first's output"
+    assert (out / "keep.txt").exists(), "files the demo did not write are left alone"
+    summary = json.loads((out / "sim" / "healthy" / "summary.json").read_text())
+    assert summary["loss_rate"] == 0 and (out / "sim" / "healthy" / "timeline.png").stat().st_size
+    report = json.loads((out / "receiver" / "report.json").read_text())
+    assert report["outcome"] == "pass" and report["counts"]["fail"] == 0
+    page = (out / "index.html").read_text()
+    assert "sim/healthy/timeline.png" in page and "receiver/index.html" in page
+    printed = capsys.readouterr().out
+    assert "[1/4]" in printed and "receiver suite: PASS" in printed
+
+
+@pytest.mark.slow
+def test_cli_quick_prints_progress_and_the_index(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "whsim.cli", "demo", "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.rstrip().endswith(str((tmp_path / "index.html").resolve()))
+    assert "starting the reference receiver" in proc.stdout
+
+
+@pytest.mark.slow
+def test_notebooks_become_html_with_their_answer(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# T\n\n**Question.** Does it run?"),
+        nbformat.v4.new_code_cell(
+            "import matplotlib.pyplot as plt\nprint('It runs.')\nplt.plot([1, 2])"
+        ),
+    ]
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    nbformat.write(nb, folder / "01-t.ipynb")
+    started = time.monotonic()
+    (row,) = run_notebooks([folder / "01-t.ipynb"], tmp_path / "html", reports=tmp_path)
+    assert time.monotonic() - started < 60
+    assert row["ok"] and row["question"] == "Does it run?" and row["answer"] == "It runs."
+    assert (tmp_path / "html" / "01-t.html").exists()
+    assert row["figure"] and (tmp_path / "html" / "01-t.png").stat().st_size > 1000
+
+
+def test_demo_help_lists_quick(capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    assert "--quick" in capsys.readouterr().out
