@@ -18,6 +18,7 @@ from whsim.errors import WhsimError
 COMMANDS = (
     "whsim.commands.spec",
     "whsim.commands.demo",
+    "whsim.commands.sender",
 )
 
 

@@ -11,6 +11,7 @@ __all__ = [
     "EventDataError",
     "RegistrationError",
     "ScenarioError",
+    "SenderError",
     "SignatureFormatError",
     "SpecInputError",
     "UnknownReadingError",
@@ -79,3 +80,25 @@ class ScenarioError(SpecInputError):
         super().__init__(f"{where}{at}{message}", field=field)
         self.detail = message
         self.source = source
+
+
+class SenderError(WhsimError):
+    """A request the reference sender refuses, with the HTTP status and error body it answers.
+
+    ``code`` is the machine name in ``{"error": {"code", "message", "details"}}``; ``details``
+    is JSON-ready data (the field, the clause, the allowed values).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: str,
+        details: dict[str, object] | None = None,
+    ):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.details = details or {}
