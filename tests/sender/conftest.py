@@ -154,7 +154,9 @@ def receiver() -> Iterator[Receiver]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(ref))
     server.daemon_threads = True
     ref.append(Receiver(server))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     try:
         yield ref[0]
@@ -268,7 +270,9 @@ class SenderProcess:
 
 
 @contextmanager
-def sender_process(db: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[SenderProcess]:
+def sender_process(
+    db: Path, *args: str, env: dict[str, str] | None = None
+) -> Iterator[SenderProcess]:
     """Run ``whsim sender --port 0 --db DB ARGS`` and wait for its readiness line."""
     cmd = [sys.executable, "-m", "whsim.cli", "sender", "--port", "0", "--db", str(db), *args]
     proc = subprocess.Popen(

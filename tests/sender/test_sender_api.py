@@ -154,12 +154,8 @@ def test_redeliver_sends_the_same_bytes_again(sender: LiveSender, receiver: Rece
     hook = sender.register(receiver.url("/r"), ["proposal.created"])
     sender.proposal()
     (first,) = sender.wait_delivery(hook["id"], lambda ds: ds and ds[0]["status"] == "delivered")
-    response = sender.call(
-        "POST", f"/api/webhooks/{hook['id']}/deliveries/{first['id']}/redeliver"
-    )
-    check_openapi(
-        "POST", "/api/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", response
-    )
+    response = sender.call("POST", f"/api/webhooks/{hook['id']}/deliveries/{first['id']}/redeliver")
+    check_openapi("POST", "/api/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", response)
     assert response.status_code == 202
     again = response.json()
     assert again["redelivery_of"] == first["id"] and again["event_id"] == first["event_id"]
@@ -177,9 +173,7 @@ def test_redeliver_refuses_a_pending_delivery(sender: LiveSender, receiver: Rece
     response = sender.call(
         "POST", f"/api/webhooks/{hook['id']}/deliveries/{pending['id']}/redeliver"
     )
-    check_openapi(
-        "POST", "/api/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", response
-    )
+    check_openapi("POST", "/api/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", response)
     assert_error(response, 409, "delivery_pending")
 
 
@@ -202,8 +196,14 @@ def test_only_subscribed_events_are_delivered(sender: LiveSender, receiver: Rece
     assert [r.json["type"] for r in receiver.requests("/props")] == ["proposal.created"]
     types = [r.json["type"] for r in receiver.requests("/all")]
     assert sorted(types) == sorted(
-        ["proposal.created", "job.created", "job.started", "job.progress", "job.completed",
-         "document.created"]
+        [
+            "proposal.created",
+            "job.created",
+            "job.started",
+            "job.progress",
+            "job.completed",
+            "document.created",
+        ]
     ), types
     assert len(sender.deliveries(done["id"])) == 1 and len(sender.deliveries(props["id"])) == 1
     finished = sender.call("GET", f"/api/jobs/{job.json()['id']}")
@@ -245,8 +245,11 @@ def test_progress_is_throttled_per_job(sender: LiveSender, receiver: Receiver) -
         lambda: any(r.json["type"] == "job.completed" for r in receiver.requests("/prog")),
         what="job.completed",
     )
-    progress = [r.json["data"]["progress"] for r in receiver.requests("/prog")
-                if r.json["type"] == "job.progress"]
+    progress = [
+        r.json["data"]["progress"]
+        for r in receiver.requests("/prog")
+        if r.json["type"] == "job.progress"
+    ]
     assert [p["completed"] for p in progress] == [1, 4, 7]
     assert progress[0] == {"completed": 1, "total": 10, "percentage": 10}
 
@@ -302,8 +305,11 @@ def test_the_secret_never_appears_in_a_response(sender: LiveSender, receiver: Re
     (done,) = sender.wait_delivery(wid, lambda ds: ds and ds[0]["status"] == "delivered")
     sender.delivery(wid, done["id"])
     sender.call("POST", "/api/webhooks", json={"url": "ftp://x", "events": [], "secret": SECRET})
-    sender.call("POST", "/api/webhooks", json={"url": receiver.url("/s"), "events": ["job.x"],
-                                               "secret": SECRET})
+    sender.call(
+        "POST",
+        "/api/webhooks",
+        json={"url": receiver.url("/s"), "events": ["job.x"], "secret": SECRET},
+    )
     assert len(sender.responses) > 8
     for response in sender.responses:
         assert SECRET not in response.text, response.text

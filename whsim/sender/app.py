@@ -210,27 +210,35 @@ def create_app(
     async def openapi(request: Request) -> Response:
         return JSONResponse(document)
 
+    def by_method(**handlers: Handler) -> Handler:
+        # One Route per path, so a 405 lists every allowed method in Allow.
+        async def endpoint(request: Request) -> Response:
+            return await handlers[request.method.lower()](request)
+
+        return endpoint
+
+    def route(path: str, **handlers: Handler) -> Route:
+        methods = [m.upper() for m in handlers]
+        if "get" in handlers:
+            handlers["head"] = handlers["get"]
+        return Route(path, by_method(**handlers), methods=methods)
+
     routes = [
-        Route("/openapi.json", openapi, methods=["GET"]),
-        Route("/api/meta", meta, methods=["GET"]),
-        Route("/api/event-types", event_types, methods=["GET"]),
-        Route("/api/webhooks", create_webhook, methods=["POST"]),
-        Route("/api/webhooks", list_webhooks, methods=["GET"]),
-        Route("/api/webhooks/{webhook_id}", get_webhook, methods=["GET"]),
-        Route("/api/webhooks/{webhook_id}", update_webhook, methods=["PUT"]),
-        Route("/api/webhooks/{webhook_id}", delete_webhook, methods=["DELETE"]),
-        Route("/api/webhooks/{webhook_id}/test", test_webhook, methods=["POST"]),
-        Route("/api/webhooks/{webhook_id}/deliveries", list_deliveries, methods=["GET"]),
-        Route("/api/webhooks/{webhook_id}/deliveries/{delivery_id}", get_delivery, methods=["GET"]),
-        Route(
-            "/api/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
-            redeliver,
-            methods=["POST"],
+        route("/openapi.json", get=openapi),
+        route("/api/meta", get=meta),
+        route("/api/event-types", get=event_types),
+        route("/api/webhooks", post=create_webhook, get=list_webhooks),
+        route(
+            "/api/webhooks/{webhook_id}", get=get_webhook, put=update_webhook, delete=delete_webhook
         ),
-        Route("/api/proposals", create_proposal, methods=["POST"]),
-        Route("/api/proposals/{proposal_id}", get_proposal, methods=["GET"]),
-        Route("/api/jobs", create_job, methods=["POST"]),
-        Route("/api/jobs/{job_id}", get_job, methods=["GET"]),
+        route("/api/webhooks/{webhook_id}/test", post=test_webhook),
+        route("/api/webhooks/{webhook_id}/deliveries", get=list_deliveries),
+        route("/api/webhooks/{webhook_id}/deliveries/{delivery_id}", get=get_delivery),
+        route("/api/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", post=redeliver),
+        route("/api/proposals", post=create_proposal),
+        route("/api/proposals/{proposal_id}", get=get_proposal),
+        route("/api/jobs", post=create_job),
+        route("/api/jobs/{job_id}", get=get_job),
     ]
 
     async def sender_error(request: Request, exc: Exception) -> Response:
