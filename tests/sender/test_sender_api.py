@@ -21,8 +21,8 @@ from conftest import (
 )
 from starlette.routing import Route
 
-from whsim.sender.openapi import openapi_document
 from whsim.sender.config import SenderConfig
+from whsim.sender.openapi import openapi_document
 
 
 def expected_signature(body: bytes, secret: str = SECRET) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from whsim.policy import RetryPolicy
 
 def gaps_policy_s(received: list[Received], scale: float) -> list[float]:
     """Seconds of policy time between consecutive arrivals."""
-    return [(b.at - a.at) * scale for a, b in zip(received, received[1:], strict=False)]
+    return [(b.at - a.at) * scale for a, b in itertools.pairwise(received)]
 
 
 @pytest.mark.slow
