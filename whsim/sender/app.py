@@ -147,7 +147,7 @@ def create_app(
         return JSONResponse(await sender.update_webhook(webhook_id, body))
 
     async def delete_webhook(request: Request) -> Response:
-        sender.delete_webhook(path(request, "webhook_id"))
+        await sender.delete_webhook(path(request, "webhook_id"))
         return Response(status_code=204)
 
     async def test_webhook(request: Request) -> Response:

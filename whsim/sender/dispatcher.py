@@ -6,7 +6,9 @@ time, at any time scale) and no redirects. :func:`whsim.delivery.before_attempt`
 
 Isolation: at most ``max_per_endpoint`` attempts per webhook are in flight, the rest of that
 webhook's due deliveries wait in its own queue, and at most ``max_in_flight`` attempts run in
-all. A slow or dead endpoint so holds at most its own slots, never the others' queues.
+all. A slow or dead endpoint so holds at most its own slots, never the others' queues. Each
+webhook has its own connection pool: one shared httpx pool slows down sharply with many
+concurrent requests (measured: 1 pool x 128 in flight is ~8x slower than 16 pools x 8).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from whsim.sender.store import CANCELLED, AttemptRecord, DeliveryRow, Store
 from whsim.signing import SIGNATURE_HEADER, sign
 from whsim.spec.events import new_event_id
 
-__all__ = ["Dispatcher", "Outcome", "policy_for", "post", "wall_iso"]
+__all__ = ["Dispatcher", "Outcome", "new_client", "policy_for", "post", "wall_iso"]
 
 log = logging.getLogger("whsim.sender")
 
@@ -146,6 +148,14 @@ async def post(
         )
 
 
+def new_client(max_connections: int) -> httpx.AsyncClient:
+    """An httpx client as every attempt uses it: no redirects, no proxies from the environment."""
+    limits = httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections
+    )
+    return httpx.AsyncClient(limits=limits, follow_redirects=False, trust_env=False)
+
+
 def _reserialized(body: bytes) -> bytes:
     # Fault resign-body: what a sender that re-encodes its payload dict would sign.
     return json.dumps(json.loads(body)).encode("utf-8")
@@ -167,7 +177,6 @@ class Dispatcher:
         clock: Clock,
         policy: RetryPolicy,
         config: SenderConfig,
-        client: httpx.AsyncClient,
         *,
         resolver: netguard.Resolver = netguard.system_resolver,
         rng: random.Random | None = None,
@@ -177,7 +186,7 @@ class Dispatcher:
         self.clock = clock
         self.policy = policy
         self.config = config
-        self.client = client
+        self._clients: dict[str, httpx.AsyncClient] = {}
         self.resolver = resolver
         self.rng = rng or random.Random()
         self.on_attempt = on_attempt
@@ -209,6 +218,31 @@ class Dispatcher:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        clients, self._clients = list(self._clients.values()), {}
+        await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
+
+    def client(self, webhook_id: str) -> httpx.AsyncClient:
+        """The webhook's own connection pool (created on first use)."""
+        client = self._clients.get(webhook_id)
+        if client is None:
+            client = new_client(self.config.max_per_endpoint)
+            self._clients[webhook_id] = client
+        return client
+
+    def forget(self, webhook_id: str) -> None:
+        """Close a deleted webhook's connections, once its attempts in flight have ended."""
+        client = self._clients.pop(webhook_id, None)
+        if client is None:
+            return
+        delay = self.config.timeout_s + 1 if self._in_flight.get(webhook_id) else 0.0
+
+        async def close() -> None:
+            await asyncio.sleep(delay)
+            await client.aclose()
+
+        task = asyncio.get_running_loop().create_task(close())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def schedule(self, delivery_id: str, webhook_id: str, due_ms: int) -> None:
         """Queue a pending delivery to be attempted at policy time ``due_ms``."""
@@ -286,7 +320,7 @@ class Dispatcher:
         sent_ms = self.clock.now_ms()
         timeout = None if "no-timeout" in self.config.faults else self.config.timeout_s
         outcome = await post(
-            self.client,
+            self.client(row.webhook_id),
             row.url,
             body,
             headers,
@@ -325,9 +359,10 @@ class Dispatcher:
             response_excerpt=excerpt.decode("utf-8", "replace") if excerpt else None,
             response_truncated=outcome.truncated or len(outcome.body) > len(excerpt),
         )
-        self.store.record_attempt(
+        if not self.store.record_attempt(
             delivery_id, attempt, new, None if not new.terminal else wall_iso()
-        )
+        ):
+            return  # the webhook was deleted while the attempt was in flight
         if new.next_attempt_ms is not None and not new.terminal:
             self.schedule(delivery_id, row.webhook_id, new.next_attempt_ms)
         if log.isEnabledFor(logging.INFO):

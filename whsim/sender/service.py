@@ -33,7 +33,14 @@ from whsim.registry import (
 )
 from whsim.sender import netguard
 from whsim.sender.config import SenderConfig
-from whsim.sender.dispatcher import USER_AGENT, Dispatcher, policy_for, post, wall_iso
+from whsim.sender.dispatcher import (
+    USER_AGENT,
+    Dispatcher,
+    new_client,
+    policy_for,
+    post,
+    wall_iso,
+)
 from whsim.sender.store import CANCELLED, AttemptRecord, DeliveryRow, Store, WebhookRow, new_id
 from whsim.signing import SIGNATURE_HEADER, sign
 from whsim.spec.events import TEST_EVENT_TYPE, Event, make_event, new_event_id, verification_body
@@ -80,15 +87,9 @@ class Sender:
         self.store = Store(self.config.db_path)
         start = self.store.policy_start_ms(int(time.time() * 1000), self.config.time_scale)
         self.clock = ScaledClock(self.config.time_scale, start_ms=start)
-        limits = httpx.Limits(
-            max_connections=self.config.max_in_flight + 8,
-            max_keepalive_connections=self.config.max_in_flight,
-        )
-        self.client = httpx.AsyncClient(
-            limits=limits, follow_redirects=False, trust_env=False, verify=True
-        )
+        self.client = new_client(16)  # verification requests only
         self.dispatcher = Dispatcher(
-            self.store, self.clock, self.policy, self.config, self.client, resolver=self.resolver
+            self.store, self.clock, self.policy, self.config, resolver=self.resolver
         )
         self.resumed = self.dispatcher.start()
 
@@ -277,11 +278,12 @@ class Sender:
             self.store.save_webhook(hook)
             return self.webhook_json(hook)
 
-    def delete_webhook(self, webhook_id: str) -> None:
+    async def delete_webhook(self, webhook_id: str) -> None:
         """``DELETE``: the webhook, its pending deliveries and its log go; 404 the second time."""
         if not self.store.delete_webhook(webhook_id):
             raise not_found("webhook", webhook_id)
         self._locks.pop(webhook_id, None)
+        self.dispatcher.forget(webhook_id)
         log.info("webhook %s deleted", webhook_id)
 
     # --- events --------------------------------------------------------------------------------

@@ -455,31 +455,42 @@ class Store:
 
     def record_attempt(
         self, delivery_id: str, attempt: AttemptRecord, state: DeliveryState, ended_at: str | None
-    ) -> None:
-        """Write one attempt and the delivery's next state in one transaction."""
-        self._tx(
-            [
+    ) -> bool:
+        """Write one attempt and the delivery's next state in one transaction.
+
+        False (and nothing written) when the delivery is gone: its webhook was deleted while
+        the attempt was in flight.
+        """
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            sql, params = self._state_update(delivery_id, state, str(state.status), ended_at)
+            if db.execute(sql, params).rowcount == 0:
+                db.execute("ROLLBACK")
+                return False
+            db.execute(
+                "INSERT OR REPLACE INTO attempts (delivery_id, number, started_at, sent_ms, "
+                "finished_ms, latency_ms, status_code, error, error_detail, "
+                "response_excerpt, response_truncated) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    "INSERT OR REPLACE INTO attempts (delivery_id, number, started_at, sent_ms, "
-                    "finished_ms, latency_ms, status_code, error, error_detail, "
-                    "response_excerpt, response_truncated) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        delivery_id,
-                        attempt.number,
-                        attempt.started_at,
-                        attempt.sent_ms,
-                        attempt.finished_ms,
-                        attempt.latency_ms,
-                        attempt.status_code,
-                        attempt.error,
-                        attempt.error_detail,
-                        attempt.response_excerpt,
-                        int(attempt.response_truncated),
-                    ),
+                    delivery_id,
+                    attempt.number,
+                    attempt.started_at,
+                    attempt.sent_ms,
+                    attempt.finished_ms,
+                    attempt.latency_ms,
+                    attempt.status_code,
+                    attempt.error,
+                    attempt.error_detail,
+                    attempt.response_excerpt,
+                    int(attempt.response_truncated),
                 ),
-                self._state_update(delivery_id, state, str(state.status), ended_at),
-            ]
-        )
+            )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return True
 
     def end_delivery(
         self, delivery_id: str, state: DeliveryState, status: str, ended_at: str
