@@ -7,7 +7,7 @@ import hmac
 import json
 from pathlib import Path
 
-from conftest import (
+from sender_harness import (
     ALL_EVENTS,
     SECRET,
     LiveSender,
@@ -62,7 +62,7 @@ def test_a_wrong_echo_marks_the_webhook_verification_failed(
 
 
 def test_an_unreachable_url_fails_verification_without_hanging(sender: LiveSender) -> None:
-    from conftest import free_socket
+    from sender_harness import free_socket
 
     closed = free_socket()  # bound, never listening: connection refused
     port = closed.getsockname()[1]
@@ -317,3 +317,18 @@ def test_the_secret_never_appears_in_a_response(sender: LiveSender, receiver: Re
     (got,) = receiver.requests("/s")
     assert got.headers["X-Webhook-Signature"] == expected_signature(got.body, SECRET + "-2")
     assert json.loads(got.body)["type"] == "webhook.test"
+
+
+def test_pending_retries_stop_when_the_webhook_stops_being_active(
+    sender: LiveSender, receiver: Receiver
+) -> None:
+    hook = sender.register(receiver.url("/down", fail_events(503)), ["proposal.created"])
+    sender.proposal()
+    sender.wait_delivery(hook["id"], lambda ds: bool(ds) and ds[0]["attempt_count"] >= 1)
+    refused = receiver.url("/refuses", lambda r: (403, b"no"))
+    put = sender.call("PUT", f"/api/webhooks/{hook['id']}", json={"url": refused})
+    assert put.json()["status"] == "verification_failed"
+    (done,) = sender.wait_delivery(hook["id"], lambda ds: ds[0]["status"] != "pending")
+    assert done["status"] == "cancelled"
+    assert "verification_failed" in done["reason"]
+    assert receiver.requests("/refuses") == []

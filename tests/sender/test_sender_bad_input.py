@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SECRET, LiveSender, assert_error, check_openapi, running_sender
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sender_harness import SECRET, LiveSender, assert_error, check_openapi, running_sender
 
 
 @pytest.fixture(scope="module")

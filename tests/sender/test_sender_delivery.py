@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import LiveSender, Received, Receiver, echo_ok, fail_events, running_sender
+from sender_harness import LiveSender, Received, Receiver, echo_ok, fail_events, running_sender
 
 from whsim.policy import RetryPolicy
 

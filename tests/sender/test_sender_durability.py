@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import SECRET, Received, Receiver, SenderProcess, echo_ok, sender_process
+from sender_harness import SECRET, Received, Receiver, SenderProcess, echo_ok, sender_process
 
 
 def kill_9(process: SenderProcess) -> None:

@@ -8,7 +8,15 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import SECRET, LiveSender, Received, Receiver, echo_ok, fail_events, running_sender
+from sender_harness import (
+    SECRET,
+    LiveSender,
+    Received,
+    Receiver,
+    echo_ok,
+    fail_events,
+    running_sender,
+)
 
 from whsim.errors import UnknownReadingError
 from whsim.sender import FAULTS, FAULTS_ENV, SenderConfig, parse_faults

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SECRET, LiveSender, assert_error, running_sender
+from sender_harness import SECRET, LiveSender, assert_error, running_sender
 
 from whsim.sender import netguard
 
