@@ -23,7 +23,7 @@ import logging
 import random
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -180,7 +180,6 @@ class Dispatcher:
         *,
         resolver: netguard.Resolver = netguard.system_resolver,
         rng: random.Random | None = None,
-        on_attempt: Callable[[str, AttemptRecord], None] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -189,7 +188,6 @@ class Dispatcher:
         self._clients: dict[str, httpx.AsyncClient] = {}
         self.resolver = resolver
         self.rng = rng or random.Random()
-        self.on_attempt = on_attempt
         self._heap: list[tuple[int, int, str, str]] = []
         self._seq = itertools.count()
         self._wake = asyncio.Event()
@@ -382,8 +380,6 @@ class Dispatcher:
                 outcome.latency_ms,
                 then,
             )
-        if self.on_attempt is not None:
-            self.on_attempt(delivery_id, attempt)
 
     def _request(self, row: DeliveryRow, number: int) -> tuple[bytes, dict[str, str]]:
         """The exact bytes and headers of one attempt (faults bend them here)."""

@@ -7,12 +7,14 @@ The test suite checks that every route is described and that answers match their
 from __future__ import annotations
 
 import copy
-from typing import Any, Final
+from typing import Any
 
 from whsim import __version__
 from whsim.policy import RetryPolicy
 from whsim.registry import MAX_URL_LENGTH, SECRET_MAX, SECRET_MIN, WebhookStatus
 from whsim.sender.config import FAULTS, FAULTS_ENV, SenderConfig
+from whsim.sender.service import DELIVERY_STATUSES
+from whsim.spec.clauses import reading_names
 from whsim.spec.events import ENVELOPE_SCHEMA, EVENT_TYPES, TEST_EVENT_TYPE, data_schema
 
 __all__ = ["openapi_document"]
@@ -21,14 +23,6 @@ _STR = {"type": "string"}
 _NSTR = {"type": ["string", "null"]}
 _TIME = {"type": "string", "description": "wall-clock time, ISO-8601 UTC with Z"}
 _NTIME = {"type": ["string", "null"], "description": "wall-clock time, ISO-8601 UTC with Z"}
-_DELIVERY_STATUSES: Final = (
-    "pending",
-    "delivered",
-    "exhausted",
-    "expired",
-    "rejected",
-    "cancelled",
-)
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -187,7 +181,7 @@ def _schemas() -> dict[str, Any]:
                 "event_id": {"type": "string", "description": "the same on every attempt"},
                 "event_type": _STR,
                 "status": {
-                    "enum": list(_DELIVERY_STATUSES),
+                    "enum": list(DELIVERY_STATUSES),
                     "description": "pending (an attempt is due at next_attempt_at); delivered "
                     "(2xx); exhausted (every attempt of the policy failed); expired (the event "
                     "was older than 24 h of policy time when due, EXPIRY-1); rejected (an "
@@ -255,7 +249,7 @@ def _schemas() -> dict[str, Any]:
             "required": ["mode", "reading", "time_scale", "version"],
             "properties": {
                 "mode": {"enum": ["development", "production"]},
-                "reading": {"enum": list(RetryPolicy.names()[:3])},
+                "reading": {"enum": list(reading_names("RETRY-1"))},
                 "time_scale": {"type": "number"},
                 "version": _STR,
                 "retry": {"type": "object"},
@@ -429,7 +423,7 @@ violations ({", ".join(FAULTS)}) for testing conformance suites; GET /api/meta l
                     "in": "query",
                     "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
                 },
-                {"name": "status", "in": "query", "schema": {"enum": list(_DELIVERY_STATUSES)}},
+                {"name": "status", "in": "query", "schema": {"enum": list(DELIVERY_STATUSES)}},
             ],
             "get": {
                 "summary": "The delivery log (REG-10): newest first",
@@ -547,8 +541,24 @@ violations ({", ".join(FAULTS)}) for testing conformance suites; GET /api/meta l
                             "name": "X-Webhook-Signature",
                             "in": "header",
                             "required": True,
+                            "description": "hex HMAC-SHA256 of the raw body, keyed with the secret",
                             "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-                        }
+                        },
+                        {
+                            "name": "X-Webhook-Id",
+                            "in": "header",
+                            "required": True,
+                            "description": "the event id (also in the body), the same on retries",
+                            "schema": _STR,
+                        },
+                        {
+                            "name": "X-Webhook-Attempt",
+                            "in": "header",
+                            "required": True,
+                            "description": "1 for the first attempt of a delivery, 2 for the "
+                            "first retry, ...",
+                            "schema": {"type": "string", "pattern": "^[1-9][0-9]*$"},
+                        },
                     ],
                     "requestBody": _body(_ref("Event")),
                     "responses": {"200": {"description": "any 2xx is success"}},
