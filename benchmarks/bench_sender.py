@@ -114,6 +114,15 @@ def _start(cmd: list[str], marker: str) -> tuple[subprocess.Popen[str], str]:
     raise RuntimeError(f"{cmd[:4]} did not start")
 
 
+_CPU_MS: dict[int, float] = {}
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -154,8 +163,9 @@ async def _ceiling(receiver: str, n: int, clients: int, per_client: int) -> floa
             response.raise_for_status()
 
     try:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(worker(k) for k in range(clients * per_client)))
+        _CPU_MS[clients] = (time.process_time() - cpu) * 1000 / n
         return n / (time.perf_counter() - start)
     finally:
         await asyncio.gather(*(c.aclose() for c in pool))
@@ -257,8 +267,10 @@ def main() -> int:
                 )
                 assert r.status_code == 201 and r.json()["status"] == "active", r.text
             start_ms = time.time() * 1000
+            cpu_before = _cpu_s(sender_proc.pid)
             asyncio.run(_post_proposals(base, args.proposals, None))
             loaded = _wait_events(receiver, total, timeout=120)
+            sender_cpu_ms = (_cpu_s(sender_proc.pid) - cpu_before) * 1000 / total
             sender_rate = loaded["events"] / ((loaded["last_arrival"] - start_ms) / 1000)
             httpx.post(f"{receiver}/__reset", content=b"")
             asyncio.run(_post_proposals(base, args.paced_proposals, args.paced_rate))
@@ -281,6 +293,11 @@ def main() -> int:
         "enqueue_to_first_attempt_under_full_load_ms": {
             "p50": round(_percentile(loaded["first"], 0.50), 2),
             "p99": round(_percentile(loaded["first"], 0.99), 2),
+        },
+        "cpu_ms_per_delivery": {
+            "sender": round(sender_cpu_ms, 3),
+            "ceiling_one_client": round(_CPU_MS.get(1, float("nan")), 3),
+            "ceiling_client_per_webhook": round(_CPU_MS.get(args.webhooks, float("nan")), 3),
         },
         "deliveries": total,
         "delivered": loaded["events"],
