@@ -10,7 +10,8 @@ Three processes on loopback: a fast receiver (raw asyncio, keep-alive), the real
   ``--proposals`` proposals through the API as fast as it can, so each one fans out to one
   delivery per webhook. Deliveries/s counts from the first API call to the last arrival.
 - latency: enqueue (the event's timestamp, taken when it is stored) to the receiver's arrival of
-  attempt 1, with proposals paced at ``--paced-rate`` per second (and also under full load).
+  attempt 1: test events to one webhook paced at ``--single-rate`` per second; proposals
+  fanned out to every webhook at ``--paced-rate`` per second; and under full load.
 
 Usage: python benchmarks/bench_sender.py [--proposals 300] [--webhooks 16]
 """
@@ -22,7 +23,6 @@ import asyncio
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -171,7 +171,9 @@ async def _ceiling(receiver: str, n: int, clients: int, per_client: int) -> floa
         await asyncio.gather(*(c.aclose() for c in pool))
 
 
-async def _post_proposals(base: str, count: int, rate: float | None, concurrency: int = 8) -> None:
+async def _post_proposals(
+    base: str, count: int, rate: float | None, concurrency: int = 8, path: str = "/api/proposals"
+) -> None:
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
         if rate is None:
             queue: asyncio.Queue[int] = asyncio.Queue()
@@ -191,7 +193,7 @@ async def _post_proposals(base: str, count: int, rate: float | None, concurrency
             delay = start + i / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            r = await client.post("/api/proposals", json={"title": f"paced {i}"})
+            r = await client.post(path, json={"title": f"paced {i}"})
             r.raise_for_status()
 
 
@@ -210,6 +212,8 @@ def main() -> int:
     parser.add_argument("--webhooks", type=int, default=16)
     parser.add_argument("--paced-proposals", type=int, default=100)
     parser.add_argument("--paced-rate", type=float, default=10.0)
+    parser.add_argument("--single-events", type=int, default=200)
+    parser.add_argument("--single-rate", type=float, default=50.0)
     parser.add_argument("--max-in-flight", type=int, default=128)
     parser.add_argument("--max-per-endpoint", type=int, default=8)
     parser.add_argument("--serve-receiver", action="store_true", help=argparse.SUPPRESS)
@@ -256,6 +260,7 @@ def main() -> int:
                 "listening on",
             )
             base = line.split("listening on ", 1)[1].split()[0]
+            hook_ids = []
             for i in range(args.webhooks):
                 r = httpx.post(
                     f"{base}/api/webhooks",
@@ -266,6 +271,7 @@ def main() -> int:
                     },
                 )
                 assert r.status_code == 201 and r.json()["status"] == "active", r.text
+                hook_ids.append(r.json()["id"])
             start_ms = time.time() * 1000
             cpu_before = _cpu_s(sender_proc.pid)
             asyncio.run(_post_proposals(base, args.proposals, None))
@@ -275,6 +281,11 @@ def main() -> int:
             httpx.post(f"{receiver}/__reset", content=b"")
             asyncio.run(_post_proposals(base, args.paced_proposals, args.paced_rate))
             paced = _wait_events(receiver, args.paced_proposals * args.webhooks, timeout=60)
+            # One delivery per event: test events to one webhook, paced.
+            httpx.post(f"{receiver}/__reset", content=b"")
+            test_path = f"/api/webhooks/{hook_ids[0]}/test"
+            asyncio.run(_post_proposals(base, args.single_events, args.single_rate, path=test_path))
+            single = _wait_events(receiver, args.single_events, timeout=60)
     finally:
         for proc in (sender_proc, receiver_proc):
             if proc is not None:
@@ -286,9 +297,16 @@ def main() -> int:
         "ceilings": {k: round(v, 1) for k, v in ceilings.items()},
         "ratio": round(sender_rate / ceiling, 3),
         "enqueue_to_first_attempt_ms": {
+            "p50": round(_percentile(single["first"], 0.50), 2),
+            "p99": round(_percentile(single["first"], 0.99), 2),
+            "at_deliveries_per_s": args.single_rate,
+            "fan_out": 1,
+        },
+        "enqueue_to_first_attempt_fan_out_ms": {
             "p50": round(_percentile(paced["first"], 0.50), 2),
             "p99": round(_percentile(paced["first"], 0.99), 2),
             "at_deliveries_per_s": args.paced_rate * args.webhooks,
+            "fan_out": args.webhooks,
         },
         "enqueue_to_first_attempt_under_full_load_ms": {
             "p50": round(_percentile(loaded["first"], 0.50), 2),
@@ -306,7 +324,6 @@ def main() -> int:
         "store": "sqlite WAL, synchronous=NORMAL (survives kill -9)",
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
-        "mean_latency_ms": round(statistics.fmean(paced["first"]), 2) if paced["first"] else None,
     }
     print(json.dumps(result))
     return 0
