@@ -4,6 +4,9 @@ The public API is what ``__all__`` lists; everything else may change. Heavy part
 matplotlib, the HTTP services) are imported only by the modules that need them.
 """
 
+import typing as _typing
+
+from whsim.behaviours import Behaviour, Latency, Outage
 from whsim.clock import Clock, ScaledClock, VirtualClock, WallClock
 from whsim.delivery import DeliveryState, DeliveryStatus, after_attempt, before_attempt
 from whsim.errors import (
@@ -18,43 +21,77 @@ from whsim.errors import (
 from whsim.policy import RetryPolicy, Verdict
 from whsim.registry import Mode, Registration, WebhookStatus
 from whsim.signing import sign, standard_sign, standard_verify, verify
+from whsim.sim import (
+    Arrival,
+    Downtime,
+    Scenario,
+    Sender,
+    Webhook,
+    Workload,
+    load_scenario,
+    simulate,
+)
 from whsim.spec.clauses import Clause, Reading, clauses, findings
 from whsim.spec.events import EVENT_TYPES, Event, make_event, parse_event
+
+if _typing.TYPE_CHECKING:
+    from whsim.sim.results import SimResult
 
 __version__ = "0.1.0"
 
 __all__ = [
     "EVENT_TYPES",
+    "Arrival",
+    "Behaviour",
     "Clause",
     "Clock",
     "DeliveryState",
     "DeliveryStatus",
+    "Downtime",
     "Event",
     "EventDataError",
+    "Latency",
     "Mode",
+    "Outage",
     "Reading",
     "Registration",
     "RegistrationError",
     "RetryPolicy",
     "ScaledClock",
+    "Scenario",
     "ScenarioError",
+    "Sender",
     "SignatureFormatError",
+    "SimResult",
     "SpecInputError",
     "UnknownReadingError",
     "Verdict",
     "VirtualClock",
     "WallClock",
+    "Webhook",
     "WebhookStatus",
     "WhsimError",
+    "Workload",
     "__version__",
     "after_attempt",
     "before_attempt",
     "clauses",
     "findings",
+    "load_scenario",
     "make_event",
     "parse_event",
     "sign",
+    "simulate",
     "standard_sign",
     "standard_verify",
     "verify",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # SimResult lives with numpy-backed code; load it only when asked for.
+    if name == "SimResult":
+        from whsim.sim.results import SimResult
+
+        return SimResult
+    raise AttributeError(f"module 'whsim' has no attribute {name!r}")

@@ -49,6 +49,11 @@ class Latency:
                 f"unknown latency kind {self.kind!r}; use fixed, uniform or exponential",
                 field="latency.kind",
             )
+        for name in ("ms", "high_ms", "mean_ms"):
+            value = getattr(self, name)
+            # whole ms: a float here would leak into the simulator's integer clock
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ScenarioError(f"must be whole ms, got {value!r}", field=f"latency.{name}")
         if self.ms < 0 or self.high_ms < 0 or self.mean_ms < 0:
             raise ScenarioError("latency values must be >= 0", field="latency")
         if self.kind == "uniform" and self.high_ms < self.ms:
@@ -210,6 +215,53 @@ def behaviour(name: str) -> Behaviour:
         ) from None
 
 
+def _latency_from(value: Any) -> Latency:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return Latency("fixed", round(value))
+    if not isinstance(value, Mapping):
+        raise ScenarioError("must be a number of ms or a table {kind, ms, ...}", field="latency")
+    allowed = {f.name for f in fields(Latency)}
+    for key in value:
+        if key not in allowed:
+            raise ScenarioError(
+                f"unknown field; allowed: {', '.join(sorted(allowed))}", field=f"latency.{key}"
+            )
+    try:
+        return Latency(**dict(value))
+    except TypeError as exc:
+        raise ScenarioError(f"malformed latency: {exc}", field="latency") from None
+
+
+def _outages_from(value: Any) -> tuple[Outage, ...]:
+    if not isinstance(value, list | tuple):
+        raise ScenarioError("must be a list of {start_s, end_s, kind, status}", field="outages")
+    out = []
+    for i, o in enumerate(value):
+        where = f"outages[{i}]"
+        if not isinstance(o, Mapping) or "start_s" not in o or "end_s" not in o:
+            raise ScenarioError("an outage needs start_s and end_s", field=where)
+        for key in o:
+            if key not in ("start_s", "end_s", "kind", "status"):
+                raise ScenarioError(
+                    "unknown field; allowed: end_s, kind, start_s, status", field=f"{where}.{key}"
+                )
+        try:
+            # round, not int: 1.001 s is 1001 ms, not 1000.9999 truncated to 1000
+            out.append(
+                Outage(
+                    round(o["start_s"] * 1000),
+                    round(o["end_s"] * 1000),
+                    o.get("kind", "down"),
+                    int(o.get("status", 503)),
+                )
+            )
+        except ScenarioError as exc:
+            raise ScenarioError(exc.detail, field=where) from None
+        except (TypeError, ValueError) as exc:
+            raise ScenarioError(f"malformed outage: {exc}", field=where) from None
+    return tuple(out)
+
+
 def behaviour_from_dict(doc: Mapping[str, Any], *, source: str | None = None) -> Behaviour:
     """A behaviour from a TOML/JSON table; errors name the field and ``source``.
 
@@ -229,21 +281,9 @@ def behaviour_from_dict(doc: Mapping[str, Any], *, source: str | None = None) ->
             if key == "base":
                 continue
             if key == "latency":
-                values["latency"] = (
-                    Latency("fixed", int(value))
-                    if isinstance(value, int | float)
-                    else Latency(**dict(value))
-                )
+                values["latency"] = _latency_from(value)
             elif key == "outages":
-                values["outages"] = tuple(
-                    Outage(
-                        int(o["start_s"] * 1000),
-                        int(o["end_s"] * 1000),
-                        o.get("kind", "down"),
-                        int(o.get("status", 503)),
-                    )
-                    for o in value
-                )
+                values["outages"] = _outages_from(value)
             else:
                 values[key] = value
         return Behaviour(**values)

@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from whsim import __version__
 from whsim.errors import WhsimError
@@ -18,12 +19,23 @@ from whsim.errors import WhsimError
 COMMANDS = (
     "whsim.commands.spec",
     "whsim.commands.demo",
+    "whsim.commands.explore",
+    "whsim.commands.simulate",
+    "whsim.commands.receiver",
     "whsim.commands.sender",
+    "whsim.commands.conformance",
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (and exit 2), never a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="whsim",
         description="Make the Proposal Generator webhook spec executable.",
     )

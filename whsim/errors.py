@@ -8,6 +8,8 @@ wrong, the clause it breaks) so tools can report it without parsing the message.
 from __future__ import annotations
 
 __all__ = [
+    "CaseError",
+    "ConformanceUsageError",
     "EventDataError",
     "RegistrationError",
     "ScenarioError",
@@ -80,6 +82,21 @@ class ScenarioError(SpecInputError):
         super().__init__(f"{where}{at}{message}", field=field)
         self.detail = message
         self.source = source
+
+
+class ConformanceUsageError(SpecInputError):
+    """A conformance run that cannot start: bad URL, missing secret, unknown role, bad budget."""
+
+
+class CaseError(WhsimError):
+    """The kit could not grade a conformance case (network failure, budget spent, a kit bug).
+
+    ``case_id`` names the case. It is graded ``error``, never ``fail``: the target is not to blame.
+    """
+
+    def __init__(self, message: str, *, case_id: str | None = None):
+        super().__init__(message)
+        self.case_id = case_id
 
 
 class SenderError(WhsimError):

@@ -1,0 +1,1 @@
+"""whsim conformance suites, installed as the ``whsim_conformance`` package (see setup.py)."""

@@ -1,0 +1,205 @@
+"""The receiver under test as the suite sees it: signed POSTs and the grading rules shared by cases."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
+
+import httpx
+
+from whsim.conformance.case import Case
+from whsim.conformance.exchange import Exchange
+from whsim.conformance.http import UNREACHABLE, post
+from whsim.signing import SIGNATURE_HEADER, sign
+from whsim.spec.events import Event, make_event
+
+__all__ = ["REQUEST_TIMEOUT_S", "SIGN", "ReceiverTarget", "sample_data"]
+
+REQUEST_TIMEOUT_S: Final = 10.0
+"""How long an ordinary case waits for one answer (the timeout case has its own limit)."""
+
+
+class _Sign:
+    def __repr__(self) -> str:
+        return "SIGN"
+
+
+SIGN: Final = _Sign()
+"""Sign the body correctly (the default ``signature`` of :meth:`ReceiverTarget.send`)."""
+
+
+def sample_data(event_type: str, n: int) -> dict[str, Any]:
+    """Data for one event of ``event_type``, shaped like the guide's example, unique by ``n``."""
+    job, prop, doc = f"job_{n}", f"prop_{n}", f"doc_{n}"
+    table: dict[str, dict[str, Any]] = {
+        "job.created": {"job_id": job, "proposal_id": prop, "status": "pending"},
+        "job.started": {"job_id": job, "status": "processing"},
+        "job.progress": {
+            "job_id": job,
+            "progress": {"completed": 5, "total": 10, "percentage": 50},
+        },
+        "job.completed": {
+            "job_id": job,
+            "proposal_id": prop,
+            "document_id": doc,
+            "status": "completed",
+        },
+        "job.failed": {"job_id": job, "error": "Error message", "error_details": {"step": 3}},
+        "document.created": {"document_id": doc, "proposal_id": prop, "version": 1},
+        "proposal.created": {"proposal_id": prop, "title": "AI Research Proposal"},
+    }
+    return table[event_type]
+
+
+class ReceiverTarget:
+    """Sends requests to the receiver URL and records each exchange on the running case.
+
+    Event ids carry a per-run nonce, so runs against a receiver that remembers ids (as it should)
+    never collide with earlier runs.
+    """
+
+    def __init__(self, url: str, secret: str, seed: int) -> None:
+        self.url = url
+        self.secret = secret
+        self.seed = seed
+        self.nonce = f"{random.SystemRandom().getrandbits(32):08x}"
+        self._ids = itertools.count(1)
+        self.client = httpx.Client(follow_redirects=False)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def new_id(self) -> str:
+        return f"evt_whsim_{self.nonce}_{next(self._ids)}"
+
+    def event(self, event_type: str, data: Mapping[str, Any] | None = None) -> Event:
+        """A fresh valid event (the guide's example data when ``data`` is None)."""
+        n = next(self._ids)
+        return make_event(
+            event_type,
+            data if data is not None else sample_data(event_type, n),
+            id=f"evt_whsim_{self.nonce}_{n}",
+            timestamp_ms=int(time.time() * 1000),
+        )
+
+    def headers(self, body: bytes, signature: object = SIGN) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if signature is SIGN:
+            headers[SIGNATURE_HEADER] = sign(body, self.secret)
+        elif isinstance(signature, str):
+            headers[SIGNATURE_HEADER] = signature
+        return headers
+
+    def send(
+        self,
+        case: Case,
+        body: bytes,
+        *,
+        signature: object = SIGN,
+        note: str = "",
+        timeout: float = REQUEST_TIMEOUT_S,
+        client: httpx.Client | None = None,
+    ) -> Exchange:
+        """POST ``body`` (signed unless ``signature`` is a string or None) and record it.
+
+        A target that cannot be reached at all ends the case as an error, not a failure.
+        """
+        ex = post(
+            client or self.client,
+            self.url,
+            body,
+            self.headers(body, signature),
+            timeout=timeout,
+            note=note,
+        )
+        case.record(ex)
+        if ex.response.error.startswith(UNREACHABLE):
+            case.error(f"cannot reach {self.url}: {ex.response.error}")
+        return ex
+
+
+def status_text(ex: Exchange) -> str:
+    r = ex.response
+    if r.status is None:
+        return f"no answer within the limit ({r.error})"
+    body = r.body[:200].decode("utf-8", "replace")
+    return f"HTTP {r.status}: {body}"
+
+
+def expect_accepted(case: Case, exchanges: Iterable[Exchange], what: str) -> None:
+    """Every exchange got 2xx (pass); else fail on the first that did not, saying why."""
+    items = list(exchanges)
+    for ex in items:
+        status = ex.response.status
+        if status is not None and 200 <= status < 300:
+            continue
+        if status is None:
+            why = f"{what}: no answer (a sender times out and retries)"
+        elif status >= 500:
+            why = f"{what}: {status}, a temporary failure to the sender, which will retry"
+        elif status == 401:
+            why = f"{what}: 401 for a correct signature over the raw bytes (is the body re-serialized, or the header read differently?)"
+        elif status == 400:
+            why = f"{what}: 400 for a valid event"
+        else:
+            why = f"{what}: {status}, expected 2xx"
+        case.fail(why, expected="2xx", actual=status_text(ex), primary=ex)
+    case.passed(f"{len(items)} request(s), all 2xx")
+
+
+def expect_401(case: Case, ex: Exchange, what: str, *, tolerated_2xx: str = "") -> None:
+    """401 passes; a 2xx fails (or is non-strict with ``tolerated_2xx`` naming the reading)."""
+    status = ex.response.status
+    if status == 401:
+        case.passed(f"{what}: 401")
+        return
+    actual = status_text(ex)
+    if status is not None and 200 <= status < 300:
+        if tolerated_2xx:
+            case.non_strict(tolerated_2xx, expected="401", actual=actual, primary=ex)
+        case.fail(
+            f"{what}: accepted ({status}) although the signature is wrong",
+            expected="401",
+            actual=actual,
+            primary=ex,
+        )
+    if status is None:
+        case.fail(f"{what}: no answer", expected="401", actual=actual, primary=ex)
+    if status >= 500:
+        case.fail(
+            f"{what}: {status} instead of 401; a sender reads 5xx as temporary and retries a forgery",
+            expected="401",
+            actual=actual,
+            primary=ex,
+        )
+    case.fail(f"{what}: {status} instead of 401", expected="401", actual=actual, primary=ex)
+
+
+def expect_400(case: Case, exchanges: Sequence[Exchange], what: str) -> None:
+    """All 400 passes; a 5xx fails (CODES-4); any other answer is non-strict (CODES-2 is a SHOULD)."""
+    worst: Exchange | None = None
+    for ex in exchanges:
+        status = ex.response.status
+        if status is None or status >= 500:
+            case.fail(
+                f"{what}: {status_text(ex)}; a 5xx (or no answer) tells the sender to retry a "
+                "permanent problem",
+                expected="400",
+                actual=status_text(ex),
+                primary=ex,
+            )
+        if status != 400 and worst is None:
+            worst = ex
+    if worst is not None:
+        status = worst.response.status
+        verdict = "accepted" if status is not None and status < 300 else "answered"
+        case.non_strict(
+            f"{what}: {verdict} with {status}; the guide says 400 for invalid event data",
+            expected="400",
+            actual=status_text(worst),
+            primary=worst,
+        )
+    case.passed(f"{len(exchanges)} request(s), all 400")

@@ -1,0 +1,43 @@
+"""GEN: Hypothesis-generated valid and invalid events, seeded from --whsim-seed."""
+
+from __future__ import annotations
+
+from whsim.conformance.case import Case
+from whsim.conformance.exchange import Exchange
+from whsim.pytest_plugin import WhsimSettings
+
+from .catalog import case
+from .generated import invalid_bodies, run_examples, valid_bodies
+from .target import ReceiverTarget, expect_400, expect_accepted
+
+EXAMPLES = 25
+
+
+@case("RCV-GEN-001")
+def test_generated_valid(
+    receiver: ReceiverTarget, whsim_case: Case, whsim_settings: WhsimSettings
+) -> None:
+    sent: list[Exchange] = []
+    run_examples(
+        valid_bodies(receiver.new_id),
+        lambda body: sent.append(receiver.send(whsim_case, body, note="generated valid event")),
+        seed=whsim_settings.seed,
+        n=EXAMPLES,
+    )
+    whsim_case.details.update(examples=len(sent), seed=whsim_settings.seed)
+    expect_accepted(whsim_case, sent, "a generated valid event")
+
+
+@case("RCV-GEN-002")
+def test_generated_invalid(
+    receiver: ReceiverTarget, whsim_case: Case, whsim_settings: WhsimSettings
+) -> None:
+    sent: list[Exchange] = []
+
+    def check(item: tuple[str, bytes]) -> None:
+        why, body = item
+        sent.append(receiver.send(whsim_case, body, note=f"generated invalid event: {why}"))
+
+    run_examples(invalid_bodies(receiver.new_id), check, seed=whsim_settings.seed, n=EXAMPLES)
+    whsim_case.details.update(examples=len(sent), seed=whsim_settings.seed)
+    expect_400(whsim_case, sent, "a generated invalid event")

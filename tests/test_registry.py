@@ -1,0 +1,160 @@
+"""Registration validation, host rules by mode, and the verification handshake."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from whsim.errors import RegistrationError
+from whsim.registry import (
+    Mode,
+    WebhookStatus,
+    address_refusal,
+    challenge_accepted,
+    status_after_url_change,
+    status_after_verification,
+    validate_registration,
+    validate_update,
+    validate_url,
+)
+
+GOOD = {
+    "url": "https://your-server.com/webhook",
+    "events": ["job.completed", "job.failed"],
+    "secret": "your_webhook_secret",
+}
+
+
+def test_the_guides_example_registers_in_both_modes():
+    for mode in Mode:
+        reg = validate_registration(GOOD, mode)
+        assert reg.events == ("job.completed", "job.failed")
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "code"),
+    [
+        ({"url": None}, "url", "invalid_url"),
+        ({"url": "ftp://x.com/"}, "url", "invalid_url"),
+        ({"url": "https:///nohost"}, "url", "invalid_url"),
+        ({"url": "https://user:pw@x.com/"}, "url", "invalid_url"),
+        ({"url": "https://x.com/a b"}, "url", "invalid_url"),
+        ({"url": "https://x.com:99999/"}, "url", "invalid_url"),
+        ({"events": []}, "events", "invalid_request"),
+        ({"events": "job.completed"}, "events", "invalid_request"),
+        ({"events": ["job.completed", 3]}, "events[1]", "invalid_request"),
+        ({"events": ["job.deleted"]}, "events[0]", "unknown_event_type"),
+        ({"secret": "short"}, "secret", "invalid_request"),
+        ({"secret": 12345678}, "secret", "invalid_request"),
+        ({"secret": "tab\tinside!"}, "secret", "invalid_request"),
+        ({"colour": "red"}, "colour", "invalid_request"),
+    ],
+)
+def test_bad_registrations_name_the_field(change, field, code):
+    with pytest.raises(RegistrationError) as info:
+        validate_registration({**GOOD, **change})
+    assert info.value.field == field
+    assert info.value.code == code
+
+
+@pytest.mark.parametrize("missing", ["url", "events", "secret"])
+def test_missing_fields(missing):
+    body = {k: v for k, v in GOOD.items() if k != missing}
+    with pytest.raises(RegistrationError) as info:
+        validate_registration(body)
+    assert (info.value.field, info.value.code) == (missing, "missing_field")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.com/hook",
+        "https://127.0.0.1/hook",
+        "https://localhost/hook",
+        "https://10.0.0.5/hook",
+        "https://192.168.1.1/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://100.64.0.1/hook",
+        "https://[::1]/hook",
+        "https://[::ffff:127.0.0.1]/hook",
+        "https://[fd00::1]/hook",
+        "https://metadata.google.internal/",
+        "https://0.0.0.0/",
+    ],
+)
+def test_production_refuses_http_and_internal_hosts(url):
+    validate_url(url, Mode.DEVELOPMENT)
+    with pytest.raises(RegistrationError) as info:
+        validate_url(url, Mode.PRODUCTION)
+    assert info.value.code in ("https_required", "forbidden_address")
+
+
+def test_loopback_host_reading():
+    validate_url("http://127.0.0.1:9000/hook", https_reading="loopback-host")
+    with pytest.raises(RegistrationError):
+        validate_url("http://example.com/hook", https_reading="loopback-host")
+
+
+def test_address_refusal():
+    assert address_refusal("8.8.8.8") is None
+    assert address_refusal("2606:4700::1111") is None
+    assert "metadata" in address_refusal("169.254.169.254")
+    assert "loopback" in address_refusal("127.0.0.2")
+    assert "private" in address_refusal("172.16.0.1")
+    assert "carrier-grade" in address_refusal("100.100.1.1")
+    assert "not an IP" in address_refusal("example.com")
+
+
+def test_updates_partial_and_full():
+    assert validate_update({"events": ["job.failed"]}) == {"events": ("job.failed",)}
+    with pytest.raises(RegistrationError):
+        validate_update({})
+    with pytest.raises(RegistrationError) as info:
+        validate_update({"events": ["job.failed"]}, put_reading="full-replace")
+    assert info.value.field == "url"
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+FIELDS = st.fixed_dictionaries(
+    {},
+    optional={
+        "url": JSON | st.sampled_from(["https://a.com/x", "http://[::1", "https://"]),
+        "events": JSON | st.just(["job.failed"]),
+        "secret": JSON,
+    },
+)
+
+
+@given(body=JSON | FIELDS, mode=st.sampled_from(list(Mode)))
+def test_validation_raises_only_its_own_error(body, mode):
+    for validate in (validate_registration, validate_update):
+        try:
+            validate(body, mode)
+        except RegistrationError as exc:
+            assert exc.field is not None
+            assert str(exc)
+
+
+def test_challenge_answers():
+    assert challenge_accepted("abc", 200, b'{"challenge":"abc"}')[0]
+    assert not challenge_accepted("abc", 200, b'{"challenge":"abd"}')[0]
+    assert not challenge_accepted("abc", 201, b'{"challenge":"abc"}')[0]
+    assert challenge_accepted("abc", 201, b'{"challenge":"abc"}', "any-2xx-echo")[0]
+    assert not challenge_accepted("abc", 200, b"abc")[0]
+    assert not challenge_accepted("abc", None, b"")[0]
+    assert not challenge_accepted("abc", 200, b'["abc"]')[0]
+
+
+def test_verification_state_machine():
+    assert status_after_verification(True) is WebhookStatus.ACTIVE
+    assert status_after_verification(False) is WebhookStatus.VERIFICATION_FAILED
+    assert status_after_verification(False, "reject-registration") is None
+    assert status_after_verification(False, "ignore") is WebhookStatus.ACTIVE
+    assert status_after_url_change(WebhookStatus.ACTIVE) is WebhookStatus.PENDING_VERIFICATION
+    assert status_after_url_change(WebhookStatus.ACTIVE, "keep") is WebhookStatus.ACTIVE
+    assert status_after_url_change(WebhookStatus.DISABLED) is WebhookStatus.DISABLED

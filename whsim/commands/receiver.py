@@ -1,0 +1,121 @@
+"""``whsim receiver``: the reference receiver, optionally with faults from whsim.behaviours."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from whsim.behaviours import BEHAVIOURS, Behaviour, behaviour, behaviour_from_dict
+from whsim.errors import ScenarioError, SpecInputError
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0 to 65535, got {value}")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "receiver",
+        help="run the reference webhook receiver",
+        description="Serve the guide's receiver done right: signature on the raw bytes, 401 on "
+        "bad signatures, the challenge echoed, idempotency by event id in SQLite, 400 on bad "
+        "data. --behaviour adds faults (the simulator's definitions) for demos and sender tests.",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port", type=_port, default=8000, help="port (default 8000; 0 = any free port)"
+    )
+    parser.add_argument(
+        "--secret", default=os.environ.get("WHSIM_SECRET"), help="signing secret (env WHSIM_SECRET)"
+    )
+    parser.add_argument(
+        "--behaviour",
+        metavar="NAME|FILE",
+        help=f"faults: a name ({', '.join(BEHAVIOURS)}) or a TOML/JSON file",
+    )
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=Path("whsim-receiver.sqlite3"),
+        help="SQLite file (default whsim-receiver.sqlite3)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=None, help="seed of random faults (failure_probability, hangs)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="do not print one line per request")
+    parser.set_defaults(func=run)
+
+
+def load_behaviour(spec: str) -> Behaviour:
+    """A named behaviour, or one read from a TOML/JSON file (a ``[behaviour]`` table or the whole file)."""
+    path = Path(spec)
+    if spec in BEHAVIOURS or not (path.suffix in (".toml", ".json") or path.exists()):
+        return behaviour(spec)
+    try:
+        text = path.read_text(encoding="utf-8")
+        doc = tomllib.loads(text) if path.suffix != ".json" else json.loads(text)
+    except OSError as exc:
+        raise ScenarioError(f"cannot read: {exc.strerror}", source=spec) from None
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ScenarioError(f"not valid {path.suffix[1:].upper()}: {exc}", source=spec) from None
+    table = doc.get("behaviour", doc) if isinstance(doc, dict) else doc
+    if not isinstance(table, dict):
+        raise ScenarioError("a behaviour must be a table", source=spec)
+    return behaviour_from_dict(table, source=spec)
+
+
+def run(args: argparse.Namespace) -> int:
+    from whsim.receiver.app import create_app
+    from whsim.receiver.server import bind, make_server
+    from whsim.receiver.store import ReceiverStore
+
+    if not args.secret:
+        raise SpecInputError(
+            "a signing secret is needed (--secret or WHSIM_SECRET)", field="secret"
+        )
+    faults = load_behaviour(args.behaviour) if args.behaviour else None
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        raise SpecInputError(
+            f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", field="port"
+        ) from None
+    try:
+        store = ReceiverStore(args.db)
+    except Exception as exc:  # sqlite3 raises several kinds for a bad path
+        sock.close()
+        raise SpecInputError(f"cannot open {args.db}: {exc}", field="db") from None
+    say = None if args.quiet else (lambda line: print(line, flush=True))
+    app = create_app(
+        args.secret, store=store, behaviour=faults, rng=random.Random(args.seed), log=say
+    )
+    port = sock.getsockname()[1]
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(
+        f"whsim receiver: listening on http://{host}:{port}/webhook "
+        f"(behaviour {faults.name if faults else 'none'}, db {args.db}); "
+        f"GET http://{host}:{port}/received lists what arrived",
+        flush=True,
+    )
+    server = make_server(app)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        store.close()
+    print("whsim receiver: stopped", file=sys.stderr)
+    return 0

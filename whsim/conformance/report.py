@@ -1,0 +1,404 @@
+"""Report writers for any conformance role: report.json, junit.xml and a self-contained index.html.
+
+All three come from one :class:`Report`. The HTML page needs no network and no script: the
+outcome at the top, a clause-by-case table, then each case with its requirement, expected vs
+actual, the exact request and response bytes (escaped) and a curl line that replays the request.
+A case may carry ``details["figures"]``, a list of inline SVG strings (e.g. a retry timeline),
+shown under the case.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import platform
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from whsim.conformance.case import CaseResult
+from whsim.conformance.exchange import Exchange, curl_line
+from whsim.conformance.outcomes import Outcome, counts, effective, exit_code, overall
+from whsim.spec.clauses import Clause, Party, clauses
+
+__all__ = ["Report", "build_report", "role_clauses", "write_reports"]
+
+_PARTIES = {"receiver": (Party.RECEIVER, Party.BOTH), "sender": (Party.SENDER, Party.BOTH)}
+
+
+def role_clauses(role: str) -> tuple[Clause, ...]:
+    """The clauses a role's suite answers for: those whose party is the role or both."""
+    parties = _PARTIES.get(role, ())
+    return tuple(c for c in clauses() if c.party in parties)
+
+
+@dataclass(slots=True)
+class Report:
+    """One conformance run. ``readings`` names the reading the kit applied per clause."""
+
+    role: str
+    target: str
+    kit_version: str
+    seed: int
+    strict: bool
+    cases: list[CaseResult] = field(default_factory=list)
+    readings: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    started: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    duration_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def outcomes(self) -> list[Outcome]:
+        return [c.outcome for c in self.cases]
+
+    @property
+    def overall(self) -> str:
+        return overall(self.outcomes, self.strict)
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code(self.outcomes, self.strict)
+
+    def effective(self, result: CaseResult) -> Outcome:
+        return effective(result.outcome, self.strict)
+
+    def clause_coverage(self) -> list[dict[str, Any]]:
+        """Each of the role's clauses with the cases that cite it (empty list: not covered)."""
+        rows = []
+        for c in role_clauses(self.role):
+            cited = [r for r in self.cases if c.id in r.spec.clauses]
+            rows.append(
+                {
+                    "id": c.id,
+                    "level": str(c.level),
+                    "text": c.text,
+                    "checked_by": list(c.checked_by),
+                    "finding": c.finding,
+                    "cases": [r.spec.id for r in cited],
+                    "outcomes": [str(r.outcome) for r in cited],
+                }
+            )
+        return rows
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "target": self.target,
+            "kit_version": self.kit_version,
+            "seed": self.seed,
+            "strict": self.strict,
+            "outcome": self.overall,
+            "exit_code": self.exit_code,
+            "counts": counts(self.outcomes),
+            "started": self.started,
+            "duration_s": round(self.duration_s, 3),
+            "python": platform.python_version(),
+            "readings": self.readings,
+            "settings": self.settings,
+            "notes": self.notes,
+            "clauses": self.clause_coverage(),
+            "cases": [r.as_dict() for r in self.cases],
+        }
+
+
+def build_report(
+    role: str,
+    target: str,
+    results: Sequence[CaseResult],
+    *,
+    seed: int,
+    strict: bool,
+    duration_s: float = 0.0,
+    settings: dict[str, Any] | None = None,
+) -> Report:
+    """A :class:`Report` for finished cases; the readings are the kit's defaults for the role."""
+    from whsim import __version__
+
+    cited = {cid for r in results for cid in r.spec.clauses}
+    readings = {
+        c.id: c.default
+        for c in clauses()
+        if c.default is not None and (c.id in cited or c in role_clauses(role))
+    }
+    untestable = [r.spec.id for r in results if r.outcome is Outcome.UNTESTABLE]
+    notes = []
+    if untestable:
+        notes.append(f"untestable (never counted as pass): {', '.join(untestable)}")
+    return Report(
+        role=role,
+        target=target,
+        kit_version=__version__,
+        seed=seed,
+        strict=strict,
+        cases=list(results),
+        readings={k: v for k, v in readings.items() if v},
+        settings=dict(settings or {}),
+        duration_s=duration_s,
+        notes=notes,
+    )
+
+
+def write_reports(report: Report, out: Path) -> dict[str, Path]:
+    """Write report.json, junit.xml and index.html into ``out`` (created); returns the paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "json": out / "report.json",
+        "junit": out / "junit.xml",
+        "html": out / "index.html",
+    }
+    paths["json"].write_text(
+        json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    paths["junit"].write_bytes(junit_xml(report))
+    paths["html"].write_text(html_page(report), encoding="utf-8")
+    return paths
+
+
+# --- JUnit ------------------------------------------------------------------------------------
+
+
+def _xml_safe(text: str) -> str:
+    # XML 1.0 cannot carry most control characters, even escaped.
+    return "".join(
+        ch
+        if ch in "\t\n\r" or (0x20 <= ord(ch) <= 0xD7FF) or ord(ch) >= 0xE000
+        else f"\\x{ord(ch):02x}"
+        for ch in text
+    )
+
+
+def junit_xml(report: Report) -> bytes:
+    """JUnit XML: one testcase per case; clause ids, level and outcome as properties."""
+    tally = counts(report.effective(r) for r in report.cases)
+    suite = ET.Element(
+        "testsuite",
+        {
+            "name": f"whsim {report.role} conformance",
+            "tests": str(len(report.cases)),
+            "failures": str(tally["fail"]),
+            "errors": str(tally["error"]),
+            "skipped": str(tally["untestable"] + tally["non-strict"]),
+            "time": f"{report.duration_s:.3f}",
+            "timestamp": report.started,
+        },
+    )
+    props = ET.SubElement(suite, "properties")
+    for name, value in (
+        ("target", report.target),
+        ("seed", str(report.seed)),
+        ("kit_version", report.kit_version),
+        ("strict", str(report.strict).lower()),
+    ):
+        ET.SubElement(props, "property", {"name": name, "value": _xml_safe(value)})
+    for r in report.cases:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            {
+                "classname": f"whsim.{report.role}.{r.spec.group}",
+                "name": f"{r.spec.id} {r.spec.title}",
+                "time": f"{r.duration_s:.3f}",
+            },
+        )
+        cprops = ET.SubElement(case, "properties")
+        for cid in r.spec.clauses:
+            ET.SubElement(cprops, "property", {"name": "clause", "value": cid})
+        ET.SubElement(cprops, "property", {"name": "level", "value": r.spec.level})
+        ET.SubElement(cprops, "property", {"name": "outcome", "value": str(r.outcome)})
+        text = _xml_safe(_failure_text(r))
+        outcome = report.effective(r)
+        if outcome is Outcome.FAIL:
+            ET.SubElement(case, "failure", {"message": _xml_safe(r.message)}).text = text
+        elif outcome is Outcome.ERROR:
+            ET.SubElement(case, "error", {"message": _xml_safe(r.message)}).text = text
+        elif outcome in (Outcome.UNTESTABLE, Outcome.NON_STRICT):
+            ET.SubElement(case, "skipped", {"message": _xml_safe(f"{r.outcome}: {r.message}")})
+        if r.message and outcome in (Outcome.PASS, Outcome.INFO):
+            ET.SubElement(case, "system-out").text = _xml_safe(r.message)
+    ET.indent(suite)
+    data: bytes = ET.tostring(suite, encoding="utf-8", xml_declaration=True)
+    return data + b"\n"
+
+
+def _failure_text(r: CaseResult) -> str:
+    lines = [r.message, "Requirement:", *("  " + x for x in r.spec.requirement().splitlines())]
+    if r.expected or r.actual:
+        lines += [f"Expected: {r.expected}", f"Actual:   {r.actual}"]
+    ex = r.primary_exchange()
+    if ex is not None:
+        lines.append(f"Reproduce: {curl_line(ex.request)}")
+    return "\n".join(lines)
+
+
+# --- HTML -------------------------------------------------------------------------------------
+
+_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:1rem 2rem;color:#222}
+h1{margin:.2rem 0}.banner{padding:1rem 1.2rem;border-radius:6px;color:#fff;margin:1rem 0}
+.banner.pass{background:#2e7d32}.banner.fail{background:#c62828}
+.banner .big{font-size:1.6rem;font-weight:700;letter-spacing:.04em}
+table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}
+th,td{border:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th{background:#f4f4f4}td.num{text-align:right}
+.o{display:inline-block;padding:0 .45rem;border-radius:3px;font-weight:600;font-size:.85rem;color:#fff}
+.o-pass{background:#2e7d32}.o-fail{background:#c62828}.o-non-strict{background:#ef6c00}
+.o-info{background:#1565c0}.o-untestable{background:#6d6d6d}.o-error{background:#6a1b9a}
+pre{background:#f7f7f7;border:1px solid #e3e3e3;padding:.5rem;overflow:auto;white-space:pre-wrap;
+word-break:break-all;max-height:24rem;margin:.3rem 0}
+section.case{border-top:2px solid #eee;padding:.6rem 0}
+.finding{color:#8e2400;margin-top:.2rem}.kv{color:#555}.muted{color:#777}details{margin:.3rem 0}summary{cursor:pointer}
+.ev{display:grid;grid-template-columns:1fr 1fr;gap:.8rem}.ev h4{margin:.2rem 0}
+"""
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _badge(outcome: Outcome | str) -> str:
+    return f'<span class="o o-{_e(outcome)}">{_e(outcome)}</span>'
+
+
+def _headers(headers: Sequence[Sequence[str]]) -> str:
+    return "\n".join(f"{name}: {value}" for name, value in headers)
+
+
+def _exchange_html(ex: Exchange, title: str, *, replay: bool = True, open_: bool = False) -> str:
+    req, resp = ex.request, ex.response
+    req_text = f"{req.method} {req.url}\n{_headers(req.headers)}\n\n" + req.body.decode(
+        "utf-8", errors="backslashreplace"
+    )
+    if resp.status is None:
+        resp_text = f"(no answer: {resp.error})"
+    else:
+        resp_text = (
+            f"HTTP {resp.status}  ({resp.elapsed_s * 1000:.1f} ms)\n{_headers(resp.headers)}\n\n"
+        )
+        resp_text += resp.body.decode("utf-8", errors="backslashreplace")
+    note = f" <span class=muted>{_e(ex.note)}</span>" if ex.note else ""
+    return (
+        f"<details{' open' if open_ else ''}><summary>{_e(title)}{note}</summary>"
+        f'<div class="ev"><div><h4>Request ({len(req.body)} bytes)</h4><pre>{_e(req_text)}</pre></div>'
+        f"<div><h4>Response ({len(resp.body)} bytes)</h4><pre>{_e(resp_text)}</pre></div></div>"
+        + (f"<h4>Replay</h4><pre>{_e(curl_line(req))}</pre>" if replay else "")
+        + "</details>"
+    )
+
+
+def _case_html(report: Report, r: CaseResult) -> str:
+    parts = [
+        f'<section class="case" id="{_e(r.spec.id)}"><h3>{_badge(r.outcome)} {_e(r.spec.id)} '
+        f"{_e(r.spec.title)}</h3>",
+        f'<div class="kv">Level {_e(r.spec.level)} · clauses '
+        + ", ".join(f'<a href="#clause-{_e(c)}">{_e(c)}</a>' for c in r.spec.clauses)
+        + f" · {r.duration_s:.2f} s</div>",
+        f"<pre>{_e(r.spec.requirement())}</pre>",
+    ]
+    if r.message:
+        parts.append(f"<p><b>Verdict:</b> {_e(r.message)}</p>")
+    if r.expected or r.actual:
+        parts.append(
+            "<table><tr><th>Expected</th><th>Actual</th></tr>"
+            f"<tr><td><pre>{_e(r.expected)}</pre></td><td><pre>{_e(r.actual)}</pre></td></tr></table>"
+        )
+    shown = {k: v for k, v in r.details.items() if k != "figures"}
+    if shown:
+        parts.append(f"<pre>{_e(json.dumps(shown, indent=2, ensure_ascii=False))}</pre>")
+    for svg in r.details.get("figures", []):
+        # Figures are SVG the kit drew itself, so they go in unescaped.
+        parts.append(f"<figure>{svg}</figure>")
+    primary = r.primary_exchange()
+    if primary is not None:
+        graded_bad = r.outcome not in (Outcome.PASS, Outcome.INFO)
+        parts.append(
+            f'<p><b>Replay</b> (bash):</p><pre class="curl">{_e(curl_line(primary.request))}</pre>'
+        )
+        parts.append(_exchange_html(primary, "Deciding exchange", replay=False, open_=graded_bad))
+    others = [e for e in r.exchanges if e is not primary]
+    if others:
+        parts.append(f"<details><summary>{len(others)} more exchange(s)</summary>")
+        for i, ex in enumerate(others[:60], 1):
+            parts.append(_exchange_html(ex, f"Exchange {i}"))
+        if len(others) > 60:
+            parts.append(f"<p class=muted>{len(others) - 60} more not shown</p>")
+        parts.append("</details>")
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def html_page(report: Report) -> str:
+    """The whole report as one HTML page with inline CSS and no script."""
+    tally = counts(report.outcomes)
+    outcome = report.overall
+    summary = " · ".join(f"{_badge(o)} {n}" for o, n in tally.items() if n)
+    rows = []
+    for row in report.clause_coverage():
+        cases = [r for r in report.cases if r.spec.id in row["cases"]]
+        cell = (
+            "<br>".join(
+                f'{_badge(r.outcome)} <a href="#{_e(r.spec.id)}">{_e(r.spec.id)}</a> {_e(r.spec.title)}'
+                for r in cases
+            )
+            or '<span class="muted">no case in this run</span>'
+        )
+        reading = report.readings.get(row["id"], "")
+        finding = row["finding"]
+        rows.append(
+            f'<tr id="clause-{_e(row["id"])}"><td>{_e(row["id"])}</td><td>{_e(row["level"])}</td>'
+            f"<td>{_e(row['text'])}"
+            + (f'<div class="muted">reading: {_e(reading)}</div>' if reading else "")
+            + (f'<div class="finding">finding: {_e(finding)}</div>' if finding else "")
+            + f"</td><td>{cell}</td></tr>"
+        )
+    extra = [
+        r
+        for r in report.cases
+        if not set(r.spec.clauses) & {c.id for c in role_clauses(report.role)}
+    ]
+    for r in extra:
+        rows.append(
+            f'<tr><td colspan=3 class="muted">other clauses: {_e(", ".join(r.spec.clauses))}</td>'
+            f'<td>{_badge(r.outcome)} <a href="#{_e(r.spec.id)}">{_e(r.spec.id)}</a></td></tr>'
+        )
+    settings = "".join(
+        f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>"
+        for k, v in {
+            "target": report.target,
+            "role": report.role,
+            "kit version": report.kit_version,
+            "seed": report.seed,
+            "strict": report.strict,
+            "started": report.started,
+            "duration": f"{report.duration_s:.1f} s",
+            **report.settings,
+        }.items()
+    )
+    notes = "".join(f"<li>{_e(n)}</li>" for n in report.notes)
+    cases_html = "\n".join(_case_html(report, r) for r in report.cases)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>whsim {_e(report.role)} conformance: {_e(outcome)}</title>
+<style>{_CSS}</style></head>
+<body>
+<h1>whsim {_e(report.role)} conformance</h1>
+<div class="banner {_e(outcome)}" id="outcome"><div class="big">{_e(outcome.upper())}</div>
+<div>{_e(report.target)} · {len(report.cases)} cases · seed {report.seed}
+{"· strict" if report.strict else ""} · exit code {report.exit_code}</div></div>
+<p>{summary}</p>
+<table>{settings}</table>
+{f"<ul>{notes}</ul>" if notes else ""}
+<h2>Clauses and cases</h2>
+<table id="clauses"><tr><th>Clause</th><th>Level</th><th>The guide says</th><th>Cases</th></tr>
+{"".join(rows)}</table>
+<h2>Cases</h2>
+{cases_html}
+<p class="muted">Outcomes: pass; non-strict = a SHOULD missed or a tolerated reading (a failure
+with --strict); fail = a MUST broken; info = recorded only; untestable = cannot be observed
+from outside; error = the kit or the network failed. Untestable and error are never a pass.</p>
+</body></html>
+"""

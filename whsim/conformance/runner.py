@@ -1,0 +1,125 @@
+"""``whsim conformance ROLE``: check the target, run the role's pytest suite, report, exit code.
+
+The suite runs in-process through :func:`pytest.main` with the suite's own ``pytest.ini`` (so the
+calling project's pytest settings cannot change a grade). The plugin writes the reports; the exit
+code is read back from report.json: 0 no case failed, 1 one did, 2 the target could not be reached
+at all, a usage error, or a kit error.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from whsim.conformance.http import probe
+from whsim.conformance.outcomes import EXIT_ERROR
+from whsim.errors import ConformanceUsageError
+
+__all__ = ["ROLES", "ConformanceUsageError", "run", "suite_dir"]
+
+ROLES = ("receiver",)
+"""Roles with a suite. The sender suite (``whsim_conformance.sender``) plugs in the same way."""
+
+
+def suite_dir(role: str) -> Path:
+    """Where the installed suite of ``role`` lives."""
+    spec = importlib.util.find_spec(f"whsim_conformance.{role}")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConformanceUsageError(
+            f"the {role} suite is not installed (package whsim_conformance.{role})", field="role"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _check_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConformanceUsageError(
+            f"target must be an http:// or https:// URL with a host, got {url!r}", field="url"
+        )
+
+
+def run(
+    role: str,
+    url: str,
+    *,
+    secret: str,
+    report_dir: Path,
+    strict: bool = False,
+    seed: int | None = None,
+    keyword: str | None = None,
+    timeout_budget: float | None = None,
+    pytest_args: Sequence[str] = (),
+    quiet: bool = False,
+) -> int:
+    """Run the ``role`` suite against ``url``; returns the exit code (see the module docstring)."""
+    import pytest
+
+    if role not in ROLES:
+        raise ConformanceUsageError(
+            f"unknown role {role!r}; known: {', '.join(ROLES)}", field="role"
+        )
+    _check_url(url)
+    if not secret:
+        raise ConformanceUsageError(
+            "a signing secret is needed (--secret or WHSIM_SECRET)", field="secret"
+        )
+    if timeout_budget is not None and not timeout_budget > 0:
+        raise ConformanceUsageError(
+            "--timeout-budget must be a positive number of seconds", field="timeout_budget"
+        )
+    why = probe(url)
+    if why is not None:
+        print(f"whsim conformance: error: cannot reach {url} at all: {why}", file=sys.stderr)
+        return EXIT_ERROR
+    suite = suite_dir(role)
+    report_dir = Path(report_dir)
+    stale = report_dir / "report.json"
+    if stale.exists():
+        stale.unlink()
+    args = [
+        str(suite),
+        "-c",
+        str(suite.parent / "pytest.ini"),
+        "--rootdir",
+        str(suite.parent),
+        f"--whsim-receiver-url={url}",
+        f"--whsim-secret={secret}",
+        f"--whsim-report={report_dir}",
+    ]
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        args[1:1] = ["-p", "whsim.pytest_plugin"]
+    if strict:
+        args.append("--whsim-strict")
+    if seed is not None:
+        args.append(f"--whsim-seed={seed}")
+    if timeout_budget is not None:
+        args.append(f"--whsim-timeout-budget={timeout_budget}")
+    if keyword:
+        args += ["-k", keyword]
+    args += ["-q"] if quiet else []
+    args += list(pytest_args)
+    code = pytest.ExitCode(pytest.main(args))
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        print(f"whsim conformance: error: no case matched -k {keyword!r}", file=sys.stderr)
+        return EXIT_ERROR
+    if code in (
+        pytest.ExitCode.USAGE_ERROR,
+        pytest.ExitCode.INTERNAL_ERROR,
+        pytest.ExitCode.INTERRUPTED,
+    ):
+        print(f"whsim conformance: error: pytest stopped ({code.name})", file=sys.stderr)
+        return EXIT_ERROR
+    if not stale.exists():
+        print(
+            "whsim conformance: error: no report was written (is the whsim plugin disabled?)",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    report = json.loads(stale.read_text(encoding="utf-8"))
+    return int(report["exit_code"])

@@ -1,0 +1,266 @@
+"""Hypothesis state machines over the core: deliveries as time passes and receivers fail.
+
+:class:`DeliveryMachine` drives the pure core (:mod:`whsim.delivery`, :mod:`whsim.throttle`,
+:mod:`whsim.policy`) the way a sender does: webhooks are registered, Proposal Generator events
+arrive, receivers go down and come back, the sender pauses, the clock advances. After every step
+it checks the invariants a sender must keep. Run it in your own tests::
+
+    from whsim.machines import DeliveryMachine
+    TestDeliveries = DeliveryMachine.TestCase
+
+Subclass and override :meth:`DeliveryMachine.answer` to model a different receiver.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from dataclasses import dataclass, field
+
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from whsim.delivery import DeliveryState, after_attempt, before_attempt, new_delivery
+from whsim.policy import RetryPolicy
+from whsim.spec.events import EVENT_TYPES
+from whsim.throttle import WINDOW_MS, ThrottleState, due_ms, flush, offer, terminate
+
+__all__ = ["AttemptRecord", "DeliveryMachine"]
+
+_READINGS = ("backoff-only", "immediate-plus-five", "immediate-counts")
+_TERMINAL_TYPES = ("job.completed", "job.failed")
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One attempt the machine made: which delivery, when, and what came back."""
+
+    delivery: int
+    webhook: int
+    event_type: str
+    job: int | None
+    sent_ms: int
+    finished_ms: int
+    status: int | None
+    error: str | None
+
+
+@dataclass
+class _Webhook:
+    events: frozenset[str]
+    up: bool = True
+    status_when_up: int = 200
+
+
+@dataclass
+class _Delivery:
+    webhook: int
+    event_type: str
+    job: int | None
+    state: DeliveryState
+    attempts: list[AttemptRecord] = field(default_factory=list)
+
+
+class DeliveryMachine(RuleBasedStateMachine):
+    """Webhooks, receivers and the sender's clock, checked against the guide's rules."""
+
+    policy: RetryPolicy
+    throttle_reading: str
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 0
+        self.paused_until = 0
+        self.webhooks: list[_Webhook] = []
+        self.deliveries: list[_Delivery] = []
+        self.queue: list[tuple[int, int]] = []  # (due ms, delivery index)
+        self.jobs: dict[int, ThrottleState[int]] = {}
+        self.job_ended: dict[int, int] = {}
+        self.progress_sent: dict[int, list[int]] = {}
+        self.log: list[AttemptRecord] = []
+        self.frozen: dict[int, list[AttemptRecord]] = {}
+
+    # --- set-up ---------------------------------------------------------------------------
+    @initialize(
+        reading=st.sampled_from(_READINGS),
+        throttle=st.sampled_from(["drop", "coalesce"]),
+        backoff=st.sampled_from(["from-failure", "from-send"]),
+    )
+    def choose_policy(self, reading: str, throttle: str, backoff: str) -> None:
+        self.policy = RetryPolicy.seed(reading, backoff_from=backoff)
+        self.throttle_reading = throttle
+
+    @rule(events=st.sets(st.sampled_from(EVENT_TYPES), min_size=1))
+    def register(self, events: set[str]) -> None:
+        self.webhooks.append(_Webhook(frozenset(events)))
+
+    # --- the world --------------------------------------------------------------------------
+    @precondition(lambda self: bool(self.webhooks))
+    @rule(data=st.data(), up=st.booleans(), status=st.sampled_from([200, 204, 400, 500, 503]))
+    def receiver_changes(self, data: st.DataObject, up: bool, status: int) -> None:
+        hook = self.webhooks[data.draw(st.integers(0, len(self.webhooks) - 1))]
+        hook.up, hook.status_when_up = up, status
+
+    @rule(
+        ms=st.sampled_from([60_000, 3_600_000, 86_400_001, 2 * 86_400_000])
+        | st.integers(1, 3 * 86_400_000)
+    )
+    def sender_pauses(self, ms: int) -> None:
+        self.paused_until = max(self.paused_until, self.now + ms)
+
+    @rule(event_type=st.sampled_from([t for t in EVENT_TYPES if t != "job.progress"]))
+    def event_arrives(self, event_type: str) -> None:
+        """A Proposal Generator event; job events belong to the newest job (job.created opens one)."""
+        job = None
+        if event_type.startswith("job."):
+            if event_type == "job.created" or not self.jobs:
+                self.jobs[len(self.jobs)] = ThrottleState(reading=self.throttle_reading)
+            job = len(self.jobs) - 1
+            if event_type in _TERMINAL_TYPES and job not in self.job_ended:
+                self._flush_throttles(self.now)
+                self.jobs[job] = terminate(self.jobs[job])
+                self.job_ended[job] = self.now
+        self._fan_out(event_type, job)
+
+    @precondition(lambda self: bool(self.jobs))
+    @rule(data=st.data())
+    def progress_update(self, data: st.DataObject) -> None:
+        job = data.draw(st.integers(0, len(self.jobs) - 1))
+        self._flush_throttles(self.now)
+        self.jobs[job], sent = offer(self.jobs[job], self.now, job)
+        if sent is not None:
+            self._emit_progress(job, self.now)
+
+    @rule(
+        ms=st.integers(0, 20_000)
+        | st.sampled_from([60_000, 3_600_000, 86_400_000, 90_000_000, 2 * 86_400_000])
+    )
+    def clock_advances(self, ms: int) -> None:
+        target = self.now + ms
+        while True:
+            next_due = self.queue[0][0] if self.queue else None
+            throttle_due = min(
+                (d for d in (due_ms(s) for s in self.jobs.values()) if d is not None),
+                default=None,
+            )
+            candidates = [t for t in (next_due, throttle_due) if t is not None and t <= target]
+            if not candidates:
+                break
+            at = max(min(candidates), self.now)
+            if throttle_due is not None and throttle_due <= at:
+                self.now = at
+                self._flush_throttles(at)
+                continue
+            self.now = at
+            due, index = heapq.heappop(self.queue)
+            self._attempt(index, max(due, self.paused_until))
+        self.now = target
+
+    # --- the sender ---------------------------------------------------------------------------
+    def answer(self, hook: _Webhook, sent_ms: int) -> tuple[int | None, str | None, int]:
+        """What the receiver answers: (status, error, latency ms). Override to model others."""
+        if not hook.up:
+            return None, "connect", 0
+        return hook.status_when_up, None, 30
+
+    def _fan_out(self, event_type: str, job: int | None) -> None:
+        for w, hook in enumerate(self.webhooks):
+            if event_type in hook.events:
+                index = len(self.deliveries)
+                self.deliveries.append(_Delivery(w, event_type, job, new_delivery(self.now)))
+                heapq.heappush(self.queue, (self.now, index))
+
+    def _emit_progress(self, job: int, at_ms: int) -> None:
+        self.progress_sent.setdefault(job, []).append(at_ms)
+        saved = self.now
+        self.now = at_ms
+        self._fan_out("job.progress", job)
+        self.now = saved
+
+    def _flush_throttles(self, now_ms: int) -> None:
+        for job, state in self.jobs.items():
+            self.jobs[job], held, at = flush(state, now_ms)
+            if held is not None and at is not None:
+                self._emit_progress(job, at)
+
+    def _attempt(self, index: int, start_ms: int) -> None:
+        delivery = self.deliveries[index]
+        if start_ms > self.now:  # the sender is paused: the attempt waits in the queue
+            heapq.heappush(self.queue, (start_ms, index))
+            return
+        state = before_attempt(delivery.state, self.policy, start_ms)
+        if state.terminal:
+            delivery.state = state
+            return
+        hook = self.webhooks[delivery.webhook]
+        status, error, latency = self.answer(hook, start_ms)
+        took = (
+            self.policy.timeout_ms if error == "timeout" else min(latency, self.policy.timeout_ms)
+        )
+        record = AttemptRecord(
+            index,
+            delivery.webhook,
+            delivery.event_type,
+            delivery.job,
+            start_ms,
+            start_ms + took,
+            status,
+            error,
+        )
+        delivery.attempts.append(record)
+        self.log.append(record)
+        delivery.state = after_attempt(
+            state,
+            self.policy,
+            sent_ms=start_ms,
+            finished_ms=start_ms + took,
+            status=status,
+            error=error,
+        )
+        if not delivery.state.terminal and delivery.state.next_attempt_ms is not None:
+            heapq.heappush(self.queue, (delivery.state.next_attempt_ms, index))
+
+    # --- invariants ---------------------------------------------------------------------------
+    @invariant()
+    def attempt_count_within_reading(self) -> None:
+        for d in self.deliveries:
+            assert len(d.attempts) <= self.policy.max_attempts, d
+
+    @invariant()
+    def spacing_per_policy(self) -> None:
+        for d in self.deliveries:
+            for k, (a, b) in enumerate(zip(d.attempts, d.attempts[1:], strict=False), start=1):
+                base = a.finished_ms if self.policy.backoff_from == "from-failure" else a.sent_ms
+                assert b.sent_ms >= max(base + self.policy.delays_ms[k - 1], a.finished_ms), (a, b)
+
+    @invariant()
+    def no_attempt_after_expiry(self) -> None:
+        for d in self.deliveries:
+            for a in d.attempts:
+                assert a.sent_ms - d.state.event_ms <= self.policy.expiry_ms
+
+    @invariant()
+    def only_subscribed_types(self) -> None:
+        for a in self.log:
+            assert a.event_type in self.webhooks[a.webhook].events
+
+    @invariant()
+    def throttle_spacing(self) -> None:
+        for job, times in self.progress_sent.items():
+            assert all(b - a >= WINDOW_MS for a, b in itertools.pairwise(times))
+            if job in self.job_ended:
+                assert all(t <= self.job_ended[job] for t in times)
+
+    @invariant()
+    def terminal_states_are_final(self) -> None:
+        for i, d in enumerate(self.deliveries):
+            if d.state.terminal:
+                if i in self.frozen:
+                    assert d.attempts == self.frozen[i], "attempt after a terminal state"
+                self.frozen[i] = list(d.attempts)

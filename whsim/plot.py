@@ -1,0 +1,280 @@
+"""Matplotlib figures of simulation results; each function draws on ``ax`` (or a new figure)
+and returns the Axes.
+
+matplotlib is imported when a function is called, never by ``import whsim``. Set a non-interactive
+backend (``MPLBACKEND=Agg``) for scripts and CI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from whsim.sim.results import SimResult
+    from whsim.sim.scenario import Scenario
+
+__all__ = [
+    "OUTCOME_COLOURS",
+    "attempts_per_second",
+    "latency_distribution",
+    "loss_vs_outage",
+    "retry_timeline",
+]
+
+OUTCOME_COLOURS: Final = {
+    "delivered": "#2ca02c",
+    "retry": "#ff7f0e",
+    "rejected": "#9467bd",
+    "exhausted": "#d62728",
+    "expired": "#7f7f7f",
+}
+_OUTAGE_COLOUR: Final = "#d62728"
+_DOWNTIME_COLOUR: Final = "#1f77b4"
+
+
+def _axes(ax: Axes | None, size: tuple[float, float] = (10, 5)) -> Axes:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, new = plt.subplots(figsize=size)
+    return new
+
+
+def _windows(result: SimResult, webhook: str | None) -> tuple[list[tuple[int, int]], list[Any]]:
+    """Outage windows of ``webhook``'s receiver (all receivers if None) and sender downtime."""
+    plan = result.plan
+    spans: set[tuple[int, int]] = set()
+    for h, s, e in zip(
+        plan.outage_hook.tolist(), plan.outage_start.tolist(), plan.outage_end.tolist(), strict=True
+    ):
+        if webhook is None or plan.hook_ids[h] == webhook:
+            spans.add((s, e))
+    return sorted(spans), list(plan.scenario.sender.downtime)
+
+
+def _shade(ax: Axes, result: SimResult, webhook: str | None, scale: float) -> None:
+    outages, downtime = _windows(result, webhook)
+    for i, (s, e) in enumerate(outages):
+        ax.axvspan(
+            s / scale,
+            e / scale,
+            color=_OUTAGE_COLOUR,
+            alpha=0.12,
+            label="receiver outage" if i == 0 else None,
+        )
+    for i, w in enumerate(downtime):
+        ax.axvspan(
+            w.start_ms / scale,
+            w.end_ms / scale,
+            color=_DOWNTIME_COLOUR,
+            alpha=0.12,
+            label="sender downtime" if i == 0 else None,
+        )
+
+
+def _thin(items: list[Any], count: int) -> list[Any]:
+    """``count`` items spread evenly over ``items`` (all of them if there are fewer)."""
+    if count <= 0:
+        return []
+    if len(items) <= count:
+        return items
+    step = len(items) / count
+    return [items[int(i * step)] for i in range(count)]
+
+
+def _busiest_webhook(result: SimResult) -> str:
+    """The webhook with the most failed attempts (the most interesting timeline)."""
+    att = result.attempts
+    failed = att[att["outcome"] != "delivered"]
+    source = failed if len(failed) else att
+    if not len(source):
+        return result.plan.hook_ids[0]
+    return str(source["webhook_id"].value_counts().idxmax())
+
+
+def retry_timeline(
+    result: SimResult,
+    webhook: str | None = None,
+    *,
+    max_rows: int = 60,
+    ax: Axes | None = None,
+) -> Axes:
+    """Events as rows, attempts as marks coloured by outcome, outage windows shaded.
+
+    Shows one webhook (default: the one with the most failed attempts) and at most
+    ``max_rows`` of its deliveries, those around the first failures first.
+    """
+    ax = _axes(ax, (11, 6))
+    hook = webhook or _busiest_webhook(result)
+    att = result.attempts
+    att = att[att["webhook_id"] == hook]
+    if not len(att):
+        ax.set_title(f"retry timeline: no attempts for {hook}")
+        return ax
+    per_event = att.groupby("event_id", observed=True)["attempt"].max()
+    troubled = att[att["event_id"].isin(per_event[per_event > 1].index)]
+    pool = att
+    if len(troubled):
+        # the span where retries happened, with two minutes either side
+        lo, hi = troubled["sent_ms"].min() - 120_000, troubled["sent_ms"].max() + 120_000
+        pool = att[(att["sent_ms"] >= lo) & (att["sent_ms"] <= hi)]
+    every = list(dict.fromkeys(pool.sort_values("sent_ms")["event_id"].tolist()))
+    if len(every) > max_rows:
+        # keep retried events first (thinned evenly if too many), then fill with the others
+        retried = set(troubled["event_id"].unique())
+        bad = [e for e in every if e in retried]
+        good = [e for e in every if e not in retried]
+        bad = _thin(bad, max(max_rows * 2 // 3, max_rows - len(good)))
+        keep = set(bad) | set(_thin(good, max_rows - len(bad)))
+        every = [e for e in every if e in keep]
+    events = every
+    rows = {e: i for i, e in enumerate(events)}
+    shown = att[att["event_id"].isin(rows)]
+    scale = 60_000.0
+    y = shown["event_id"].map(rows).astype(float).to_numpy()
+    x = shown["sent_ms"].to_numpy() / scale
+    for ev, grp in shown.groupby("event_id", observed=True):
+        xs = grp["sent_ms"].to_numpy() / scale
+        ax.plot([xs.min(), xs.max()], [rows[ev]] * 2, color="#bbbbbb", lw=0.8, zorder=1)
+    for outcome, colour in OUTCOME_COLOURS.items():
+        mask = (shown["outcome"] == outcome).to_numpy()
+        if mask.any():
+            ax.scatter(x[mask], y[mask], s=22, color=colour, label=outcome, zorder=2)
+    _shade(ax, result, hook, scale)
+    lo, hi = float(x.min()), float(x.max())
+    pad = max((hi - lo) * 0.05, 0.2)
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_yticks(range(len(events)))
+    ax.set_yticklabels(events if len(events) <= 25 else [""] * len(events), fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("virtual time (min)")
+    ax.set_ylabel("event")
+    ax.set_title(
+        f"{result.scenario.name}: attempts to {hook} (policy {result.plan.policy.name}, "
+        f"seed {result.seed})"
+    )
+    ax.legend(loc="best", fontsize=8)
+    return ax
+
+
+def attempts_per_second(
+    result: SimResult,
+    webhooks: Sequence[str] | None = None,
+    *,
+    bin_s: float = 1.0,
+    ax: Axes | None = None,
+) -> Axes:
+    """Attempts each receiver gets per second of virtual time (its load), outages shaded.
+
+    Default: the total over all webhooks plus the busiest webhook.
+    """
+    ax = _axes(ax)
+    att = result.attempts
+    width = int(bin_s * 1000)
+    end = int(att["sent_ms"].max()) + width if len(att) else width
+    edges = np.arange(0, end + width, width)
+    scale = 60_000.0
+    centres = edges[:-1] / scale
+    series: list[tuple[str, Any]] = []
+    if webhooks is None:
+        series.append(("all webhooks", att["sent_ms"].to_numpy()))
+        busiest = _busiest_webhook(result)
+        series.append((busiest, att.loc[att["webhook_id"] == busiest, "sent_ms"].to_numpy()))
+    else:
+        for hook in webhooks:
+            series.append((hook, att.loc[att["webhook_id"] == hook, "sent_ms"].to_numpy()))
+    for label, sent in series:
+        counts, _ = np.histogram(sent, bins=edges)
+        ax.plot(centres, counts / bin_s, lw=0.8, label=label)
+    _shade(ax, result, None, scale)
+    ax.set_xlabel("virtual time (min)")
+    ax.set_ylabel("attempts per second")
+    ax.set_title(f"{result.scenario.name}: load on receivers ({bin_s:g} s bins)")
+    ax.legend(loc="best", fontsize=8)
+    return ax
+
+
+def latency_distribution(result: SimResult, *, ax: Axes | None = None) -> Axes:
+    """Distribution of time from event to delivery (delivered deliveries), log scale."""
+    ax = _axes(ax)
+    ttd = result.deliveries["time_to_delivery_ms"].dropna().to_numpy(dtype=float)
+    if len(ttd):
+        low = max(1.0, float(ttd.min()))
+        bins = np.logspace(np.log10(low), np.log10(max(float(ttd.max()), low * 10)), 50)
+        ax.hist(np.maximum(ttd, low), bins=bins.tolist(), color="#1f77b4")
+        ax.set_xscale("log")
+        for q, style in ((50, "--"), (99, ":")):
+            value = float(np.percentile(ttd, q))
+            ax.axvline(value, color="black", ls=style, lw=1, label=f"p{q} = {value / 1000:.3g} s")
+        ax.legend(fontsize=8)
+    ax.set_xlabel("time from event to delivery (ms)")
+    ax.set_ylabel("deliveries")
+    ax.set_title(f"{result.scenario.name}: delivery latency ({len(ttd)} delivered)")
+    return ax
+
+
+def _outage_scenario(outage_ms: int, policy: str, base: Scenario | None) -> Scenario:
+    from whsim.behaviours import Behaviour, Latency, Outage
+    from whsim.sim.scenario import Arrival, Scenario, Sender, Webhook, Workload
+
+    start = 600_000
+    receiver = Behaviour(
+        "outage",
+        latency=Latency("uniform", 20, 120),
+        outages=(Outage(start, start + outage_ms, "down"),) if outage_ms > 0 else (),
+    )
+    if base is None:
+        return Scenario(
+            name="loss-vs-outage",
+            webhooks=(Webhook("wh", "outage"),),
+            receivers=(receiver,),
+            sender=Sender(retry=policy),
+            workload=Workload(
+                duration_ms=start + outage_ms + 600_000, arrival=Arrival("poisson", 0.2)
+            ),
+        )
+    from dataclasses import replace
+
+    hooks = tuple(replace(h, receiver="outage") for h in base.webhooks)
+    others = tuple(r for r in base.receivers if r.name != "outage")
+    return base.replace(
+        webhooks=hooks, receivers=(*others, receiver), sender=replace(base.sender, retry=policy)
+    )
+
+
+def loss_vs_outage(
+    policies: Sequence[str] = ("immediate-counts", "backoff-only", "outpost", "svix"),
+    outages_s: Sequence[float] = (0, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200),
+    *,
+    seed: int = 0,
+    base: Scenario | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Share of deliveries lost against the length of a receiver outage, one line per policy.
+
+    Each point is one simulation: the receiver refuses connections for the outage's length,
+    starting 10 min in (``base`` supplies webhooks, sender and workload if given). Every policy
+    sees the same workload and the same random failures (one seed).
+    """
+    from whsim.sim.run import simulate
+
+    ax = _axes(ax)
+    xs = [max(float(s), 1.0) for s in outages_s]
+    for policy in policies:
+        ys = []
+        for s in outages_s:
+            result = simulate(_outage_scenario(int(s * 1000), policy, base), seed=seed)
+            ys.append(100.0 * float(result.summary["loss_rate"]))
+        ax.plot(xs, ys, marker="o", label=policy)
+    ax.set_xscale("log")
+    ax.set_xlabel("outage length (s)")
+    ax.set_ylabel("deliveries lost (%)")
+    ax.set_title(f"loss against outage length (seed {seed})")
+    ax.legend(fontsize=8)
+    return ax

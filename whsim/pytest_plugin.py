@@ -1,0 +1,234 @@
+"""pytest plugin for the whsim conformance suites (registered by the ``pytest11`` entry point).
+
+Inert unless a test carries the ``whsim_case`` marker: it adds ``--whsim-*`` options (with
+``WHSIM_*`` environment fallbacks), a ``whsim_case`` fixture, and at the end of a session with
+whsim cases it writes the reports (when ``--whsim-report`` is given) and sets the exit status to
+the kit's own: 0 no case failed, 1 one did, 2 the kit hit an error. Importing it costs only the
+standard library and whsim's small core; the HTTP and Hypothesis parts are imported only when a
+whsim case runs.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
+
+    from _pytest.terminal import TerminalReporter
+
+    from whsim.conformance.case import Case, CaseResult, CaseSpec
+    from whsim.conformance.report import Report
+
+__all__ = ["WhsimSettings"]
+
+_ROLES = {"RCV": "receiver", "SND": "sender"}
+_TRUE = {"1", "true", "yes", "on"}
+DEFAULT_BUDGET_S = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class WhsimSettings:
+    """The run's settings, from options or environment."""
+
+    receiver_url: str | None
+    secret: str | None
+    seed: int
+    report: Path | None
+    strict: bool
+    timeout_budget_s: float
+    started: float
+
+
+_SETTINGS = pytest.StashKey[WhsimSettings]()
+_RESULTS: pytest.StashKey[list[CaseResult]] = pytest.StashKey()
+_CASE: pytest.StashKey[Case] = pytest.StashKey()
+_REPORT: pytest.StashKey[Report] = pytest.StashKey()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("whsim", "whsim webhook conformance")
+    group.addoption(
+        "--whsim-receiver-url",
+        help="URL of the webhook receiver under test (env WHSIM_RECEIVER_URL)",
+    )
+    group.addoption(
+        "--whsim-secret", help="signing secret shared with the target (env WHSIM_SECRET)"
+    )
+    group.addoption("--whsim-seed", type=int, help="seed for generated cases (env WHSIM_SEED)")
+    group.addoption(
+        "--whsim-report", help="write report.json, junit.xml, index.html here (env WHSIM_REPORT)"
+    )
+    group.addoption(
+        "--whsim-strict",
+        action="store_true",
+        default=None,
+        help="count non-strict results (SHOULD missed) as failures (env WHSIM_STRICT)",
+    )
+    group.addoption(
+        "--whsim-timeout-budget",
+        type=float,
+        help=f"seconds the whole run may take (env WHSIM_TIMEOUT_BUDGET, default {DEFAULT_BUDGET_S:g})",
+    )
+
+
+def _option(config: pytest.Config, name: str, env: str) -> Any:
+    value = config.getoption(name)
+    return os.environ.get(env) if value is None else value
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "whsim_case(spec): a whsim conformance case (a whsim.conformance.CaseSpec)"
+    )
+    seed = _option(config, "whsim_seed", "WHSIM_SEED")
+    budget = _option(config, "whsim_timeout_budget", "WHSIM_TIMEOUT_BUDGET")
+    report = _option(config, "whsim_report", "WHSIM_REPORT")
+    strict = config.getoption("whsim_strict")
+    try:
+        config.stash[_SETTINGS] = WhsimSettings(
+            receiver_url=_option(config, "whsim_receiver_url", "WHSIM_RECEIVER_URL") or None,
+            secret=_option(config, "whsim_secret", "WHSIM_SECRET"),
+            seed=int(seed) if seed not in (None, "") else random.SystemRandom().randrange(2**32),
+            report=Path(report) if report else None,
+            strict=bool(strict)
+            if strict is not None
+            else os.environ.get("WHSIM_STRICT", "").lower() in _TRUE,
+            timeout_budget_s=float(budget) if budget not in (None, "") else DEFAULT_BUDGET_S,
+            started=time.monotonic(),
+        )
+    except ValueError as exc:
+        raise pytest.UsageError(f"whsim: bad WHSIM_SEED or WHSIM_TIMEOUT_BUDGET: {exc}") from None
+    config.stash[_RESULTS] = []
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Let -k select by case id ("-k RCV-SIG-003", "-k 'SIG-00 and not SIG-006'").
+    for item in items:
+        marker = item.get_closest_marker("whsim_case")
+        if marker is not None and marker.args:
+            item.extra_keyword_matches.add(marker.args[0].id)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    settings = config.stash.get(_SETTINGS, None)
+    if settings is None or settings.receiver_url is None:
+        return None
+    return (
+        f"whsim: receiver {settings.receiver_url}, --whsim-seed={settings.seed}, "
+        f"strict={settings.strict}, budget {settings.timeout_budget_s:g} s"
+    )
+
+
+@pytest.fixture(scope="session")
+def whsim_settings(pytestconfig: pytest.Config) -> WhsimSettings:
+    """The run's whsim settings (options, then environment)."""
+    return pytestconfig.stash[_SETTINGS]
+
+
+@pytest.fixture
+def whsim_case(request: pytest.FixtureRequest, whsim_settings: WhsimSettings) -> Case:
+    """The running :class:`~whsim.conformance.case.Case` of a test marked ``whsim_case``."""
+    from whsim.conformance.case import Case
+
+    marker = request.node.get_closest_marker("whsim_case")
+    if marker is None or not marker.args:
+        raise pytest.UsageError(f"{request.node.nodeid}: the whsim_case fixture needs the marker")
+    deadline = whsim_settings.started + whsim_settings.timeout_budget_s
+    case = Case(marker.args[0], strict=whsim_settings.strict, deadline=deadline)
+    request.node.stash[_CASE] = case
+    if time.monotonic() > deadline:
+        case.error(f"not run: the timeout budget of {whsim_settings.timeout_budget_s:g} s is spent")
+    return case
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    marker = item.get_closest_marker("whsim_case")
+    if marker is None or not marker.args:
+        return report
+    finished = call.when == "call" or (call.when == "setup" and not report.passed)
+    if finished:
+        item.config.stash[_RESULTS].append(_result(item, marker.args[0], call, report))
+    return report
+
+
+def _result(
+    item: pytest.Item, spec: CaseSpec, call: pytest.CallInfo[None], report: pytest.TestReport
+) -> CaseResult:
+    """The case's own verdict, or what pytest's outcome says when the case gave none."""
+    from whsim.conformance.case import CaseResult
+    from whsim.conformance.outcomes import Outcome
+
+    case = item.stash.get(_CASE, None)
+    if case is not None and case.result is not None:
+        result = case.result
+    elif call.when == "setup" and report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        result = CaseResult(spec, Outcome.UNTESTABLE, reason.removeprefix("Skipped: "))
+    elif call.excinfo is not None:
+        exc = call.excinfo.value
+        kind = "network" if type(exc).__module__.startswith(("httpx", "httpcore")) else "kit"
+        result = CaseResult(
+            spec,
+            Outcome.ERROR,
+            f"{kind} error: {type(exc).__name__}: {exc}",
+            exchanges=list(case.exchanges) if case else [],
+        )
+    else:
+        result = CaseResult(spec, Outcome.ERROR, "the case ended without a verdict (a kit bug)")
+    result.duration_s = call.duration
+    return result
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    results = session.config.stash.get(_RESULTS, [])
+    if not results:
+        return
+    from whsim.conformance.report import build_report, write_reports
+
+    settings = session.config.stash[_SETTINGS]
+    role = _ROLES.get(results[0].spec.id.split("-", 1)[0], "unknown")
+    report = build_report(
+        role,
+        settings.receiver_url or "",
+        results,
+        seed=settings.seed,
+        strict=settings.strict,
+        duration_s=time.monotonic() - settings.started,
+        settings={
+            "timeout budget": f"{settings.timeout_budget_s:g} s",
+            "suite": str(Path(session.items[0].path).parent) if session.items else "",
+        },
+    )
+    session.config.stash[_REPORT] = report
+    if settings.report is not None:
+        write_reports(report, settings.report)
+    if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        session.exitstatus = report.exit_code
+
+
+def pytest_terminal_summary(terminalreporter: TerminalReporter, config: pytest.Config) -> None:
+    report = config.stash.get(_REPORT, None)
+    if report is None:
+        return
+    settings = config.stash[_SETTINGS]
+    from whsim.conformance.outcomes import counts
+
+    tally = ", ".join(f"{n} {o}" for o, n in counts(report.outcomes).items() if n)
+    terminalreporter.write_sep("=", f"whsim {report.role} conformance: {report.overall.upper()}")
+    terminalreporter.write_line(f"{tally}; seed {report.seed}; exit code {report.exit_code}")
+    if settings.report is not None:
+        terminalreporter.write_line(
+            f"reports in {settings.report}/ (index.html, report.json, junit.xml)"
+        )

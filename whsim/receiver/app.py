@@ -1,0 +1,187 @@
+"""The reference receiver as a Starlette app.
+
+Order of checks, and why: the signature first (on the raw bytes, before any parsing, so nothing
+unauthenticated is processed), then the verification challenge, then the event's schema (400),
+then idempotency by event id. An unsigned verification request is still answered (clause
+VERIFY-5: the guide's own example answers before any signature check, so a sender may not sign
+it); a verification request with a wrong signature gets 401 like anything else.
+
+Faults (``behaviour``) are applied to signed, well-formed requests only, so a demo receiver that
+"fails twice" still rejects forgeries. A ``down`` outage cannot refuse connections from inside
+the server; it answers 503 and closes the connection instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from whsim.behaviours import Behaviour, respond
+from whsim.clock import Clock, WallClock
+from whsim.errors import EventDataError
+from whsim.receiver.store import ReceiverStore
+from whsim.signing import SIGNATURE_HEADER, verify
+from whsim.spec.events import VERIFY_TYPE, parse_event
+
+__all__ = ["create_app"]
+
+HANG_LIMIT_S = 600.0
+"""A hanging answer gives up after this long, or as soon as the client goes away."""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _challenge(body: bytes) -> str | None:
+    """The challenge when ``body`` is a verification request, else None."""
+    try:
+        doc = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if isinstance(doc, dict) and doc.get("type") == VERIFY_TYPE:
+        challenge = doc.get("challenge")
+        return challenge if isinstance(challenge, str) else None
+    return None
+
+
+async def _hang(request: Request) -> Response:
+    waited = 0.0
+    while waited < HANG_LIMIT_S and not await request.is_disconnected():
+        await asyncio.sleep(0.1)
+        waited += 0.1
+    return JSONResponse({"error": "hung"}, status_code=504)
+
+
+def create_app(
+    secret: str,
+    *,
+    store: ReceiverStore | None = None,
+    behaviour: Behaviour | None = None,
+    rng: random.Random | None = None,
+    clock: Clock | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Starlette:
+    """The receiver app. ``behaviour`` (None: no faults) runs on ``clock``, zero at creation."""
+    db = store if store is not None else ReceiverStore()
+    draw = rng if rng is not None else random.Random()
+    wall = clock if clock is not None else WallClock()
+    origin = wall.now_ms()
+    say = log if log is not None else (lambda _line: None)
+
+    def record(
+        request: Request,
+        status: int,
+        outcome: str,
+        body: bytes,
+        event_id: str | None = None,
+        event_type: str | None = None,
+    ) -> None:
+        at = _now()
+        db.log(
+            at=at,
+            path=request.url.path,
+            status=status,
+            outcome=outcome,
+            event_id=event_id,
+            event_type=event_type,
+            signature=request.headers.get(SIGNATURE_HEADER),
+            body=body,
+        )
+        say(f"{at} {request.url.path} {status} {event_type or '-'} {event_id or '-'} {outcome}")
+
+    async def webhook(request: Request) -> Response:
+        body = await request.body()
+        signature = request.headers.get(SIGNATURE_HEADER)
+        challenge = _challenge(body)
+        unsigned_verification = challenge is not None and signature is None
+        if not unsigned_verification and not verify(body, signature, secret):
+            why = "missing signature" if signature is None else "invalid signature"
+            record(request, 401, why, body)
+            return JSONResponse({"error": why}, status_code=401)
+        now_ms = wall.now_ms() - origin
+        outage = behaviour.outage_at(now_ms) if behaviour else None
+        if challenge is not None:
+            return await verification(request, body, challenge, outage is not None)
+        try:
+            event = parse_event(body, allow_unknown_type=True)
+        except EventDataError as exc:
+            record(request, 400, f"bad data: {exc.field}", body)
+            return JSONResponse({"error": exc.message, "field": exc.field}, status_code=400)
+        if behaviour is not None:
+            attempt = db.attempts(event.id) + 1
+            answer = respond(
+                behaviour,
+                now_ms=now_ms,
+                attempt=attempt,
+                u_fail=draw.random(),
+                u_latency=draw.random(),
+                u_hang=draw.random(),
+            )
+            if answer.kind == "hang":
+                record(request, 504, f"fault: hang (attempt {attempt})", body, event.id, event.type)
+                return await _hang(request)
+            if answer.kind == "refused":
+                record(request, 503, f"fault: down (attempt {attempt})", body, event.id, event.type)
+                return JSONResponse(
+                    {"error": "down"}, status_code=503, headers={"Connection": "close"}
+                )
+            await asyncio.sleep(answer.latency_ms / 1000)
+            if answer.status != behaviour.success_status:
+                status = answer.status or 500
+                record(
+                    request,
+                    status,
+                    f"fault: status (attempt {attempt})",
+                    body,
+                    event.id,
+                    event.type,
+                )
+                return JSONResponse({"error": "injected failure"}, status_code=status)
+        first = db.mark_processed(event.id, event.type, _now())
+        status = behaviour.success_status if behaviour else 200
+        outcome = "processed" if first else "duplicate"
+        record(request, status, outcome, body, event.id, event.type)
+        return JSONResponse({"status": "ok" if first else "already_processed"}, status_code=status)
+
+    async def verification(request: Request, body: bytes, challenge: str, down: bool) -> Response:
+        kind = behaviour.verify if behaviour else "echo"
+        if down or kind == "status":
+            status = behaviour.failure_status if behaviour and not down else 503
+            record(request, status, "fault: verification failed", body, event_type=VERIFY_TYPE)
+            return JSONResponse({"error": "injected failure"}, status_code=status)
+        if kind == "hang":
+            record(request, 504, "fault: verification hang", body, event_type=VERIFY_TYPE)
+            return await _hang(request)
+        echo = challenge if kind == "echo" else challenge + "-wrong"
+        record(request, 200, f"verification ({kind})", body, event_type=VERIFY_TYPE)
+        return JSONResponse({"challenge": echo})
+
+    async def received(request: Request) -> Response:
+        try:
+            limit = max(1, min(1000, int(request.query_params.get("limit", "100"))))
+        except ValueError:
+            limit = 100
+        return JSONResponse({"received": db.received(limit), "processed": db.processed_count()})
+
+    async def index(request: Request) -> Response:
+        return PlainTextResponse(
+            "whsim reference receiver: POST signed webhooks to any path; GET /received lists "
+            "what arrived.\n"
+        )
+
+    return Starlette(
+        routes=[
+            Route("/received", received, methods=["GET"]),
+            Route("/{path:path}", webhook, methods=["POST"]),
+            Route("/{path:path}", index, methods=["GET", "HEAD"]),
+        ]
+    )

@@ -1,0 +1,353 @@
+"""The reference engine: a lean event loop on integer milliseconds.
+
+First attempts stream from the delivery table, which is sorted by time; only retries (and, when
+deliveries interact, completions) go through a heap. Heap entries are ``(t_ms, j)`` or
+``(t_ms, phase, j)`` where ``j = (k - 1) * n + d`` names attempt ``k`` of delivery ``d``, so ties
+break on (phase, attempt, delivery) and never on insertion order. The policy is inlined as tables
+from :mod:`whsim.sim.plan`; ``tests/sim`` checks it against :mod:`whsim.delivery` step by step.
+"""
+
+from __future__ import annotations
+
+import gc
+import heapq
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from whsim.sim.plan import (
+    CONNECT,
+    DELIVERED,
+    EXHAUSTED,
+    EXPIRED,
+    REJECTED,
+    RETRY_V,
+    SUCCESS_V,
+    TIMEOUT,
+    Plan,
+    answers,
+)
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+__all__ = ["RawLog", "run_reference"]
+
+Progress = Callable[[float], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RawLog:
+    """What an engine produced: one entry per attempt, one per delivery.
+
+    Attempts are in the engine's processing order; ``code`` is an HTTP status, ``TIMEOUT`` or
+    ``CONNECT``. ``state``/``ended_ms`` give each delivery's final state and when it was reached.
+    """
+
+    j: npt.NDArray[np.int64]
+    sent_ms: npt.NDArray[np.int64]
+    finished_ms: npt.NDArray[np.int64]
+    code: npt.NDArray[np.int64]
+    state: npt.NDArray[np.int8]
+    ended_ms: npt.NDArray[np.int64]
+
+
+def _view(array: npt.NDArray[Any]) -> memoryview:
+    """Fast scalar indexing into a numpy array (about list speed, no copy)."""
+    return memoryview(array)  # type: ignore[arg-type]
+
+
+def _outage_table(plan: Plan) -> list[tuple[tuple[int, int, int], ...] | None]:
+    table: list[list[tuple[int, int, int]] | None] = [None] * len(plan.hook_ids)
+    for h, s, e, c in zip(
+        plan.outage_hook.tolist(),
+        plan.outage_start.tolist(),
+        plan.outage_end.tolist(),
+        plan.outage_code.tolist(),
+        strict=True,
+    ):
+        row = table[h]
+        if row is None:
+            row = table[h] = []
+        row.append((s, e, c))
+    return [None if row is None else tuple(row) for row in table]
+
+
+def _finish(
+    plan: Plan,
+    j: list[int],
+    sent: list[int],
+    fin: list[int],
+    code: list[int],
+    state: bytearray,
+    ended: list[int],
+) -> RawLog:
+    return RawLog(
+        j=np.array(j, dtype=np.int64),
+        sent_ms=np.array(sent, dtype=np.int64),
+        finished_ms=np.array(fin, dtype=np.int64),
+        code=np.array(code, dtype=np.int64),
+        state=np.frombuffer(bytes(state), dtype=np.int8).copy(),
+        ended_ms=np.array(ended, dtype=np.int64),
+    )
+
+
+def run_reference(plan: Plan, progress: Progress | None = None) -> RawLog:
+    """Run ``plan`` through the event loop; ``progress`` is called with the fraction done.
+
+    The cyclic GC is off during the loop (it only allocates acyclic ints and tuples).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        if plan.scenario.coupled:
+            return _run_coupled(plan, progress)
+        return _run_independent(plan, progress)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _run_independent(plan: Plan, progress: Progress | None) -> RawLog:
+    """Deliveries that never interact: an attempt's outcome is settled when it is sent.
+
+    The hot loop logs only (j, sent); finish times and codes are recomputed afterwards with
+    numpy from the same plan (:func:`whsim.sim.plan.answers`), which keeps the loop lean.
+    """
+    n, A = plan.n, plan.max_attempts
+    code_mv = _view(plan.code)
+    took_mv = _view(plan.took)
+    lat_mv = _view(plan.latency)
+    delay_mv = _view(plan.delay)
+    verdict = plan.verdict.tolist()
+    arr_t = plan.ready_ms.tolist()
+    arr_t.append(2**62)  # sentinel: the stream never runs dry while the heap has work
+    table = _outage_table(plan)
+    outages = [table[h] for h in plan.hook.tolist()] if any(table) else [None] * n
+    expiry = plan.expiry_ms
+    timeout = plan.timeout_ms
+    from_first = plan.expiry_from_first
+    from_send = plan.backoff_from_send
+    deadline = [2**62] * n if from_first else (plan.event_ms + expiry).tolist()
+    state = bytearray(n)
+    ended = [0] * n
+    log_j: list[int] = []
+    log_t: list[int] = []
+    add_j, add_t = log_j.append, log_t.append
+    heap: list[tuple[int, int]] = []
+    push, pop = heapq.heappush, heapq.heappop
+    last_k = (A - 1) * n  # j >= last_k: the last attempt allowed
+    step = max(1, n // 100)
+    next_report = step if progress is not None else -1
+    i = 0
+    while True:
+        t = arr_t[i]
+        if heap and heap[0][0] <= t:
+            t, j = pop(heap)
+            d = j % n
+        elif i < n:
+            j = d = i
+            i += 1
+            if i == next_report:
+                progress(i / n)  # type: ignore[misc]
+                next_report += step
+            if from_first:
+                deadline[d] = t + expiry
+        else:
+            break
+        dl = deadline[d]
+        if t > dl:
+            state[d] = EXPIRED
+            ended[d] = t
+            continue
+        c = code_mv[j]
+        took = took_mv[j]
+        outs = outages[d]
+        if outs is not None:
+            for start, end, oc in outs:
+                if start <= t < end:
+                    if oc == CONNECT:
+                        c, took = CONNECT, 0
+                    elif oc == TIMEOUT:
+                        c, took = TIMEOUT, timeout
+                    else:
+                        took = lat_mv[j]
+                        c = oc
+                        if took > timeout:
+                            c, took = TIMEOUT, timeout
+                    break
+                if start > t:
+                    break
+        f = t + took
+        add_j(j)
+        add_t(t)
+        v = verdict[c + 2]
+        if v == SUCCESS_V:
+            state[d] = DELIVERED
+            ended[d] = f
+        elif v == RETRY_V:
+            if j >= last_k:
+                state[d] = EXHAUSTED
+                ended[d] = f
+                continue
+            nxt = (t if from_send else f) + delay_mv[j]
+            if nxt < f:
+                nxt = f
+            if nxt > dl:
+                state[d] = EXPIRED
+                ended[d] = f
+                continue
+            push(heap, (nxt, j + n))
+        else:
+            state[d] = REJECTED
+            ended[d] = f
+    j_arr = np.array(log_j, dtype=np.int64)
+    t_arr = np.array(log_t, dtype=np.int64)
+    code, took_arr = answers(plan, j_arr, t_arr)
+    return RawLog(
+        j=j_arr,
+        sent_ms=t_arr,
+        finished_ms=t_arr + took_arr,
+        code=code,
+        state=np.frombuffer(bytes(state), dtype=np.int8).copy(),
+        ended_ms=np.array(ended, dtype=np.int64),
+    )
+
+
+def _run_coupled(plan: Plan, progress: Progress | None) -> RawLog:
+    """Deliveries that share per-webhook concurrency slots and the sender's downtime.
+
+    Heap entries are ``(t, 0, j)`` for attempt ``j`` finishing and ``(t, 1, j)`` for attempt ``j``
+    falling due; at one instant, completions free their slots before anything starts. A due
+    attempt that finds no free slot waits in its webhook's FIFO queue; one due during downtime
+    waits for the window's end. The expiry is checked when the attempt actually starts.
+    """
+    n, A = plan.n, plan.max_attempts
+    code_mv = _view(plan.code)
+    took_mv = _view(plan.took)
+    lat_mv = _view(plan.latency)
+    delay_mv = _view(plan.delay)
+    verdict = plan.verdict.tolist()
+    arr_t = plan.ready_ms.tolist()
+    hook = plan.hook.tolist()
+    outages = _outage_table(plan)
+    expiry = plan.expiry_ms
+    timeout = plan.timeout_ms
+    from_first = plan.expiry_from_first
+    from_send = plan.backoff_from_send
+    cap = plan.scenario.sender.concurrency or n + 1
+    downtime = [(w.start_ms, w.end_ms) for w in plan.scenario.sender.downtime]
+    deadline = [2**62] * n if from_first else (plan.event_ms + expiry).tolist()
+    state = bytearray(n)
+    ended = [0] * n
+    inflight = [0] * len(plan.hook_ids)
+    queues: list[deque[int]] = [deque() for _ in plan.hook_ids]
+    log_j: list[int] = []
+    log_t: list[int] = []
+    log_f: list[int] = []
+    log_c: list[int] = []
+    heap: list[tuple[int, int, int]] = []
+    push, pop = heapq.heappush, heapq.heappop
+    last_k = (A - 1) * n
+    report = max(1, n // 100)
+
+    def sender_down(t: int) -> int | None:
+        for start, end in downtime:
+            if start <= t < end:
+                return end
+            if start > t:
+                break
+        return None
+
+    def start(t: int, j: int) -> bool:
+        """Send attempt ``j`` at ``t``; False when it expired instead (the slot stays free)."""
+        d = j % n
+        if from_first and j < n:
+            deadline[d] = t + expiry
+        if t > deadline[d]:
+            state[d] = EXPIRED
+            ended[d] = t
+            return False
+        c = code_mv[j]
+        took = took_mv[j]
+        outs = outages[hook[d]]
+        if outs is not None:
+            for o_start, o_end, oc in outs:
+                if o_start <= t < o_end:
+                    if oc == CONNECT:
+                        c, took = CONNECT, 0
+                    elif oc == TIMEOUT:
+                        c, took = TIMEOUT, timeout
+                    else:
+                        took = lat_mv[j]
+                        c = oc
+                        if took > timeout:
+                            c, took = TIMEOUT, timeout
+                    break
+                if o_start > t:
+                    break
+        log_j.append(j)
+        log_t.append(t)
+        log_f.append(t + took)
+        log_c.append(c)
+        inflight[hook[d]] += 1
+        push(heap, (t + took, 0, len(log_j) - 1))
+        return True
+
+    def due(t: int, j: int) -> None:
+        resume = sender_down(t)
+        if resume is not None:
+            push(heap, (resume, 1, j))
+            return
+        h = hook[j % n]
+        if inflight[h] >= cap:
+            queues[h].append(j)
+            return
+        start(t, j)
+
+    i = 0
+    while True:
+        if heap and (i >= n or heap[0] <= (arr_t[i], 1, i)):
+            t, phase, x = pop(heap)
+        elif i < n:
+            t, phase, x = arr_t[i], 1, i
+            i += 1
+            if progress is not None and i % report == 0:
+                progress(i / n)
+        else:
+            break
+        if phase == 1:
+            due(t, x)
+            continue
+        # completion of the attempt logged at position x
+        j = log_j[x]
+        d = j % n
+        f = t
+        h = hook[d]
+        inflight[h] -= 1
+        v = verdict[log_c[x] + 2]
+        if v == RETRY_V:
+            if j >= last_k:
+                state[d], ended[d] = EXHAUSTED, f
+            else:
+                nxt = (log_t[x] if from_send else f) + delay_mv[j]
+                if nxt < f:
+                    nxt = f
+                if nxt > deadline[d]:
+                    state[d], ended[d] = EXPIRED, f
+                else:
+                    push(heap, (nxt, 1, j + n))
+        else:
+            state[d], ended[d] = (DELIVERED if v == SUCCESS_V else REJECTED), f
+        queue = queues[h]
+        while queue and inflight[h] < cap:
+            resume = sender_down(t)
+            if resume is not None:
+                while queue:
+                    push(heap, (resume, 1, queue.popleft()))
+                break
+            start(t, queue.popleft())
+    return _finish(plan, log_j, log_t, log_f, log_c, state, ended)

@@ -1,0 +1,296 @@
+"""Compile a scenario and a seed into flat arrays that both engines read.
+
+Everything random is drawn here, keyed on (webhook, event, attempt) by :mod:`whsim.sim.keyed`, and
+turned into the answer each attempt would get outside an outage. The engines then only do integer
+arithmetic on the same arrays, which is why they agree to the byte.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+import numpy as np
+
+from whsim.behaviours import Behaviour
+from whsim.policy import RetryPolicy, Verdict
+from whsim.sim import keyed
+from whsim.sim.scenario import Scenario
+from whsim.sim.workload import TYPE_CODE, Events, generate
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+__all__ = [
+    "CONNECT",
+    "DELIVERED",
+    "EXHAUSTED",
+    "EXPIRED",
+    "PENDING",
+    "REJECTED",
+    "STATES",
+    "TIMEOUT",
+    "Plan",
+    "answers",
+    "compile_plan",
+    "respond_many",
+]
+
+TIMEOUT: Final = -1
+"""Attempt code of an attempt that got no answer within the timeout (hang or slow answer)."""
+CONNECT: Final = -2
+"""Attempt code of a refused connection (an outage of kind ``down``)."""
+HANG: Final = -3  # only in respond_many's output: the receiver never answers
+
+PENDING, DELIVERED, EXHAUSTED, EXPIRED, REJECTED = range(5)
+STATES: Final = ("pending", "delivered", "exhausted", "expired", "rejected")
+"""Final delivery states by code; index with the engines' ``state`` array."""
+
+SUCCESS_V, RETRY_V, REJECT_V = 0, 1, 2
+_OUTAGE_KIND = {"down": CONNECT, "hang": TIMEOUT, "status": 0}
+
+
+def respond_many(
+    behaviour: Behaviour,
+    attempt: int,
+    u_fail: npt.NDArray[np.float64],
+    u_latency: npt.NDArray[np.float64],
+    u_hang: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """:func:`whsim.behaviours.respond` outside any outage, over arrays of uniforms.
+
+    Returns (status or ``HANG``, latency in ms); the latency is sampled even for a hang, as an
+    outage of kind ``status`` needs it.
+    """
+    lat = behaviour.latency
+    if lat.kind == "fixed":
+        latency = np.full(len(u_latency), lat.ms, dtype=np.int64)
+    elif lat.kind == "uniform":
+        latency = lat.ms + ((lat.high_ms - lat.ms) * u_latency).astype(np.int64)
+    else:
+        latency = lat.ms + (-lat.mean_ms * np.log1p(-u_latency)).astype(np.int64)
+    fail = (u_fail < behaviour.failure_probability) | (attempt <= behaviour.fail_first)
+    status = np.where(fail, behaviour.failure_status, behaviour.success_status).astype(np.int64)
+    status[u_hang < behaviour.hang_probability] = HANG
+    return status, latency
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Flat inputs of one run. Delivery ``d`` sends event ``event[d]`` to webhook ``hook[d]``.
+
+    Attempt ``k`` (1-based) of delivery ``d`` has index ``j = (k - 1) * n + d`` into ``code``,
+    ``took`` and ``latency``; ``code`` is the HTTP status or ``TIMEOUT`` outside outages and
+    ``took`` the ms until the answer (the timeout for ``TIMEOUT``). ``delay[j]`` is the wait after
+    a failed attempt ``j`` (jitter included); ``verdict[code + 2]`` classifies a code.
+    Outages are flat arrays sorted by (hook, start); ``outage_code`` is ``CONNECT``, ``TIMEOUT``
+    or an HTTP status.
+    """
+
+    scenario: Scenario
+    seed: int
+    policy: RetryPolicy
+    events: Events
+    hook_ids: tuple[str, ...]
+    hook_status: tuple[str, ...]
+    hook_active_ms: npt.NDArray[np.int64]
+    n: int
+    max_attempts: int
+    hook: npt.NDArray[np.int64]
+    event: npt.NDArray[np.int64]
+    event_ms: npt.NDArray[np.int64]
+    ready_ms: npt.NDArray[np.int64]
+    code: npt.NDArray[np.int32]
+    took: npt.NDArray[np.int32]
+    latency: npt.NDArray[np.int32]
+    delay: npt.NDArray[np.int64]
+    verdict: npt.NDArray[np.int8]
+    outage_hook: npt.NDArray[np.int64]
+    outage_start: npt.NDArray[np.int64]
+    outage_end: npt.NDArray[np.int64]
+    outage_code: npt.NDArray[np.int64]
+
+    @property
+    def timeout_ms(self) -> int:
+        return self.policy.timeout_ms
+
+    @property
+    def expiry_ms(self) -> int:
+        return self.policy.expiry_ms
+
+    @property
+    def expiry_from_first(self) -> bool:
+        return self.policy.expiry_from == "from-first-attempt"
+
+    @property
+    def backoff_from_send(self) -> bool:
+        return self.policy.backoff_from == "from-send"
+
+
+def verdict_table(policy: RetryPolicy) -> npt.NDArray[np.int8]:
+    """``policy.classify`` for every attempt code, indexed by ``code + 2``."""
+    table = np.full(602, REJECT_V, dtype=np.int8)
+    names = {Verdict.SUCCESS: SUCCESS_V, Verdict.RETRY: RETRY_V, Verdict.REJECTED: REJECT_V}
+    table[TIMEOUT + 2] = names[policy.classify(None, "timeout")]
+    table[CONNECT + 2] = names[policy.classify(None, "connect")]
+    for status in range(100, 600):
+        table[status + 2] = names[policy.classify(status, None)]
+    return table
+
+
+def jitter_delays(
+    policy: RetryPolicy, retry: int, u: npt.NDArray[np.float64]
+) -> npt.NDArray[np.int64]:
+    """``policy.retry_delay_ms(retry, u)`` over an array of uniforms (same values)."""
+    base = policy.delays_ms[retry - 1]
+    if policy.jitter == "none":
+        return np.full(len(u), base, dtype=np.int64)
+    if policy.jitter == "full":
+        return np.trunc(base * u).astype(np.int64)
+    if policy.jitter == "equal":
+        half = base // 2
+        return half + np.trunc((base - half) * u).astype(np.int64)
+    raw = np.trunc(base * (1.0 + policy.jitter_ratio * (2.0 * u - 1.0))).astype(np.int64)
+    return np.maximum(raw, 0)
+
+
+def _verify(scenario: Scenario, seed: int, index: int, behaviour: Behaviour) -> tuple[str, int]:
+    """Run the handshake of a pending webhook at time 0: (status, active from ms)."""
+    timeout = scenario.sender.timeout_ms
+    u = keyed.uniform_py(seed, index, 2**32 - 1, 1, keyed.LATENCY)
+    took = behaviour.latency.sample(u)
+    if behaviour.verify != "echo" or behaviour.outage_at(0) is not None or took > timeout:
+        return "verification_failed", 0
+    return "active", took
+
+
+def compile_plan(scenario: Scenario, seed: int) -> Plan:
+    """Generate the workload, fan events out to webhooks and draw every attempt's answer."""
+    sender = scenario.sender
+    policy = sender.policy()
+    events = generate(scenario.workload, seed, throttle_reading=sender.throttle)
+    ids: list[str] = []
+    behaviours: list[Behaviour] = []
+    statuses: list[str] = []
+    active_from: list[int] = []
+    masks: list[npt.NDArray[np.bool_]] = []
+    for hook in scenario.webhooks:
+        b = scenario.behaviour(hook.receiver)
+        wanted = np.zeros(len(TYPE_CODE), dtype=np.bool_)
+        wanted[[TYPE_CODE[t] for t in hook.events]] = True
+        for one in hook.ids():
+            status: str = hook.status
+            since = 0
+            if status == "pending_verification":
+                status, since = _verify(scenario, seed, len(ids), b)
+            ids.append(one)
+            behaviours.append(b)
+            statuses.append(status)
+            active_from.append(since)
+            masks.append(wanted)
+    n_hooks = len(ids)
+    subscribed = np.array(masks, dtype=np.bool_).reshape(n_hooks, len(TYPE_CODE))
+    active = np.array([s == "active" for s in statuses], dtype=np.bool_)
+    since_ms = np.array(active_from, dtype=np.int64)
+    # fan-out, event-major: for each event, its webhooks in registration order
+    ok = subscribed[:, events.type.astype(np.int64)].T & active[None, :]
+    ok &= events.time_ms[:, None] >= since_ms[None, :]
+    ev_idx, hook_idx = np.nonzero(ok)
+    ev_idx = ev_idx.astype(np.int64)
+    hook_idx = hook_idx.astype(np.int64)
+    n = len(ev_idx)
+    event_ms = events.time_ms[ev_idx]
+    A = policy.max_attempts
+    code = np.empty((A, n), dtype=np.int32)
+    took = np.empty((A, n), dtype=np.int32)
+    latency = np.empty((A, n), dtype=np.int32)
+    delay = np.zeros((A, n), dtype=np.int64)
+    keys = keyed.keys_np(seed, hook_idx, ev_idx)
+    timeout = policy.timeout_ms
+    # respond_many ignores outages (the engines apply them), so receivers that differ only in
+    # their outages or names share one group of draws
+    group_of: dict[Behaviour, int] = {}
+    hook_group = np.array(
+        [
+            group_of.setdefault(dataclasses.replace(b, name="", outages=()), len(group_of))
+            for b in behaviours
+        ],
+        dtype=np.int64,
+    )
+    delivery_group = hook_group[hook_idx]
+    sel_of = [(b, delivery_group == g) for b, g in group_of.items()]
+    for k in range(1, A + 1):
+        u_fail = keyed.uniforms_np(keys, k, keyed.FAIL)
+        u_lat = keyed.uniforms_np(keys, k, keyed.LATENCY)
+        u_hang = keyed.uniforms_np(keys, k, keyed.HANG)
+        answer = np.empty(n, dtype=np.int64)
+        lat = np.empty(n, dtype=np.int64)
+        for b, sel in sel_of:
+            s, lt = respond_many(b, k, u_fail[sel], u_lat[sel], u_hang[sel])
+            answer[sel], lat[sel] = s, lt
+        slow = (answer == HANG) | (lat > timeout)
+        code[k - 1] = np.where(slow, TIMEOUT, answer)
+        took[k - 1] = np.where(slow, timeout, lat)
+        latency[k - 1] = np.minimum(lat, 2**31 - 1)
+        if k < A:
+            delay[k - 1] = jitter_delays(policy, k, keyed.uniforms_np(keys, k, keyed.JITTER))
+    o_hook, o_start, o_end, o_code = [], [], [], []
+    for h, b in enumerate(behaviours):
+        for o in b.outages:
+            o_hook.append(h)
+            o_start.append(o.start_ms)
+            o_end.append(o.end_ms)
+            o_code.append(o.status if o.kind == "status" else _OUTAGE_KIND[o.kind])
+    return Plan(
+        scenario=scenario,
+        seed=seed,
+        policy=policy,
+        events=events,
+        hook_ids=tuple(ids),
+        hook_status=tuple(statuses),
+        hook_active_ms=since_ms,
+        n=n,
+        max_attempts=A,
+        hook=hook_idx,
+        event=ev_idx,
+        event_ms=event_ms,
+        ready_ms=event_ms.copy(),
+        code=code.reshape(-1),
+        took=took.reshape(-1),
+        latency=latency.reshape(-1),
+        delay=delay.reshape(-1),
+        verdict=verdict_table(policy),
+        outage_hook=np.array(o_hook, dtype=np.int64),
+        outage_start=np.array(o_start, dtype=np.int64),
+        outage_end=np.array(o_end, dtype=np.int64),
+        outage_code=np.array(o_code, dtype=np.int64),
+    )
+
+
+_SHIFT: Final = 42  # hook << 42 | time: times stay below 2**42 ms (139 years)
+
+
+def answers(
+    plan: Plan, j: npt.NDArray[np.int64], sent_ms: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(code, ms until the answer) of attempts ``j`` sent at ``sent_ms``, outages applied."""
+    code = plan.code[j].astype(np.int64)
+    took = plan.took[j].astype(np.int64)
+    if len(plan.outage_hook) == 0 or len(j) == 0:
+        return code, took
+    o_key = (plan.outage_hook << _SHIFT) | plan.outage_start
+    order = np.argsort(o_key, kind="stable")
+    o_key, o_hook = o_key[order], plan.outage_hook[order]
+    o_end, o_code = plan.outage_end[order], plan.outage_code[order]
+    h = plan.hook[j % plan.n]
+    pos = np.searchsorted(o_key, (h << _SHIFT) | sent_ms, side="right") - 1
+    cand = np.maximum(pos, 0)
+    hit = (pos >= 0) & (o_hook[cand] == h) & (sent_ms < o_end[cand])
+    if hit.any():
+        oc = o_code[cand[hit]]
+        lat = plan.latency[j[hit]].astype(np.int64)
+        slow = (oc == TIMEOUT) | ((oc > 0) & (lat > plan.timeout_ms))
+        code[hit] = np.where(slow, TIMEOUT, oc)
+        took[hit] = np.where(slow, plan.timeout_ms, np.where(oc == CONNECT, 0, lat))
+    return code, took

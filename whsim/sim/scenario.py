@@ -1,0 +1,264 @@
+"""Scenarios as frozen dataclasses: who is registered, how receivers behave, what the sender does,
+and what the Proposal Generator produces.
+
+Times are integer milliseconds in the dataclasses and seconds in TOML (see
+:mod:`whsim.sim.scenarios`). Every dataclass validates itself and raises
+:class:`~whsim.errors.ScenarioError` naming the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from dataclasses import dataclass, field
+from typing import Literal
+
+from whsim.behaviours import BEHAVIOURS, Behaviour
+from whsim.errors import ScenarioError, SpecInputError
+from whsim.policy import EXPIRY_MS, TIMEOUT_MS, RetryPolicy
+from whsim.spec.clauses import resolve_reading
+from whsim.spec.events import EVENT_TYPES
+
+__all__ = [
+    "Arrival",
+    "Downtime",
+    "Scenario",
+    "Sender",
+    "Webhook",
+    "Workload",
+]
+
+ArrivalKind = Literal["constant", "poisson", "bursts"]
+WebhookState = Literal["active", "pending_verification", "disabled"]
+
+
+@dataclass(frozen=True, slots=True)
+class Downtime:
+    """A window ``[start_ms, end_ms)`` when the sender starts no attempt; due attempts queue."""
+
+    start_ms: int
+    end_ms: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start_ms < self.end_ms:
+            raise ScenarioError("a downtime needs 0 <= start < end", field="sender.downtime")
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """The sender's policy.
+
+    ``retry`` is a reading of RETRY-1 or any :meth:`RetryPolicy.named` policy; ``jitter``,
+    ``codes``, ``backoff_from`` and ``expiry_from`` override its readings when set.
+    ``concurrency`` caps attempts in flight per webhook (0: no cap); queued attempts wait FIFO,
+    and the expiry is checked when an attempt actually starts.
+    """
+
+    retry: str = "backoff-only"
+    jitter: str | None = None
+    jitter_ratio: float | None = None
+    codes: str | None = None
+    backoff_from: str | None = None
+    expiry_from: str | None = None
+    throttle: str = "coalesce"
+    timeout_ms: int = TIMEOUT_MS
+    expiry_ms: int = EXPIRY_MS
+    concurrency: int = 0
+    downtime: tuple[Downtime, ...] = ()
+
+    def __post_init__(self) -> None:
+        checks = (
+            ("retry", lambda: RetryPolicy.named(self.retry)),
+            ("codes", lambda: self.codes is None or resolve_reading("RETRY-2", self.codes)),
+            (
+                "backoff_from",
+                lambda: self.backoff_from is None or resolve_reading("RETRY-3", self.backoff_from),
+            ),
+            (
+                "expiry_from",
+                lambda: self.expiry_from is None or resolve_reading("EXPIRY-1", self.expiry_from),
+            ),
+            ("throttle", lambda: resolve_reading("THROTTLE-1", self.throttle)),
+            ("policy", self.policy),
+        )
+        for name, check in checks:
+            try:
+                check()
+            except SpecInputError as exc:
+                if name == "policy":  # a value RetryPolicy refuses: name it as in TOML
+                    name = (exc.field or "retry").replace("_ms", "_s")
+                raise ScenarioError(exc.message, field=f"sender.{name}") from None
+        if not isinstance(self.concurrency, int) or self.concurrency < 0:
+            raise ScenarioError("must be an integer >= 0 (0: no cap)", field="sender.concurrency")
+        ordered = tuple(sorted(self.downtime, key=lambda d: d.start_ms))
+        for a, b in itertools.pairwise(ordered):
+            if b.start_ms < a.end_ms:
+                raise ScenarioError("downtime windows must not overlap", field="sender.downtime")
+        object.__setattr__(self, "downtime", ordered)
+
+    def policy(self) -> RetryPolicy:
+        """The :class:`RetryPolicy` this sender follows."""
+        overrides: dict[str, object] = {"timeout_ms": self.timeout_ms, "expiry_ms": self.expiry_ms}
+        for name in ("jitter", "jitter_ratio", "codes", "backoff_from", "expiry_from"):
+            value = getattr(self, name)
+            if value is not None:
+                overrides[name] = value
+        if self.jitter not in (None, "none") and self.jitter_ratio is None:
+            overrides.setdefault("jitter_ratio", 0.2)
+        return RetryPolicy.named(self.retry, **overrides)
+
+    @property
+    def coupled(self) -> bool:
+        """Whether deliveries interact (a concurrency cap or downtime), so only the loop applies."""
+        return self.concurrency > 0 or bool(self.downtime)
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """One registration, or ``count`` identical ones (ids ``{id}-0001`` ...).
+
+    ``receiver`` names a behaviour of the scenario or of :data:`whsim.behaviours.BEHAVIOURS`.
+    A ``pending_verification`` webhook is verified at time 0 and receives events only if its
+    receiver echoes the challenge; a ``disabled`` one receives nothing.
+    """
+
+    id: str
+    receiver: str = "healthy"
+    events: tuple[str, ...] = EVENT_TYPES
+    status: WebhookState = "active"
+    url: str = ""
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise ScenarioError("a webhook needs an id", field="webhooks.id")
+        for name in self.events:
+            if name not in EVENT_TYPES:
+                raise ScenarioError(
+                    f"unknown event type {name!r}; known: {', '.join(EVENT_TYPES)}",
+                    field="webhooks.events",
+                )
+        if self.status not in ("active", "pending_verification", "disabled"):
+            raise ScenarioError(
+                f"unknown status {self.status!r}; use active, pending_verification or disabled",
+                field="webhooks.status",
+            )
+        if not isinstance(self.count, int) or self.count < 1:
+            raise ScenarioError("must be an integer >= 1", field="webhooks.count")
+
+    def ids(self) -> tuple[str, ...]:
+        if self.count == 1:
+            return (self.id,)
+        width = len(str(self.count))
+        return tuple(f"{self.id}-{i:0{width}d}" for i in range(1, self.count + 1))
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """When proposals arrive: ``constant`` every 1/rate s, ``poisson`` at rate, or ``bursts`` of
+    ``burst_size`` proposals every ``burst_every_ms`` (within ``burst_spread_ms``)."""
+
+    kind: ArrivalKind = "poisson"
+    rate_per_s: float = 0.05
+    burst_size: int = 20
+    burst_every_ms: int = 600_000
+    burst_spread_ms: int = 1_000
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("constant", "poisson", "bursts"):
+            raise ScenarioError(
+                f"unknown arrival kind {self.kind!r}; use constant, poisson or bursts",
+                field="workload.arrival",
+            )
+        if not self.rate_per_s > 0:
+            raise ScenarioError("must be > 0", field="workload.rate_per_s")
+        if self.burst_size < 1 or self.burst_every_ms < 1 or self.burst_spread_ms < 0:
+            raise ScenarioError("bursts need size >= 1 and every > 0", field="workload.burst_size")
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """What the Proposal Generator does for ``duration_ms`` of virtual time.
+
+    Each proposal emits ``proposal.created`` and starts ``jobs_per_proposal`` jobs; a job emits
+    ``job.created``, ``job.started`` after ``start_delay_ms``, raw progress every
+    ``progress_every_ms`` for ``job_duration_ms`` (throttled per the sender's reading), then
+    ``job.failed`` (probability ``job_failure_probability``) or ``job.completed`` followed by
+    ``document.created``. ``max_events`` stops the generator after that many events.
+    """
+
+    duration_ms: int = 3_600_000
+    arrival: Arrival = field(default_factory=Arrival)
+    jobs_per_proposal: int = 1
+    start_delay_ms: int = 2_000
+    job_duration_ms: int = 60_000
+    progress_every_ms: int = 5_000
+    job_failure_probability: float = 0.1
+    max_events: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 < self.duration_ms <= 30 * 86_400_000:
+            raise ScenarioError("must be within (0, 30 days]", field="workload.duration_s")
+        for name in ("jobs_per_proposal",):
+            if getattr(self, name) < 0:
+                raise ScenarioError("must be >= 0", field=f"workload.{name}")
+        for name in ("start_delay_ms", "job_duration_ms"):
+            if getattr(self, name) < 0:
+                raise ScenarioError("must be >= 0", field=f"workload.{name[:-3]}_s")
+        if self.progress_every_ms <= 0:
+            raise ScenarioError("must be > 0", field="workload.progress_every_s")
+        if not 0.0 <= self.job_failure_probability <= 1.0:
+            raise ScenarioError("must be a probability", field="workload.job_failure_probability")
+        if self.max_events is not None and self.max_events < 0:
+            raise ScenarioError("must be >= 0", field="workload.max_events")
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """Everything one simulation run needs except the seed.
+
+    ``receivers`` are behaviours the webhooks name (a webhook may also name a built-in one);
+    ``horizon_ms`` is how long the sender keeps working after the workload ends (default: until
+    no attempt is left).
+    """
+
+    name: str = "custom"
+    description: str = ""
+    webhooks: tuple[Webhook, ...] = (Webhook("wh"),)
+    receivers: tuple[Behaviour, ...] = ()
+    sender: Sender = field(default_factory=Sender)
+    workload: Workload = field(default_factory=Workload)
+
+    def __post_init__(self) -> None:
+        if not self.webhooks:
+            raise ScenarioError("a scenario needs at least one webhook", field="webhooks")
+        names = [r.name for r in self.receivers]
+        if len(set(names)) != len(names):
+            raise ScenarioError("receiver names must be unique", field="receivers.name")
+        ids: set[str] = set()
+        for i, hook in enumerate(self.webhooks):
+            if hook.receiver not in names and hook.receiver not in BEHAVIOURS:
+                raise ScenarioError(
+                    f"unknown receiver {hook.receiver!r}; define it under [[receivers]] or use "
+                    f"one of: {', '.join(BEHAVIOURS)}",
+                    field=f"webhooks[{i}].receiver",
+                )
+            for one in hook.ids():
+                if one in ids:
+                    raise ScenarioError(f"duplicate webhook id {one!r}", field=f"webhooks[{i}].id")
+                ids.add(one)
+
+    def behaviour(self, name: str) -> Behaviour:
+        """The receiver behaviour a webhook names: the scenario's own first, then the built-ins."""
+        for b in self.receivers:
+            if b.name == name:
+                return b
+        return BEHAVIOURS[name]
+
+    @property
+    def coupled(self) -> bool:
+        return self.sender.coupled
+
+    def replace(self, **changes: object) -> Scenario:
+        """A copy with fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
