@@ -274,7 +274,7 @@ def sender_process(
     db: Path, *args: str, env: dict[str, str] | None = None
 ) -> Iterator[SenderProcess]:
     """Run ``whsim sender --port 0 --db DB ARGS`` and wait for its readiness line."""
-    cmd = [sys.executable, "-m", "whsim.cli", "sender", "--port", "0", "--db", str(db), *args]
+    cmd = [sys.executable, "-m", "whsim", "sender", "--port", "0", "--db", str(db), *args]
     proc = subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,
