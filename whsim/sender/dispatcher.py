@@ -133,7 +133,7 @@ async def post(
                 await response.aclose()
             return done(response.status_code, None, None, bytes(data), truncated)
     except (TimeoutError, httpx.TimeoutException):
-        return done(None, "timeout", f"no answer within {timeout_s:g} s")
+        return done(None, "timeout", f"no answer within {timeout_s} s")
     except httpx.ConnectError as exc:
         text = str(exc)
         lowered = text.lower()
@@ -149,11 +149,20 @@ async def post(
 
 
 def new_client(max_connections: int) -> httpx.AsyncClient:
-    """An httpx client as every attempt uses it: no redirects, no proxies from the environment."""
+    """An httpx client as every attempt uses it: no redirects, no proxies from the environment.
+
+    It asks for uncompressed answers, so the logged excerpt is readable and a compressed
+    answer cannot expand past the 64 KiB read limit.
+    """
     limits = httpx.Limits(
         max_connections=max_connections, max_keepalive_connections=max_connections
     )
-    return httpx.AsyncClient(limits=limits, follow_redirects=False, trust_env=False)
+    return httpx.AsyncClient(
+        limits=limits,
+        follow_redirects=False,
+        trust_env=False,
+        headers={"Accept-Encoding": "identity"},
+    )
 
 
 def _reserialized(body: bytes) -> bytes:
