@@ -13,6 +13,7 @@ __all__ = [
     "EventDataError",
     "RegistrationError",
     "ScenarioError",
+    "SenderError",
     "SignatureFormatError",
     "SpecInputError",
     "UnknownReadingError",
@@ -96,3 +97,25 @@ class CaseError(WhsimError):
     def __init__(self, message: str, *, case_id: str | None = None):
         super().__init__(message)
         self.case_id = case_id
+
+
+class SenderError(WhsimError):
+    """A request the reference sender refuses, with the HTTP status and error body it answers.
+
+    ``code`` is the machine name in ``{"error": {"code", "message", "details"}}``; ``details``
+    is JSON-ready data (the field, the clause, the allowed values).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: str,
+        details: dict[str, object] | None = None,
+    ):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.details = details or {}

@@ -1,0 +1,333 @@
+"""Benchmark the reference sender against the ceiling of a plain httpx client; prints one JSON object.
+
+Three processes on loopback: a fast receiver (raw asyncio, keep-alive), the real ``whsim sender``
+(SQLite WAL store, durable), and this script as the driver.
+
+- ceiling: plain ``httpx.AsyncClient`` s post pre-signed event bodies to the receiver as fast as
+  they can: the better of one client and one client per webhook, with the sender's concurrency
+  per client.
+- throughput: ``--webhooks`` webhooks subscribe to proposal.created; the driver creates
+  ``--proposals`` proposals through the API as fast as it can, so each one fans out to one
+  delivery per webhook. Deliveries/s counts from the first API call to the last arrival.
+- latency: enqueue (the event's timestamp, taken when it is stored) to the receiver's arrival of
+  attempt 1: test events to one webhook paced at ``--single-rate`` per second; proposals
+  fanned out to every webhook at ``--paced-rate`` per second; and under full load.
+
+Usage: python benchmarks/bench_sender.py [--proposals 300] [--webhooks 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+# --- the fast receiver (runs in its own process: --serve-receiver) ---------------------------
+
+_STATS: dict[str, Any] = {"events": 0, "first": [], "last_arrival": 0.0}
+
+
+def _event_ms(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000
+
+
+class _Receiver(asyncio.Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.buffer = b""
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buffer[:end].decode("latin-1").split("\r\n")
+            headers = {}
+            for line in head[1:]:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            length = int(headers.get("content-length", "0"))
+            if len(self.buffer) < end + 4 + length:
+                return
+            body = self.buffer[end + 4 : end + 4 + length]
+            self.buffer = self.buffer[end + 4 + length :]
+            self._answer(head[0].split(" ")[1], headers, body)
+
+    def _answer(self, path: str, headers: dict[str, str], body: bytes) -> None:
+        now_ms = time.time() * 1000
+        out = b'{"status":"ok"}'
+        if path == "/__stats":
+            out = json.dumps(_STATS).encode()
+        elif path == "/__reset":
+            _STATS.update(events=0, first=[], last_arrival=0.0)
+        else:
+            doc = json.loads(body)
+            if doc.get("type") == "webhook.verify":
+                out = json.dumps({"challenge": doc["challenge"]}).encode()
+            else:
+                _STATS["events"] += 1
+                _STATS["last_arrival"] = now_ms
+                if headers.get("x-webhook-attempt", "1") == "1":
+                    _STATS["first"].append(now_ms - _event_ms(doc["timestamp"]))
+        self.transport.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+            + str(len(out)).encode()
+            + b"\r\n\r\n"
+            + out
+        )
+
+
+async def _serve_receiver() -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(_Receiver, "127.0.0.1", 0, backlog=1024)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+
+
+# --- the driver ------------------------------------------------------------------------------
+
+
+def _start(cmd: list[str], marker: str) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if marker in line or marker == "":
+            return proc, line.strip()
+    proc.kill()
+    raise RuntimeError(f"{cmd[:4]} did not start")
+
+
+_CPU_MS: dict[int, float] = {}
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _ceiling(receiver: str, n: int, clients: int, per_client: int) -> float:
+    """Deliveries/s of plain httpx clients posting pre-signed bodies, no store, no policy."""
+    from whsim.signing import sign
+    from whsim.spec.events import make_event
+
+    now = int(time.time() * 1000)
+    queue: asyncio.Queue[tuple[bytes, str]] = asyncio.Queue()
+    for i in range(n):
+        body = make_event(
+            "proposal.created",
+            {"proposal_id": f"prop_{i}", "title": f"proposal {i}"},
+            id=f"evt_{i:024d}",
+            timestamp_ms=now,
+        ).body
+        queue.put_nowait((body, sign(body, "bench-secret-123")))
+    limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
+    pool = [httpx.AsyncClient(limits=limits, timeout=5) for _ in range(clients)]
+
+    async def worker(k: int) -> None:
+        client = pool[k % clients]
+        while not queue.empty():
+            body, signature = queue.get_nowait()
+            headers = {
+                "Content-Type": "application/json",
+                "X-Webhook-Signature": signature,
+                "X-Webhook-Attempt": "1",
+            }
+            response = await client.post(
+                f"{receiver}/c{k % clients}", content=body, headers=headers
+            )
+            response.raise_for_status()
+
+    try:
+        start, cpu = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(worker(k) for k in range(clients * per_client)))
+        _CPU_MS[clients] = (time.process_time() - cpu) * 1000 / n
+        return n / (time.perf_counter() - start)
+    finally:
+        await asyncio.gather(*(c.aclose() for c in pool))
+
+
+async def _post_proposals(
+    base: str, count: int, rate: float | None, concurrency: int = 8, path: str = "/api/proposals"
+) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        if rate is None:
+            queue: asyncio.Queue[int] = asyncio.Queue()
+            for i in range(count):
+                queue.put_nowait(i)
+
+            async def worker() -> None:
+                while not queue.empty():
+                    i = queue.get_nowait()
+                    r = await client.post("/api/proposals", json={"title": f"p{i}"})
+                    r.raise_for_status()
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            return
+        start = time.perf_counter()
+        for i in range(count):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            r = await client.post(path, json={"title": f"paced {i}"})
+            r.raise_for_status()
+
+
+def _wait_events(receiver: str, expected: int, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        stats: dict[str, Any] = httpx.get(f"{receiver}/__stats").json()
+        if stats["events"] >= expected or time.monotonic() > deadline:
+            return stats
+        time.sleep(0.05)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--proposals", type=int, default=300)
+    parser.add_argument("--webhooks", type=int, default=16)
+    parser.add_argument("--paced-proposals", type=int, default=100)
+    parser.add_argument("--paced-rate", type=float, default=10.0)
+    parser.add_argument("--single-events", type=int, default=200)
+    parser.add_argument("--single-rate", type=float, default=50.0)
+    parser.add_argument("--max-in-flight", type=int, default=128)
+    parser.add_argument("--max-per-endpoint", type=int, default=8)
+    parser.add_argument("--serve-receiver", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_receiver:
+        asyncio.run(_serve_receiver())
+        return 0
+
+    concurrency = min(args.max_in_flight, args.webhooks * args.max_per_endpoint)
+    total = args.proposals * args.webhooks
+    receiver_proc, port = _start([sys.executable, __file__, "--serve-receiver"], "")
+    receiver = f"http://127.0.0.1:{port}"
+    sender_proc = None
+    try:
+        # "As fast as it can": the better of one pool and the sender's layout (a pool per
+        # webhook), both with the sender's concurrency per pool.
+        ceilings = {
+            "one_client": asyncio.run(_ceiling(receiver, total, 1, args.max_per_endpoint)),
+            "client_per_webhook": asyncio.run(
+                _ceiling(receiver, total, args.webhooks, args.max_per_endpoint)
+            ),
+        }
+        ceiling = max(ceilings.values())
+        httpx.post(f"{receiver}/__reset", content=b"")
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Path(tmp) / "bench.db"
+            sender_proc, line = _start(
+                [
+                    sys.executable,
+                    "-m",
+                    "whsim.cli",
+                    "sender",
+                    "--port",
+                    "0",
+                    "--db",
+                    str(db),
+                    "--log-level",
+                    "warning",
+                    "--max-in-flight",
+                    str(args.max_in_flight),
+                    "--max-per-endpoint",
+                    str(args.max_per_endpoint),
+                ],
+                "listening on",
+            )
+            base = line.split("listening on ", 1)[1].split()[0]
+            hook_ids = []
+            for i in range(args.webhooks):
+                r = httpx.post(
+                    f"{base}/api/webhooks",
+                    json={
+                        "url": f"{receiver}/h{i}",
+                        "events": ["proposal.created"],
+                        "secret": "bench-secret-123",
+                    },
+                )
+                assert r.status_code == 201 and r.json()["status"] == "active", r.text
+                hook_ids.append(r.json()["id"])
+            start_ms = time.time() * 1000
+            cpu_before = _cpu_s(sender_proc.pid)
+            asyncio.run(_post_proposals(base, args.proposals, None))
+            loaded = _wait_events(receiver, total, timeout=120)
+            sender_cpu_ms = (_cpu_s(sender_proc.pid) - cpu_before) * 1000 / total
+            sender_rate = loaded["events"] / ((loaded["last_arrival"] - start_ms) / 1000)
+            httpx.post(f"{receiver}/__reset", content=b"")
+            asyncio.run(_post_proposals(base, args.paced_proposals, args.paced_rate))
+            paced = _wait_events(receiver, args.paced_proposals * args.webhooks, timeout=60)
+            # One delivery per event: test events to one webhook, paced.
+            httpx.post(f"{receiver}/__reset", content=b"")
+            test_path = f"/api/webhooks/{hook_ids[0]}/test"
+            asyncio.run(_post_proposals(base, args.single_events, args.single_rate, path=test_path))
+            single = _wait_events(receiver, args.single_events, timeout=60)
+    finally:
+        for proc in (sender_proc, receiver_proc):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(10)
+    result = {
+        "sender_deliveries_per_s": round(sender_rate, 1),
+        "ceiling_deliveries_per_s": round(ceiling, 1),
+        "ceilings": {k: round(v, 1) for k, v in ceilings.items()},
+        "ratio": round(sender_rate / ceiling, 3),
+        "enqueue_to_first_attempt_ms": {
+            "p50": round(_percentile(single["first"], 0.50), 2),
+            "p99": round(_percentile(single["first"], 0.99), 2),
+            "at_deliveries_per_s": args.single_rate,
+            "fan_out": 1,
+        },
+        "enqueue_to_first_attempt_fan_out_ms": {
+            "p50": round(_percentile(paced["first"], 0.50), 2),
+            "p99": round(_percentile(paced["first"], 0.99), 2),
+            "at_deliveries_per_s": args.paced_rate * args.webhooks,
+            "fan_out": args.webhooks,
+        },
+        "enqueue_to_first_attempt_under_full_load_ms": {
+            "p50": round(_percentile(loaded["first"], 0.50), 2),
+            "p99": round(_percentile(loaded["first"], 0.99), 2),
+        },
+        "cpu_ms_per_delivery": {
+            "sender": round(sender_cpu_ms, 3),
+            "ceiling_one_client": round(_CPU_MS.get(1, float("nan")), 3),
+            "ceiling_client_per_webhook": round(_CPU_MS.get(args.webhooks, float("nan")), 3),
+        },
+        "deliveries": total,
+        "delivered": loaded["events"],
+        "webhooks": args.webhooks,
+        "concurrency": concurrency,
+        "store": "sqlite WAL, synchronous=NORMAL (survives kill -9)",
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

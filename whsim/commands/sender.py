@@ -1,0 +1,115 @@
+"""``whsim sender``: run the reference sender until interrupted.
+
+Prints one readiness line, ``whsim sender: listening on http://HOST:PORT ...``, once the
+service accepts requests (``--port 0`` picks a free port and the line tells which).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from whsim.spec.clauses import reading_names
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "sender",
+        help="run the reference webhook sender (HTTP API, SQLite store, real deliveries)",
+        description="Run the guide's webhook service over real HTTP: register receivers, trigger "
+        "proposals and jobs, watch signed deliveries and retries in the delivery log. "
+        "API description at /openapi.json.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
+    parser.add_argument(
+        "--db", default="whsim-sender.db", help="SQLite file (default: ./whsim-sender.db)"
+    )
+    parser.add_argument(
+        "--mode",
+        choices=("development", "production"),
+        default="development",
+        help="production: https only, no private/loopback/metadata addresses",
+    )
+    parser.add_argument(
+        "--reading",
+        choices=reading_names("RETRY-1"),
+        default="backoff-only",
+        help="reading of the retry clause RETRY-1 (see `whsim spec --area RETRY`)",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="run policy time (backoff, throttle, expiry, job steps) this many times faster",
+    )
+    parser.add_argument("--max-in-flight", type=int, default=128, help="attempts at once, in all")
+    parser.add_argument(
+        "--max-per-endpoint", type=int, default=8, help="attempts at once, per webhook"
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=("debug", "info", "warning", "error")
+    )
+    parser.add_argument("--access-log", action="store_true", help="log every API request")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from whsim.sender import SenderConfig, create_app
+
+    config = SenderConfig.from_env(
+        db_path=Path(args.db),
+        mode=args.mode,
+        reading=args.reading,
+        time_scale=args.time_scale,
+        max_in_flight=args.max_in_flight,
+        max_per_endpoint=args.max_per_endpoint,
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as exc:
+        print(
+            f"whsim sender: error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
+        )
+        return 2
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(config),
+            log_level=args.log_level,
+            access_log=args.access_log,
+            lifespan="on",
+        )
+    )
+    host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
+
+    async def serve() -> None:
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started and not task.done():
+            await asyncio.sleep(0.01)
+        if server.started:
+            print(
+                f"whsim sender: listening on http://{host}:{port} (mode={config.mode}, "
+                f"reading={config.reading}, time-scale={config.time_scale:g}, db={config.db_path})",
+                flush=True,
+            )
+        await task
+
+    asyncio.run(serve())
+    return 0 if server.started else 1

@@ -1,0 +1,414 @@
+"""The sender's operations, free of HTTP: webhooks, verification, events, the delivery log.
+
+:class:`Sender` owns the store, the policy clock, the HTTP client and the dispatcher. Every
+method either returns JSON-ready data or raises :class:`whsim.errors.SenderError` /
+:class:`whsim.errors.RegistrationError`; the web layer (:mod:`whsim.sender.app`) only maps them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import secrets
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any, Final
+
+import httpx
+
+from whsim import __version__
+from whsim.clock import ScaledClock
+from whsim.delivery import DeliveryStatus
+from whsim.errors import RegistrationError, SenderError
+from whsim.registry import (
+    Mode,
+    WebhookStatus,
+    challenge_accepted,
+    status_after_url_change,
+    status_after_verification,
+    validate_registration,
+    validate_update,
+)
+from whsim.sender import netguard
+from whsim.sender.config import SenderConfig
+from whsim.sender.dispatcher import (
+    USER_AGENT,
+    Dispatcher,
+    new_client,
+    policy_for,
+    post,
+    wall_iso,
+)
+from whsim.sender.store import CANCELLED, AttemptRecord, DeliveryRow, Store, WebhookRow, new_id
+from whsim.signing import SIGNATURE_HEADER, sign
+from whsim.spec.events import TEST_EVENT_TYPE, Event, make_event, new_event_id, verification_body
+
+__all__ = ["DELIVERY_STATUSES", "Sender", "not_found"]
+
+log = logging.getLogger("whsim.sender")
+
+DELIVERY_STATUSES: Final = (*(str(s) for s in DeliveryStatus), CANCELLED)
+
+
+def not_found(what: str, ident: str) -> SenderError:
+    """The 404 for an unknown id."""
+    return SenderError(
+        f"no {what} with id {ident!r}",
+        status=404,
+        code="not_found",
+        details={"resource": what, "id": ident},
+    )
+
+
+class Sender:
+    """One running sender. Use ``await start()`` inside the event loop and ``await stop()``."""
+
+    def __init__(
+        self,
+        config: SenderConfig,
+        *,
+        resolver: netguard.Resolver = netguard.system_resolver,
+    ) -> None:
+        self.config = config
+        self.policy = policy_for(config)
+        self.resolver = resolver
+        self.store: Store
+        self.clock: ScaledClock
+        self.client: httpx.AsyncClient
+        self.dispatcher: Dispatcher
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._rng = secrets.SystemRandom()
+        self.resumed = 0
+
+    async def start(self) -> None:
+        """Open the store, continue the policy clock and resume every pending delivery."""
+        self.store = Store(self.config.db_path)
+        start = self.store.policy_start_ms(int(time.time() * 1000), self.config.time_scale)
+        self.clock = ScaledClock(self.config.time_scale, start_ms=start)
+        self.client = new_client(16)  # verification requests only
+        self.dispatcher = Dispatcher(
+            self.store, self.clock, self.policy, self.config, resolver=self.resolver
+        )
+        self.resumed = self.dispatcher.start()
+
+    async def stop(self) -> None:
+        await self.dispatcher.stop()
+        await self.client.aclose()
+        self.store.close()
+
+    # --- time ----------------------------------------------------------------------------------
+
+    def policy_to_wall_iso(self, policy_ms: int | None) -> str | None:
+        """When a policy-time instant happens (or happened) on the wall clock."""
+        if policy_ms is None:
+            return None
+        delta_s = (policy_ms - self.clock.now_ms()) / 1000 / self.config.time_scale
+        return wall_iso(time.time() + delta_s)
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "mode": str(self.config.mode),
+            "reading": self.config.reading,
+            "time_scale": self.config.time_scale,
+            "version": __version__,
+            "retry": {
+                "policy": self.policy.name,
+                "attempt_offsets_s": list(self.policy.attempt_offsets()),
+                "codes": self.policy.codes,
+                "backoff_from": self.policy.backoff_from,
+                "timeout_s": self.config.timeout_s,
+                "expiry_s": self.policy.expiry_ms / 1000,
+                "expiry_from": self.policy.expiry_from,
+            },
+            "limits": {
+                "max_in_flight": self.config.max_in_flight,
+                "max_per_endpoint": self.config.max_per_endpoint,
+                "max_body_bytes": self.config.max_body_bytes,
+            },
+            "faults": sorted(self.config.faults),
+        }
+
+    # --- webhooks ------------------------------------------------------------------------------
+
+    def webhook_json(self, hook: WebhookRow) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "id": hook.id,
+            "url": hook.url,
+            "events": list(hook.events),
+            "status": hook.status,
+            "created_at": hook.created_at,
+            "updated_at": hook.updated_at,
+            "verification": hook.verification,
+        }
+        if "return-secret" in self.config.faults:
+            doc["secret"] = hook.secret
+        return doc
+
+    def _hook(self, webhook_id: str) -> WebhookRow:
+        hook = self.store.get_webhook(webhook_id)
+        if hook is None:
+            raise not_found("webhook", webhook_id)
+        return hook
+
+    def get_webhook(self, webhook_id: str) -> dict[str, Any]:
+        return self.webhook_json(self._hook(webhook_id))
+
+    def list_webhooks(self) -> dict[str, Any]:
+        return {"webhooks": [self.webhook_json(h) for h in self.store.list_webhooks()]}
+
+    def _validation_mode(self, body: object) -> Mode:
+        """The mode a URL is validated in: the sender's, unless a test-only fault bends it."""
+        faults, mode = self.config.faults, self.config.mode
+        url = body.get("url") if isinstance(body, Mapping) else None
+        if mode is not Mode.PRODUCTION or not isinstance(url, str) or not faults:
+            return mode
+        is_http = url.startswith("http://")
+        if "http-in-production" in faults and is_http:
+            return Mode.DEVELOPMENT  # fault: accept http; the address checks still run
+        if "ssrf" in faults and not is_http:
+            return Mode.DEVELOPMENT  # fault: accept literal private addresses
+        return mode
+
+    async def _check_addresses(self, url: str) -> None:
+        if self.config.mode is not Mode.PRODUCTION or "ssrf" in self.config.faults:
+            return
+        try:
+            await netguard.check_url(url, self.resolver)
+        except netguard.Blocked as exc:
+            raise RegistrationError(
+                f"production mode refuses this url: {exc}",
+                field="url",
+                code="forbidden_address",
+                clause="HTTPS-2",
+            ) from None
+        except OSError:
+            # An unresolvable name is not refused here: the handshake fails and says why, and
+            # every connection checks the address again.
+            return
+
+    async def _verify(self, url: str, secret: str) -> tuple[WebhookStatus, dict[str, Any]]:
+        """Run the challenge handshake (VERIFY-1, signed per VERIFY-5)."""
+        checked_at = wall_iso()
+        if "no-verification" in self.config.faults:
+            return WebhookStatus.ACTIVE, {"checked_at": checked_at, "result": "skipped"}
+        challenge = secrets.token_urlsafe(32)
+        body = verification_body(challenge)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            SIGNATURE_HEADER: sign(body, secret),
+        }
+        outcome = await post(
+            self.client,
+            url,
+            body,
+            headers,
+            config=self.config,
+            timeout_s=self.config.verify_timeout_s,
+            resolver=self.resolver,
+        )
+        ok, why = challenge_accepted(challenge, outcome.status, outcome.body)
+        if outcome.error is not None:
+            why = f"{outcome.error}: {outcome.detail}"
+        status = status_after_verification(ok) or WebhookStatus.VERIFICATION_FAILED
+        info = {
+            "checked_at": checked_at,
+            "result": "passed" if ok else "failed",
+            "detail": why,
+            "status_code": outcome.status,
+            "error": outcome.error,
+            "latency_ms": round(outcome.latency_ms, 3),
+        }
+        log.info("verification of %s: %s (%s)", url, info["result"], why)
+        return status, info
+
+    async def create_webhook(self, body: object) -> dict[str, Any]:
+        """``POST /api/webhooks``: validate, verify (synchronously, VERIFY-1), store."""
+        reg = validate_registration(body, self._validation_mode(body))
+        await self._check_addresses(reg.url)
+        status, info = await self._verify(reg.url, reg.secret)
+        now = wall_iso()
+        hook = WebhookRow(
+            id=new_id("wh"),
+            url=reg.url,
+            events=reg.events,
+            secret=reg.secret,
+            status=str(status),
+            created_at=now,
+            updated_at=now,
+            verified_at=info["checked_at"] if status is WebhookStatus.ACTIVE else None,
+            verification=info,
+        )
+        self.store.insert_webhook(hook)
+        log.info("webhook %s registered for %s: %s", hook.id, ", ".join(hook.events), hook.status)
+        return self.webhook_json(hook)
+
+    async def update_webhook(self, webhook_id: str, body: object) -> dict[str, Any]:
+        """``PUT``: partial update (REG-4); a new URL, or any URL while not active, re-verifies."""
+        self._hook(webhook_id)
+        changes = validate_update(body, self._validation_mode(body))
+        async with self._locks[webhook_id]:
+            hook = self._hook(webhook_id)
+            url = str(changes.get("url", hook.url))
+            events = changes.get("events", hook.events)
+            secret = str(changes.get("secret", hook.secret))
+            assert isinstance(events, tuple)
+            hook = dataclasses.replace(hook, events=events, secret=secret, updated_at=wall_iso())
+            reverify = "url" in changes and (url != hook.url or hook.status != "active")
+            if reverify:
+                await self._check_addresses(url)
+                waiting = status_after_url_change(WebhookStatus(hook.status))
+                hook = dataclasses.replace(hook, url=url, status=str(waiting))
+                self.store.save_webhook(hook)
+                if waiting is WebhookStatus.PENDING_VERIFICATION:
+                    status, info = await self._verify(url, secret)
+                    hook = dataclasses.replace(
+                        hook,
+                        status=str(status),
+                        verification=info,
+                        verified_at=info["checked_at"]
+                        if status is WebhookStatus.ACTIVE
+                        else hook.verified_at,
+                        updated_at=wall_iso(),
+                    )
+            if self.store.get_webhook(webhook_id) is None:
+                raise not_found("webhook", webhook_id)  # deleted while verifying
+            self.store.save_webhook(hook)
+            return self.webhook_json(hook)
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        """``DELETE``: the webhook, its pending deliveries and its log go; 404 the second time."""
+        if not self.store.delete_webhook(webhook_id):
+            raise not_found("webhook", webhook_id)
+        self._locks.pop(webhook_id, None)
+        self.dispatcher.forget(webhook_id)
+        log.info("webhook %s deleted", webhook_id)
+
+    # --- events --------------------------------------------------------------------------------
+
+    def emit(self, event_type: str, data: Mapping[str, Any]) -> Event:
+        """Create an event and queue it for every active webhook subscribed to its type."""
+        event = make_event(
+            event_type, data, id=new_event_id(self._rng), timestamp_ms=int(time.time() * 1000)
+        )
+        everything = "unsubscribed-events" in self.config.faults
+        targets = [
+            h.id
+            for h in self.store.list_webhooks(status=str(WebhookStatus.ACTIVE))
+            if everything or event_type in h.events
+        ]
+        self._enqueue(event, targets)
+        return event
+
+    def _enqueue(self, event: Event, webhook_ids: list[str]) -> list[str]:
+        now = self.clock.now_ms()
+        pending = self.store.insert_event(event, now, webhook_ids, wall_iso())
+        for p in pending:
+            self.dispatcher.schedule(p.id, p.webhook_id, p.next_attempt_ms)
+        return [p.id for p in pending]
+
+    def _require_active(self, hook: WebhookRow, action: str) -> None:
+        if hook.status != WebhookStatus.ACTIVE:
+            raise SenderError(
+                f"cannot {action}: webhook {hook.id} is {hook.status}; only active webhooks "
+                "receive events (PUT its url to verify it again)",
+                status=409,
+                code="webhook_not_active",
+                details={"status": hook.status},
+            )
+
+    def send_test(self, webhook_id: str) -> dict[str, Any]:
+        """``POST .../test``: a signed ``webhook.test`` event (EVENT-11), retried like any other."""
+        hook = self._hook(webhook_id)
+        self._require_active(hook, "send a test event")
+        data = {"webhook_id": hook.id, "message": "This is a test event from whsim sender."}
+        event = make_event(
+            TEST_EVENT_TYPE, data, id=new_event_id(self._rng), timestamp_ms=int(time.time() * 1000)
+        )
+        (delivery_id,) = self._enqueue(event, [hook.id])
+        return self.delivery_json(self._delivery(hook.id, delivery_id))
+
+    def redeliver(self, webhook_id: str, delivery_id: str) -> dict[str, Any]:
+        """``POST .../redeliver``: a new delivery of the same event bytes (same id)."""
+        hook = self._hook(webhook_id)
+        old = self._delivery(webhook_id, delivery_id)
+        if old.status == DeliveryStatus.PENDING:
+            raise SenderError(
+                f"delivery {delivery_id} is still pending; redeliver it once it has ended",
+                status=409,
+                code="delivery_pending",
+            )
+        self._require_active(hook, "redeliver")
+        now = self.clock.now_ms()
+        if now - old.state.event_ms > self.policy.expiry_ms:
+            raise SenderError(
+                f"event {old.event_id} is older than the {self.policy.expiry_ms // 3_600_000} h "
+                "expiry and is not sent again",
+                status=409,
+                code="event_expired",
+                details={"clause": "EXPIRY-1"},
+            )
+        new = self.store.add_delivery(
+            old.event_id, webhook_id, old.state.event_ms, now, wall_iso(), redelivery_of=old.id
+        )
+        self.dispatcher.schedule(new.id, webhook_id, now)
+        return self.delivery_json(self._delivery(webhook_id, new.id))
+
+    # --- the delivery log --------------------------------------------------------------------
+
+    def _delivery(self, webhook_id: str, delivery_id: str) -> DeliveryRow:
+        row = self.store.get_delivery(delivery_id)
+        if row is None or row.webhook_id != webhook_id:
+            raise not_found("delivery", delivery_id)
+        return row
+
+    def delivery_json(self, row: DeliveryRow) -> dict[str, Any]:
+        pending = row.status == DeliveryStatus.PENDING
+        return {
+            "id": row.id,
+            "webhook_id": row.webhook_id,
+            "event_id": row.event_id,
+            "event_type": row.event_type,
+            "status": row.status,
+            "attempt_count": row.state.attempts,
+            "created_at": row.created_at,
+            "next_attempt_at": self.policy_to_wall_iso(row.state.next_attempt_ms)
+            if pending
+            else None,
+            "ended_at": row.ended_at,
+            "reason": row.state.reason or None,
+            "redelivery_of": row.redelivery_of,
+        }
+
+    @staticmethod
+    def attempt_json(a: AttemptRecord) -> dict[str, Any]:
+        return {
+            "number": a.number,
+            "started_at": a.started_at,
+            "latency_ms": a.latency_ms,
+            "status_code": a.status_code,
+            "error": a.error,
+            "error_detail": a.error_detail,
+            "response_excerpt": a.response_excerpt,
+            "response_truncated": a.response_truncated,
+        }
+
+    def list_deliveries(self, webhook_id: str, *, limit: int, status: str | None) -> dict[str, Any]:
+        self._hook(webhook_id)
+        rows = self.store.list_deliveries(webhook_id, limit=limit, status=status)
+        return {"deliveries": [self.delivery_json(r) for r in rows]}
+
+    def get_delivery(self, webhook_id: str, delivery_id: str) -> dict[str, Any]:
+        self._hook(webhook_id)
+        row = self._delivery(webhook_id, delivery_id)
+        doc = self.delivery_json(row)
+        doc["event"] = {
+            "id": row.event_id,
+            "type": row.event_type,
+            "timestamp": row.event_timestamp,
+            "body": row.body.decode("utf-8"),
+        }
+        doc["attempts"] = [self.attempt_json(a) for a in self.store.attempts(row.id)]
+        return doc

@@ -1,0 +1,577 @@
+"""The sender's SQLite store: webhooks, events, deliveries, attempts, proposals and jobs.
+
+WAL journal with ``synchronous=NORMAL``: a committed transaction survives the process being
+killed (kill -9), not a power cut. An event and its deliveries are inserted in one transaction
+(the outbox), so a delivery exists before any attempt and none is lost if the process dies.
+An attempt is written with the delivery's next state in one transaction after it ends; if the
+process dies while an attempt is in flight, that one attempt is made again after restart.
+
+Calls are synchronous and meant for one thread (the event loop's): each is a few indexed
+statements, well under a millisecond. Times named ``*_ms`` are policy time (see
+:meth:`Store.policy_start_ms`); ``*_at`` are wall-clock ISO strings for people.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from whsim.delivery import DeliveryState, DeliveryStatus
+from whsim.spec.events import Event, new_event_id
+
+__all__ = [
+    "AttemptRecord",
+    "DeliveryRow",
+    "JobRow",
+    "PendingDelivery",
+    "Store",
+    "WebhookRow",
+    "new_id",
+]
+
+CANCELLED: Final = "cancelled"
+"""A sender-side end state beyond the core's: the webhook stopped being active before an attempt."""
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS webhooks (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    url TEXT NOT NULL,
+    events TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    verified_at TEXT,
+    verification TEXT
+);
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    body BLOB NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    webhook_id TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+    event_id TEXT NOT NULL REFERENCES events(id),
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    event_ms INTEGER NOT NULL,
+    next_attempt_ms INTEGER,
+    first_attempt_ms INTEGER,
+    last_sent_ms INTEGER,
+    ended_ms INTEGER,
+    reason TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    ended_at TEXT,
+    redelivery_of TEXT
+);
+CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries(status) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS deliveries_by_webhook ON deliveries(webhook_id, seq);
+CREATE TABLE IF NOT EXISTS attempts (
+    delivery_id TEXT NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    sent_ms INTEGER NOT NULL,
+    finished_ms INTEGER NOT NULL,
+    latency_ms REAL NOT NULL,
+    status_code INTEGER,
+    error TEXT,
+    error_detail TEXT,
+    response_excerpt TEXT,
+    response_truncated INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (delivery_id, number)
+);
+CREATE TABLE IF NOT EXISTS proposals (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    proposal_id TEXT NOT NULL REFERENCES proposals(id),
+    steps INTEGER NOT NULL,
+    step_seconds REAL NOT NULL,
+    fail_at_step INTEGER,
+    status TEXT NOT NULL,
+    completed_steps INTEGER NOT NULL DEFAULT 0,
+    document_id TEXT,
+    error TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+"""
+
+_ids = random.SystemRandom()
+
+
+def new_id(prefix: str) -> str:
+    """A fresh random id with a type prefix (``wh``, ``dlv``, ``prop``, ``job``, ``doc``)."""
+    return f"{prefix}_{new_event_id(_ids)[4:]}"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRow:
+    id: str
+    url: str
+    events: tuple[str, ...]
+    secret: str
+    status: str
+    created_at: str
+    updated_at: str
+    verified_at: str | None
+    verification: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDelivery:
+    """What the dispatcher needs to queue a delivery."""
+
+    id: str
+    webhook_id: str
+    next_attempt_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    """A delivery with its event and webhook, as an attempt or the delivery log needs it."""
+
+    id: str
+    webhook_id: str
+    event_id: str
+    event_type: str
+    event_timestamp: str
+    body: bytes
+    state: DeliveryState
+    status: str
+    created_at: str
+    ended_at: str | None
+    redelivery_of: str | None
+    url: str
+    secret: str
+    webhook_status: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One attempt as the delivery log shows it. ``error`` is a kind from ``NETWORK_ERRORS``."""
+
+    number: int
+    started_at: str
+    sent_ms: int
+    finished_ms: int
+    latency_ms: float
+    status_code: int | None
+    error: str | None
+    error_detail: str | None
+    response_excerpt: str | None
+    response_truncated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    id: str
+    proposal_id: str
+    steps: int
+    step_seconds: float
+    fail_at_step: int | None
+    status: str
+    completed_steps: int
+    document_id: str | None
+    error: str | None
+    created_at: str
+    updated_at: str
+
+
+_DELIVERY_SELECT: Final = """
+SELECT d.id, d.webhook_id, d.event_id, e.type, e.timestamp, e.body, d.status, d.attempts,
+       d.event_ms, d.next_attempt_ms, d.first_attempt_ms, d.last_sent_ms, d.ended_ms, d.reason,
+       d.created_at, d.ended_at, d.redelivery_of, w.url, w.secret, w.status
+FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id
+"""
+
+
+def _delivery(row: Sequence[Any]) -> DeliveryRow:
+    status = row[6]
+    core_status = DeliveryStatus(status) if status != CANCELLED else DeliveryStatus.REJECTED
+    state = DeliveryState(
+        event_ms=row[8],
+        status=core_status,
+        attempts=row[7],
+        next_attempt_ms=row[9],
+        first_attempt_ms=row[10],
+        last_sent_ms=row[11],
+        ended_ms=row[12],
+        reason=row[13],
+    )
+    return DeliveryRow(
+        id=row[0],
+        webhook_id=row[1],
+        event_id=row[2],
+        event_type=row[3],
+        event_timestamp=row[4],
+        body=bytes(row[5]),
+        state=state,
+        status=status,
+        created_at=row[14],
+        ended_at=row[15],
+        redelivery_of=row[16],
+        url=row[17],
+        secret=row[18],
+        webhook_status=row[19],
+    )
+
+
+def _webhook(row: Sequence[Any]) -> WebhookRow:
+    return WebhookRow(
+        id=row[0],
+        url=row[1],
+        events=tuple(json.loads(row[2])),
+        secret=row[3],
+        status=row[4],
+        created_at=row[5],
+        updated_at=row[6],
+        verified_at=row[7],
+        verification=json.loads(row[8]) if row[8] else None,
+    )
+
+
+_WEBHOOK_COLUMNS: Final = (
+    "id, url, events, secret, status, created_at, updated_at, verified_at, verification"
+)
+_JOB_COLUMNS: Final = (
+    "id, proposal_id, steps, step_seconds, fail_at_step, status, completed_steps, document_id, "
+    "error, created_at, updated_at"
+)
+
+
+class Store:
+    """One SQLite database file; see the module docstring for the durability contract."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._db = sqlite3.connect(self.path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _tx(self, statements: Iterable[tuple[str, Sequence[Any]]]) -> None:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, params in statements:
+                db.execute(sql, params)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    # --- policy time ------------------------------------------------------------------------
+
+    def policy_start_ms(self, wall_ms: int, scale: float) -> int:
+        """Policy time now, continuing the previous run's policy clock; records a new anchor.
+
+        Downtime counts at the previous run's scale, so an event that waited out a crash ages
+        as it would have had the sender kept running (the 24 h expiry sees the gap).
+        """
+        got = self._db.execute("SELECT value FROM meta WHERE key = 'clock'").fetchone()
+        start = 0
+        if got:
+            old = json.loads(got[0])
+            start = old["policy_ms"] + max(0, int((wall_ms - old["wall_ms"]) * old["scale"]))
+        self.save_clock(wall_ms, start, scale)
+        return start
+
+    def save_clock(self, wall_ms: int, policy_ms: int, scale: float) -> None:
+        """Record that policy time ``policy_ms`` was wall time ``wall_ms`` at ``scale``."""
+        value = json.dumps({"wall_ms": wall_ms, "policy_ms": policy_ms, "scale": scale})
+        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('clock', ?)", (value,))
+
+    # --- webhooks -----------------------------------------------------------------------------
+
+    def insert_webhook(self, hook: WebhookRow) -> None:
+        self._db.execute(
+            f"INSERT INTO webhooks ({_WEBHOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                hook.id,
+                hook.url,
+                json.dumps(list(hook.events)),
+                hook.secret,
+                hook.status,
+                hook.created_at,
+                hook.updated_at,
+                hook.verified_at,
+                json.dumps(hook.verification) if hook.verification else None,
+            ),
+        )
+
+    def save_webhook(self, hook: WebhookRow) -> None:
+        """Overwrite every field of an existing webhook."""
+        self._db.execute(
+            "UPDATE webhooks SET url = ?, events = ?, secret = ?, status = ?, updated_at = ?, "
+            "verified_at = ?, verification = ? WHERE id = ?",
+            (
+                hook.url,
+                json.dumps(list(hook.events)),
+                hook.secret,
+                hook.status,
+                hook.updated_at,
+                hook.verified_at,
+                json.dumps(hook.verification) if hook.verification else None,
+                hook.id,
+            ),
+        )
+
+    def get_webhook(self, webhook_id: str) -> WebhookRow | None:
+        row = self._db.execute(
+            f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE id = ?", (webhook_id,)
+        ).fetchone()
+        return _webhook(row) if row else None
+
+    def list_webhooks(self, status: str | None = None) -> list[WebhookRow]:
+        sql = f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks"
+        params: tuple[str, ...] = ()
+        if status is not None:
+            sql += " WHERE status = ?"
+            params = (status,)
+        return [_webhook(r) for r in self._db.execute(sql + " ORDER BY seq", params)]
+
+    def delete_webhook(self, webhook_id: str) -> bool:
+        """Delete a webhook with its deliveries and attempts; False if there was none."""
+        cur = self._db.execute("DELETE FROM webhooks WHERE id = ?", (webhook_id,))
+        return cur.rowcount > 0
+
+    # --- events and deliveries ------------------------------------------------------------------
+
+    def insert_event(
+        self,
+        event: Event,
+        created_ms: int,
+        webhook_ids: Sequence[str],
+        created_at: str,
+        *,
+        ready_ms: int | None = None,
+    ) -> list[PendingDelivery]:
+        """Store an event and one pending delivery per webhook, in one transaction."""
+        ready = created_ms if ready_ms is None else ready_ms
+        pending = [PendingDelivery(new_id("dlv"), wid, ready) for wid in webhook_ids]
+        statements: list[tuple[str, Sequence[Any]]] = [
+            (
+                "INSERT INTO events (id, type, timestamp, body, created_ms) VALUES (?, ?, ?, ?, ?)",
+                (event.id, event.type, event.timestamp, event.body, created_ms),
+            )
+        ]
+        statements += [
+            (
+                "INSERT INTO deliveries (id, webhook_id, event_id, status, event_ms, "
+                "next_attempt_ms, created_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
+                (p.id, p.webhook_id, event.id, created_ms, ready, created_at),
+            )
+            for p in pending
+        ]
+        self._tx(statements)
+        return pending
+
+    def add_delivery(
+        self,
+        event_id: str,
+        webhook_id: str,
+        event_ms: int,
+        ready_ms: int,
+        created_at: str,
+        *,
+        redelivery_of: str | None = None,
+    ) -> PendingDelivery:
+        """A new pending delivery of a stored event (a redelivery)."""
+        pending = PendingDelivery(new_id("dlv"), webhook_id, ready_ms)
+        self._db.execute(
+            "INSERT INTO deliveries (id, webhook_id, event_id, status, event_ms, next_attempt_ms, "
+            "created_at, redelivery_of) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)",
+            (pending.id, webhook_id, event_id, event_ms, ready_ms, created_at, redelivery_of),
+        )
+        return pending
+
+    def pending_deliveries(self) -> list[PendingDelivery]:
+        """Every pending delivery, oldest first (what a restart must resume)."""
+        rows = self._db.execute(
+            "SELECT id, webhook_id, next_attempt_ms FROM deliveries WHERE status = 'pending' "
+            "ORDER BY seq"
+        )
+        return [PendingDelivery(r[0], r[1], r[2]) for r in rows]
+
+    def get_delivery(self, delivery_id: str) -> DeliveryRow | None:
+        row = self._db.execute(_DELIVERY_SELECT + " WHERE d.id = ?", (delivery_id,)).fetchone()
+        return _delivery(row) if row else None
+
+    def list_deliveries(
+        self, webhook_id: str, *, limit: int = 50, status: str | None = None
+    ) -> list[DeliveryRow]:
+        """A webhook's deliveries, newest first."""
+        sql = _DELIVERY_SELECT + " WHERE d.webhook_id = ?"
+        params: list[Any] = [webhook_id]
+        if status is not None:
+            sql += " AND d.status = ?"
+            params.append(status)
+        sql += " ORDER BY d.seq DESC LIMIT ?"
+        params.append(limit)
+        return [_delivery(r) for r in self._db.execute(sql, params)]
+
+    def attempts(self, delivery_id: str) -> list[AttemptRecord]:
+        rows = self._db.execute(
+            "SELECT number, started_at, sent_ms, finished_ms, latency_ms, status_code, error, "
+            "error_detail, response_excerpt, response_truncated FROM attempts "
+            "WHERE delivery_id = ? ORDER BY number",
+            (delivery_id,),
+        )
+        return [
+            AttemptRecord(
+                number=r[0],
+                started_at=r[1],
+                sent_ms=r[2],
+                finished_ms=r[3],
+                latency_ms=r[4],
+                status_code=r[5],
+                error=r[6],
+                error_detail=r[7],
+                response_excerpt=r[8],
+                response_truncated=bool(r[9]),
+            )
+            for r in rows
+        ]
+
+    def record_attempt(
+        self, delivery_id: str, attempt: AttemptRecord, state: DeliveryState, ended_at: str | None
+    ) -> bool:
+        """Write one attempt and the delivery's next state in one transaction.
+
+        False (and nothing written) when the delivery is gone: its webhook was deleted while
+        the attempt was in flight.
+        """
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            sql, params = self._state_update(delivery_id, state, str(state.status), ended_at)
+            if db.execute(sql, params).rowcount == 0:
+                db.execute("ROLLBACK")
+                return False
+            db.execute(
+                "INSERT OR REPLACE INTO attempts (delivery_id, number, started_at, sent_ms, "
+                "finished_ms, latency_ms, status_code, error, error_detail, "
+                "response_excerpt, response_truncated) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    delivery_id,
+                    attempt.number,
+                    attempt.started_at,
+                    attempt.sent_ms,
+                    attempt.finished_ms,
+                    attempt.latency_ms,
+                    attempt.status_code,
+                    attempt.error,
+                    attempt.error_detail,
+                    attempt.response_excerpt,
+                    int(attempt.response_truncated),
+                ),
+            )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return True
+
+    def end_delivery(
+        self, delivery_id: str, state: DeliveryState, status: str, ended_at: str
+    ) -> None:
+        """End a delivery without an attempt (expired when due, or cancelled)."""
+        sql, params = self._state_update(delivery_id, state, status, ended_at)
+        self._db.execute(sql, params)
+
+    @staticmethod
+    def _state_update(
+        delivery_id: str, state: DeliveryState, status: str, ended_at: str | None
+    ) -> tuple[str, Sequence[Any]]:
+        return (
+            "UPDATE deliveries SET status = ?, attempts = ?, next_attempt_ms = ?, "
+            "first_attempt_ms = ?, last_sent_ms = ?, ended_ms = ?, reason = ?, ended_at = ? "
+            "WHERE id = ?",
+            (
+                status,
+                state.attempts,
+                state.next_attempt_ms,
+                state.first_attempt_ms,
+                state.last_sent_ms,
+                state.ended_ms,
+                state.reason,
+                ended_at,
+                delivery_id,
+            ),
+        )
+
+    # --- the event source -----------------------------------------------------------------------
+
+    def insert_proposal(self, proposal_id: str, title: str, created_at: str) -> None:
+        self._db.execute(
+            "INSERT INTO proposals (id, title, created_at) VALUES (?, ?, ?)",
+            (proposal_id, title, created_at),
+        )
+
+    def get_proposal(self, proposal_id: str) -> dict[str, str] | None:
+        row = self._db.execute(
+            "SELECT id, title, created_at FROM proposals WHERE id = ?", (proposal_id,)
+        ).fetchone()
+        return {"id": row[0], "title": row[1], "created_at": row[2]} if row else None
+
+    def insert_job(self, job: JobRow) -> None:
+        self._db.execute(
+            f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                job.id,
+                job.proposal_id,
+                job.steps,
+                job.step_seconds,
+                job.fail_at_step,
+                job.status,
+                job.completed_steps,
+                job.document_id,
+                job.error,
+                job.created_at,
+                job.updated_at,
+            ),
+        )
+
+    def update_job(self, job_id: str, updated_at: str, **fields: object) -> None:
+        """Set some of status, completed_steps, document_id, error."""
+        allowed = {"status", "completed_steps", "document_id", "error"}
+        names = sorted(fields)
+        if not set(names) <= allowed:
+            raise ValueError(f"cannot update job fields {sorted(set(names) - allowed)}")
+        sets = ", ".join(f"{n} = ?" for n in names)
+        self._db.execute(
+            f"UPDATE jobs SET {sets}, updated_at = ? WHERE id = ?",
+            (*(fields[n] for n in names), updated_at, job_id),
+        )
+
+    def get_job(self, job_id: str) -> JobRow | None:
+        row = self._db.execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)
+        ).fetchone()
+        return JobRow(*row) if row else None
+
+    def unfinished_jobs(self) -> list[JobRow]:
+        rows = self._db.execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status IN ('pending', 'processing')"
+        )
+        return [JobRow(*r) for r in rows]
