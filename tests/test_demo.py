@@ -112,32 +112,12 @@ def test_index_links_what_ran(tmp_path):
 
 
 @pytest.mark.slow
-def test_quick_demo_twice(tmp_path, capsys):
+def test_quick_demo_twice_from_the_command_line_then_in_process(tmp_path, capsys):
     out = tmp_path / "reports"
     (out / "sim" / "stale").mkdir(parents=True)
     (out / "keep.txt").write_text("not the demo's")
-    for _ in range(2):
-        result = run_demo(
-            out, scenarios=("healthy",), notebooks=ROOT / "notebooks", run_notebook_html=False
-        )
-        assert result.ok, result.conformance
-        assert result.processes and all(_gone(pid) for pid in result.processes)
-    assert not (out / "sim" / "stale").exists(), "a second run replaces the first's output"
-    assert (out / "keep.txt").exists(), "files the demo did not write are left alone"
-    summary = json.loads((out / "sim" / "healthy" / "summary.json").read_text())
-    assert summary["loss_rate"] == 0 and (out / "sim" / "healthy" / "timeline.png").stat().st_size
-    report = json.loads((out / "receiver" / "report.json").read_text())
-    assert report["outcome"] == "pass" and report["counts"]["fail"] == 0
-    page = (out / "index.html").read_text()
-    assert "sim/healthy/timeline.png" in page and "receiver/index.html" in page
-    printed = capsys.readouterr().out
-    assert "[1/4]" in printed and "receiver suite: PASS" in printed
-
-
-@pytest.mark.slow
-def test_cli_quick_prints_progress_and_the_index(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "whsim.cli", "demo", "--quick", "--out", str(tmp_path)],
+        [sys.executable, "-m", "whsim.cli", "demo", "--quick", "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -145,8 +125,28 @@ def test_cli_quick_prints_progress_and_the_index(tmp_path):
         env={**os.environ, "MPLBACKEND": "Agg"},
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.rstrip().endswith(str((tmp_path / "index.html").resolve()))
-    assert "starting the reference receiver" in proc.stdout
+    assert proc.stdout.rstrip().endswith(str((out / "index.html").resolve()))
+    for step in ("[1/5]", "[2/5]", "[3/5]", "[4/5]", "[5/5]", "receiver suite: PASS"):
+        assert step in proc.stdout
+    assert not (out / "sim" / "stale").exists(), "a second run replaces the first's output"
+    assert (out / "keep.txt").exists(), "files the demo did not write are left alone"
+
+    result = run_demo(
+        out, scenarios=("healthy",), notebooks=ROOT / "notebooks", run_notebook_html=False
+    )
+    assert result.ok, (result.conformance, result.interop.get("observed_offsets_s"))
+    assert len(result.processes) == 3 and all(_gone(pid) for pid in result.processes)
+    assert not (out / "sim" / "outage-10min").exists()
+    summary = json.loads((out / "sim" / "healthy" / "summary.json").read_text())
+    assert summary["loss_rate"] == 0 and (out / "sim" / "healthy" / "timeline.png").stat().st_size
+    report = json.loads((out / "receiver" / "report.json").read_text())
+    assert report["outcome"] == "pass" and report["counts"]["fail"] == 0
+    interop = json.loads((out / "sender" / "interop.json").read_text())
+    assert interop["outcome"] == "pass"
+    assert all(len(o) == 3 for o in interop["observed_offsets_s"])
+    page = (out / "index.html").read_text()
+    for link in ("sim/healthy/timeline.png", "receiver/index.html", "sender/interop.png"):
+        assert link in page
 
 
 @pytest.mark.slow

@@ -293,6 +293,133 @@ def run_conformance(
     }
 
 
+_INTEROP_EVENTS: Final = (
+    "proposal.created",
+    "job.created",
+    "job.started",
+    "job.completed",
+    "document.created",
+)
+
+
+def _iso_s(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def run_interop(
+    sender_url: str,
+    receiver_url: str,
+    *,
+    secret: str,
+    out: Path,
+    reading: str = "backoff-only",
+    fails_first: int = 2,
+    timeout_s: float = 60.0,
+    log: Log = print,
+) -> dict[str, Any]:
+    """The reference sender delivers one job to the reference receiver, whose faults refuse each
+    event's first ``fails_first`` attempts; writes ``out/interop.json`` and ``out/interop.png``.
+
+    The check: every event delivered, each after ``fails_first + 1`` attempts, the gaps between
+    attempts those of ``reading`` (observed against the schedule and the simulator's prediction).
+    """
+    import httpx
+
+    from whsim.policy import RetryPolicy
+
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with httpx.Client(base_url=sender_url, timeout=10.0) as api:
+        hook = api.post(
+            "/api/webhooks",
+            json={"url": receiver_url, "events": list(_INTEROP_EVENTS), "secret": secret},
+        )
+        hook.raise_for_status()
+        webhook = hook.json()
+        proposal = api.post("/api/proposals", json={"title": "whsim demo"})
+        proposal.raise_for_status()
+        job = api.post(
+            "/api/jobs", json={"proposal_id": proposal.json()["id"], "steps": 2, "step_seconds": 1}
+        )
+        job.raise_for_status()
+        deadline = time.monotonic() + timeout_s
+        deliveries: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            listed = api.get(f"/api/webhooks/{webhook['id']}/deliveries", params={"limit": 50})
+            listed.raise_for_status()
+            deliveries = listed.json()["deliveries"]
+            if len(deliveries) >= len(_INTEROP_EVENTS) and all(
+                d["status"] != "pending" for d in deliveries
+            ):
+                break
+            time.sleep(0.2)
+        detailed = []
+        for d in deliveries:
+            doc = api.get(f"/api/webhooks/{webhook['id']}/deliveries/{d['id']}")
+            doc.raise_for_status()
+            detailed.append(doc.json())
+    from whsim.sim.sweep import failing_attempts
+
+    detailed.sort(key=lambda d: (d["created_at"], d["id"]))
+    expected = list(RetryPolicy.named(reading).attempt_offsets()[: fails_first + 1])
+    simulated = failing_attempts(reading, receiver="fail-twice")
+    observed = []
+    for d in detailed:
+        times = [_iso_s(a["started_at"]) for a in d["attempts"]]
+        observed.append([round(t - times[0], 3) for t in times] if times else [])
+    ok = (
+        len(detailed) == len(_INTEROP_EVENTS)
+        and all(d["status"] == "delivered" for d in detailed)
+        and all(len(o) == fails_first + 1 for o in observed)
+        # wall-clock tolerance: each gap within 0.5 s of the schedule's
+        and all(abs(o[-1] - expected[-1]) <= 0.5 * fails_first for o in observed if o)
+    )
+    took = time.monotonic() - started
+    summary = {
+        "sender": sender_url,
+        "receiver": receiver_url,
+        "reading": reading,
+        "receiver_faults": f"fails the first {fails_first} attempts of every event",
+        "expected_offsets_s": expected,
+        "simulated_offsets_s": simulated,
+        "observed_offsets_s": observed,
+        "outcome": "pass" if ok else "fail",
+        "seconds": round(took, 1),
+        "webhook": webhook,
+        "deliveries": detailed,
+    }
+    (out / "interop.json").write_text(json.dumps(summary, indent=2) + "\n")
+    _interop_figure(summary, out / "interop.png")
+    state = ", ".join(
+        f"{d['event_type']} {d['status']} after {d['attempt_count']}" for d in detailed
+    )
+    log(f"  interop: {summary['outcome'].upper()} in {took:.0f} s ({state})")
+    return summary
+
+
+def _interop_figure(summary: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from whsim import plot
+
+    rows: dict[str, Any] = {
+        "schedule": summary["expected_offsets_s"],
+        "simulator": summary["simulated_offsets_s"],
+    }
+    for d, offsets in zip(summary["deliveries"], summary["observed_offsets_s"], strict=True):
+        rows[d["event_type"]] = offsets
+    fig, ax = plt.subplots(figsize=(9, 0.5 * len(rows) + 1.6))
+    bands = [(t - 0.05, t + 0.5) for t in summary["expected_offsets_s"]]
+    plot.attempt_offsets(rows, bands=bands, ax=ax)
+    ax.set_title("reference sender -> reference receiver (fail-twice): attempts per event")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def notebook_paths(folder: Path) -> list[Path]:
     """The design-review notebooks, ``NN-topic.ipynb``, in order."""
     return sorted(folder.glob("[0-9][0-9]-*.ipynb"))
@@ -431,11 +558,14 @@ class DemoResult:
     seconds: float = 0.0
     started: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     processes: list[int] = field(default_factory=list)
+    interop: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return all(c["outcome"] in ("pass", "non-strict") for c in self.conformance) and all(
-            n["ok"] for n in self.notebooks
+        return (
+            all(c["outcome"] in ("pass", "non-strict") for c in self.conformance)
+            and all(n["ok"] for n in self.notebooks)
+            and self.interop.get("outcome", "pass") == "pass"
         )
 
     @property
@@ -456,8 +586,32 @@ class DemoResult:
             ],
             "conformance": self.conformance,
             "notebooks": [{k: v for k, v in n.items() if k != "answer"} for n in self.notebooks],
+            "interop": {
+                k: v for k, v in self.interop.items() if k not in ("deliveries", "webhook")
+            },
             "notes": self.notes,
         }
+
+
+def _interop_html(interop: dict[str, Any]) -> str:
+    if not interop:
+        return ""
+    rows = "".join(
+        f"<tr><td>{_e(d['event_type'])}</td><td>{_e(d['status'])}</td>"
+        f"<td class=num>{d['attempt_count']}</td><td>{_e(', '.join(f'{x:.2f}' for x in o))}</td></tr>"
+        for d, o in zip(interop["deliveries"], interop["observed_offsets_s"], strict=True)
+    )
+    expected = ", ".join(f"{x:g}" for x in interop["expected_offsets_s"])
+    return (
+        f"<h3>Reference sender to reference receiver {_badge(interop['outcome'])}</h3>"
+        f"<p>The reference sender ({_e(interop['sender'])}, reading {_e(interop['reading'])}) "
+        f"delivers one job to a reference receiver that {_e(interop['receiver_faults'])}: each "
+        f"event should arrive on its attempt at {_e(expected)} s. "
+        f'<a href="sender/interop.json">interop.json</a></p>'
+        f"<table><tr><th>event</th><th>status</th><th>attempts</th><th>attempt offsets (s)</th></tr>"
+        f"{rows}</table>"
+        f'<img class="fig" src="sender/interop.png" alt="attempts of the reference sender">'
+    )
 
 
 def write_index(result: DemoResult) -> Path:
@@ -535,6 +689,7 @@ simulation), and the named simulation scenarios with their retry timelines.</p>
 <h2>Conformance of the reference implementations</h2>
 <table><tr><th>role</th><th>outcome</th><th>cases</th><th>target</th><th>time</th><th>reports</th></tr>
 {"".join(conf) or "<tr><td colspan=6>no suite ran</td></tr>"}</table>
+{_interop_html(result.interop)}
 <h2>Design review notebooks</h2>
 {"".join(nbs) or '<p class="muted">not executed in this run (--quick or --no-notebooks)</p>'}
 <h2>Simulations of the named scenarios</h2>
@@ -581,7 +736,7 @@ def run_demo(
     result = DemoResult(out=out)
     names = list(scenarios) if scenarios is not None else list(SCENARIOS)
     secret = secrets.token_hex(16)
-    total = 4
+    total = 5
 
     log(f"[1/{total}] simulating {len(names)} named scenarios -> {out / 'sim'}")
     result.simulations = run_simulations(out / "sim", names, log=log)
@@ -612,9 +767,47 @@ def run_demo(
                     procs, "receiver", url, secret=secret, out=out / "receiver", log=log
                 )
             )
+            log(f"[4/{total}] starting the reference sender and a receiver that fails twice")
+            sender, sender_url = procs.serve(
+                _whsim(
+                    "sender",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--db",
+                    str(Path(tmp) / "sender.sqlite3"),
+                    "--log-level",
+                    "warning",
+                ),
+                out / "logs" / "sender.log",
+            )
+            faulty, faulty_url = procs.serve(
+                _whsim(
+                    "receiver",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--secret",
+                    secret,
+                    "--db",
+                    str(Path(tmp) / "faulty.sqlite3"),
+                    "--behaviour",
+                    "fail-twice",
+                    "--quiet",
+                ),
+                out / "logs" / "receiver-fail-twice.log",
+            )
+            result.processes += [sender.pid, faulty.pid]
+            log(
+                f"  sender (pid {sender.pid}) at {sender_url}; receiver (pid {faulty.pid}) at {faulty_url}"
+            )
+            result.interop = run_interop(
+                sender_url, faulty_url, secret=secret, out=out / "sender", log=log
+            )
             note = (
-                "sender parts skipped: the reference sender (whsim sender, issue 4) and the sender "
-                "suite (issue 6) are not in this build"
+                "sender suite skipped: the sender conformance suite (issue 6) is not in this build"
             )
             result.notes.append(note)
             log(f"  note: {note}")
@@ -625,12 +818,12 @@ def run_demo(
     folder = notebooks if notebooks is not None else Path("notebooks")
     paths = notebook_paths(folder) if folder.is_dir() else []
     if run_notebook_html and paths:
-        log(f"[4/{total}] executing {len(paths)} notebooks into HTML -> {out / 'notebooks'}")
+        log(f"[5/{total}] executing {len(paths)} notebooks into HTML -> {out / 'notebooks'}")
         result.notebooks = run_notebooks(paths, out / "notebooks", reports=out, log=log)
     else:
         why = "not asked for" if not run_notebook_html else f"no notebooks in {folder}"
         result.notes.append(f"notebooks not executed ({why})")
-        log(f"[4/{total}] notebooks skipped ({why})")
+        log(f"[5/{total}] notebooks skipped ({why})")
 
     result.seconds = time.monotonic() - begun
     write_index(result)

@@ -63,12 +63,13 @@ def failing_attempts(
     receiver: str = "always-500",
     expiry_s: float | None = 86_400,
 ) -> list[float]:
-    """When one event's attempts start, in seconds after the first, if every attempt fails.
+    """When one event's attempts start, in seconds after the first, against ``receiver``.
 
     ``policy`` is a RETRY-1 reading or a named policy; ``jitter`` overrides its jitter (``none``,
     ``full``, ``equal``, ``proportional``); ``receiver`` names a built-in behaviour (default
-    ``always-500``: a 500 after 20 ms, so backoff counts from a failure 20 ms after the send).
-    Different seeds draw different jitter.
+    ``always-500``: every attempt fails with a 500 after 20 ms, so backoff counts from a failure
+    20 ms after the send; ``fail-twice`` succeeds on the third). Different seeds draw different
+    jitter.
     """
     from whsim.sim.run import simulate
 
