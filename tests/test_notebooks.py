@@ -1,0 +1,146 @@
+"""The design-review notebooks: each runs top to bottom on a real kernel, and none is committed
+with outputs.
+
+Execution uses nbclient on the ``python3`` kernel of this interpreter (ipykernel from the
+``notebooks`` extra), with the non-interactive Agg backend, a timeout per cell and a bound per
+notebook. ``WHSIM_REPORTS`` points at an empty folder, so notebook 06 takes its fallback path.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import runpy
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+CELL_TIMEOUT_S = 120
+NOTEBOOK_BOUND_S = 120  # each notebook is written to run in well under a minute
+ALLOWED_IMPORTS = {
+    "whsim",
+    "whsim.plot",
+    "whsim.sim",
+    "whsim.sim.sweep",
+    "whsim.explore",
+    "whsim.strategies",
+    "pandas",
+    "matplotlib",
+    "matplotlib.pyplot",
+    "dataclasses",
+    "json",
+    "math",
+    "os",
+    "pathlib",
+}
+
+
+def _ids(paths: list[Path]) -> list[str]:
+    return [p.stem for p in paths]
+
+
+def _code(path: Path) -> list[str]:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def test_there_are_notebooks():
+    names = {p.stem[:2] for p in NOTEBOOKS}
+    assert {"01", "02", "03", "04", "05", "06", "07"} <= names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_committed_notebook_has_no_outputs(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        assert cell["outputs"] == [], f"{path.name} cell {i} has outputs: strip them"
+        assert cell["execution_count"] is None, f"{path.name} cell {i} has an execution count"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_is_built_from_its_source(path, tmp_path):
+    """notebooks/build.py turns notebooks/src/NN-topic.py into the committed .ipynb, byte for byte."""
+    build = runpy.run_path(str(ROOT / "notebooks" / "build.py"))
+    source = ROOT / "notebooks" / "src" / f"{path.stem}.py"
+    built = build["build"](source, tmp_path)
+    assert built.read_text(encoding="utf-8") == path.read_text(encoding="utf-8"), (
+        f"{path.name} differs from its source: run .venv/bin/python notebooks/build.py"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_imports_only_the_public_api(path):
+    for source in _code(path):
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                assert name in ALLOWED_IMPORTS, f"{path.name} imports {name}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_starts_with_a_question_and_parameters(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    first, second = nb["cells"][0], nb["cells"][1]
+    assert first["cell_type"] == "markdown" and "**Question.**" in "".join(first["source"])
+    assert "parameters" in second["metadata"].get("tags", [])
+
+
+def _execute(nb, cwd: Path) -> None:
+    client = nbclient.NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(cwd)}},
+        extra_arguments=["--log-level=ERROR"],
+    )
+    client.execute()
+
+
+@pytest.fixture
+def kernel_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("WHSIM_REPORTS", str(tmp_path / "no-reports"))
+    monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+
+
+@pytest.mark.slow
+def test_the_kernel_is_this_interpreter(kernel_env, tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import sys, matplotlib; print(sys.prefix); print(matplotlib.get_backend())"
+        )
+    ]
+    _execute(nb, tmp_path)
+    prefix, backend = nb.cells[0].outputs[0]["text"].split()
+    assert Path(prefix).resolve() == Path(sys.prefix).resolve()
+    assert backend.lower() == "agg"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_runs_top_to_bottom(path, kernel_env):
+    nb = nbformat.read(path, as_version=4)
+    started = time.monotonic()
+    _execute(nb, path.parent)  # raises CellExecutionError, naming the cell, if one fails
+    took = time.monotonic() - started
+    assert took < NOTEBOOK_BOUND_S, f"{path.name} took {took:.0f} s (bound {NOTEBOOK_BOUND_S} s)"
+    last = nb.cells[-1]
+    printed = "".join(o.get("text", "") for o in last.outputs if o.get("output_type") == "stream")
+    assert printed.strip(), f"{path.name} must end by printing its answer"
+    assert os.environ["MPLBACKEND"] == "Agg"
