@@ -55,3 +55,38 @@ def test_loss_vs_outage_has_a_line_per_policy():
 def test_timeline_of_a_healthy_run_still_draws():
     ax = plot.retry_timeline(whsim.simulate("healthy", seed=0))
     assert isinstance(ax, Axes)
+
+
+def test_attempt_offsets_draws_a_row_per_label_and_the_bands():
+    from whsim.sim import sweep
+
+    rows = {
+        "backoff-only": sweep.failing_attempts("backoff-only"),
+        "jittered": [
+            sweep.failing_attempts("backoff-only", jitter="full", seed=s) for s in range(3)
+        ],
+    }
+    ax = plot.attempt_offsets(rows, bands=[(0, 0.5), (1, 1.5)], colours={"jittered": "red"})
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["backoff-only", "jittered"]
+    assert len(ax.collections) == 4  # one scatter per series
+    assert ax.get_legend() is not None
+
+
+def test_outage_loss_plots_a_sweep_with_thresholds():
+    from whsim.sim import sweep
+
+    frame = sweep.outage_loss(["backoff-only", "convoy"], [10, 60, 3600], events=20)
+    ax = plot.outage_loss(frame, thresholds={"backoff-only": 32.0, "convoy": None})
+    assert [
+        line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")
+    ] == [
+        "backoff-only",
+        "convoy",
+    ]
+
+
+def test_delivery_age_and_overview(result):
+    ax = plot.delivery_age(result)
+    assert "expiry" in [t.get_text().split(" ")[0] for t in ax.get_legend().get_texts()]
+    fig = plot.overview(result)
+    assert len(fig.axes) == 2

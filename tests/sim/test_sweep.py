@@ -1,0 +1,62 @@
+"""whsim.sim.sweep: the questions the notebooks ask, answered the same way every time."""
+
+import pytest
+
+from whsim import RetryPolicy, ScenarioError
+from whsim.sim import simulate, sweep
+
+
+def test_one_failing_event_follows_each_reading():
+    for reading in ("backoff-only", "immediate-plus-five", "immediate-counts"):
+        offsets = sweep.failing_attempts(reading)
+        schedule = RetryPolicy.named(reading).attempt_offsets()
+        assert len(offsets) == len(schedule)
+        # each failed attempt's 500 takes 20 ms, and backoff counts from the failure
+        for k, (got, want) in enumerate(zip(offsets, schedule, strict=True)):
+            assert got == pytest.approx(want + 0.02 * k, abs=1e-9)
+
+
+def test_jitter_draws_differ_by_seed_and_never_lengthen_the_window():
+    draws = {tuple(sweep.failing_attempts("backoff-only", jitter="full", seed=s)) for s in range(5)}
+    assert len(draws) > 1
+    assert all(d[-1] <= 31.1 for d in draws)
+
+
+def test_a_receiver_that_fails_twice_is_reached_on_the_third_attempt():
+    assert sweep.failing_attempts("backoff-only", receiver="fail-twice") == [0.0, 1.02, 3.04]
+
+
+def test_outage_scenario_creates_every_event_inside_the_outage():
+    scenario = sweep.outage_scenario(60, "backoff-only", events=30)
+    result = simulate(scenario)
+    (outage,) = scenario.receivers[0].outages
+    assert len(result.events) == 30
+    assert result.events["time_ms"].max() < outage.end_ms
+
+
+def test_outage_loss_grows_with_the_outage():
+    frame = sweep.outage_loss(["backoff-only", "svix"], [10, 60, 600, 7200], events=50)
+    guide = frame[frame["policy"] == "backoff-only"].set_index("outage_s")["loss_rate"]
+    assert guide[10.0] == 0 and 0 < guide[60.0] < guide[600.0] <= guide[7200.0] <= 1
+    assert (frame[frame["policy"] == "svix"]["loss_rate"] == 0).all()
+    assert set(frame.columns) >= {"policy", "outage_s", "events", "lost", "loss_rate"}
+
+
+def test_shortest_lossy_outage_is_just_past_the_retry_window():
+    assert sweep.shortest_lossy_outage("backoff-only") == 32.0
+    assert sweep.shortest_lossy_outage("immediate-counts") == 16.0
+    assert sweep.shortest_lossy_outage("backoff-only", max_s=20) is None
+
+
+def test_lifting_the_expiry_lets_long_schedules_run_their_course():
+    capped = sweep.shortest_lossy_outage("stripe-like", resolution_s=60)
+    free = sweep.shortest_lossy_outage("stripe-like", resolution_s=60, expiry_s=None)
+    assert capped is not None and free is not None
+    assert capped < 86_400 < free
+
+
+def test_an_outage_needs_a_length_and_events():
+    with pytest.raises(ScenarioError, match="outage_s"):
+        sweep.outage_scenario(0, "backoff-only")
+    with pytest.raises(ScenarioError, match="events"):
+        sweep.outage_scenario(10, "backoff-only", events=0)
