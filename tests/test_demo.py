@@ -180,3 +180,41 @@ def test_demo_help_lists_quick(capsys):
     with pytest.raises(SystemExit):
         main(["demo", "--help"])
     assert "--quick" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_the_demo_stops_everything_it_started(tmp_path):
+    import re
+    import signal
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "whsim.cli", "demo", "--quick", "--out", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+        start_new_session=True,  # a terminal's Ctrl-C goes to the whole group
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    seen = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            seen.append(line)
+            if line.startswith("[3/5]"):  # the receiver runs, its suite has started
+                break
+        pids = [int(p) for p in re.findall(r"\(pid (\d+)\)", "".join(seen))]
+        assert pids, seen
+        os.killpg(proc.pid, signal.SIGINT)
+        rest = proc.communicate(timeout=60)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, "".join(seen) + rest
+    assert "interrupted" in rest
+    deadline = time.monotonic() + 5
+    while not all(_gone(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert all(_gone(pid) for pid in pids)

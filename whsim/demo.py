@@ -482,16 +482,27 @@ def run_notebooks(
             started = time.monotonic()
             nb = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
             error = ""
+            client = NotebookClient(
+                nb,
+                timeout=timeout_s,
+                kernel_name="python3",
+                resources={"metadata": {"path": str(path.parent)}},
+                extra_arguments=["--log-level=ERROR"],  # not ipykernel's TCP warning
+            )
             try:
-                NotebookClient(
-                    nb,
-                    timeout=timeout_s,
-                    kernel_name="python3",
-                    resources={"metadata": {"path": str(path.parent)}},
-                    extra_arguments=["--log-level=ERROR"],  # not ipykernel's TCP warning
-                ).execute()
-            except CellExecutionError as exc:
-                error = str(exc).strip().splitlines()[-1] if str(exc).strip() else "cell failed"
+                client.execute()
+            except Exception as exc:  # a cell raised, or the kernel died or would not start
+                # While it runs, nbclient answers Ctrl-C (and SIGTERM) by shutting the kernel
+                # down, which surfaces as some other error; its handler leaves this mark. A
+                # Ctrl-C in a terminal also reaches the kernel, as a KeyboardInterrupt in a cell.
+                cell_interrupted = getattr(exc, "ename", "") == "KeyboardInterrupt"
+                if cell_interrupted or getattr(client, "_async_cleanup_kernel_future", None):
+                    raise KeyboardInterrupt from None
+                if isinstance(exc, CellExecutionError):
+                    text = str(exc).strip()
+                    error = text.splitlines()[-1] if text else "cell failed"
+                else:
+                    error = f"{type(exc).__name__}: {exc}"
             body, _ = exporter.from_notebook_node(nb)
             target = out / f"{path.stem}.html"
             target.write_text(body, encoding="utf-8")
