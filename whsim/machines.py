@@ -21,6 +21,7 @@ delete, get and list, against a model of what should exist::
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import json
@@ -280,7 +281,9 @@ class DeliveryMachine(RuleBasedStateMachine):
                 self.frozen[i] = list(d.attempts)
 
 
-_EVENT_SETS = st.lists(st.sampled_from(EVENT_TYPES), min_size=1, max_size=len(EVENT_TYPES), unique=True)
+_EVENT_SETS = st.lists(
+    st.sampled_from(EVENT_TYPES), min_size=1, max_size=len(EVENT_TYPES), unique=True
+)
 
 
 class RegistrationMachine(RuleBasedStateMachine):
@@ -354,8 +357,12 @@ class RegistrationMachine(RuleBasedStateMachine):
         secret = f"whsim-machine-{secrets.token_hex(8)}"
         self.secrets.add(secret)
         url = f"{self.callback_url}?create={self.counter}"
-        answer = self._call("POST", "/api/webhooks", {"url": url, "events": events, "secret": secret})
-        assert 200 <= answer.status_code < 300, f"create answered {answer.status_code}: {answer.text[:300]}"
+        answer = self._call(
+            "POST", "/api/webhooks", {"url": url, "events": events, "secret": secret}
+        )
+        assert 200 <= answer.status_code < 300, (
+            f"create answered {answer.status_code}: {answer.text[:300]}"
+        )
         doc = self._doc(answer)
         webhook_id = doc.get("id") if isinstance(doc, dict) else None
         assert isinstance(webhook_id, str) and webhook_id, doc
@@ -375,7 +382,9 @@ class RegistrationMachine(RuleBasedStateMachine):
         if webhook_id not in self.model:
             assert answer.status_code == 404, f"PUT of a deleted webhook: {answer.status_code}"
             return
-        assert 200 <= answer.status_code < 300, f"update answered {answer.status_code}: {answer.text[:300]}"
+        assert 200 <= answer.status_code < 300, (
+            f"update answered {answer.status_code}: {answer.text[:300]}"
+        )
         self.model[webhook_id].update(body)
         self._same(self._doc(answer), webhook_id)
 
@@ -408,7 +417,9 @@ class RegistrationMachine(RuleBasedStateMachine):
         answer = self._call("GET", "/api/webhooks")
         assert answer.status_code == 200, f"list answered {answer.status_code}"
         doc = self._doc(answer)
-        assert isinstance(doc, dict) and isinstance(doc.get("webhooks"), list), json.dumps(doc)[:300]
+        assert isinstance(doc, dict) and isinstance(doc.get("webhooks"), list), json.dumps(doc)[
+            :300
+        ]
         listed = {w.get("id"): w for w in doc["webhooks"] if isinstance(w, dict)}
         for webhook_id in self.model:
             assert webhook_id in listed, f"{webhook_id} is missing from the list"
@@ -418,8 +429,6 @@ class RegistrationMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         for webhook_id in list(self.model):
-            try:
+            with contextlib.suppress(httpx.HTTPError, AssertionError):
                 self._call("DELETE", f"/api/webhooks/{webhook_id}")
-            except (httpx.HTTPError, AssertionError):
-                pass
         self.client.close()

@@ -256,7 +256,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     settings = session.config.stash[_SETTINGS]
     role = _ROLES.get(results[0].spec.id.split("-", 1)[0], "unknown")
-    extra = dict(session.config.stash.get(_EXTRA, {}))
+    stored = session.config.stash.get(_EXTRA, None)
+    extra: dict[str, Any] = dict(stored) if stored else {}
     notes = [str(n) for n in extra.pop("notes", [])]
     readings = extra.pop("readings", {})
     target = settings.sender_url if role == "sender" else settings.receiver_url

@@ -51,6 +51,9 @@ CATALOG: Final[dict[str, CaseSpec]] = {
             level="SHOULD",
         ),
         CaseSpec("SND-VERIFY-003", "whether the verification request is signed", ("VERIFY-5",)),
+        CaseSpec(
+            "SND-VERIFY-004", "a changed URL is verified again (reading reverify)", ("VERIFY-4",)
+        ),
         # --- signatures -----------------------------------------------------------------------
         CaseSpec(
             "SND-SIG-001",
@@ -58,7 +61,11 @@ CATALOG: Final[dict[str, CaseSpec]] = {
             ("SIG-1",),
         ),
         # --- events ---------------------------------------------------------------------------
-        CaseSpec("SND-EVENT-001", "every delivery is an event envelope {type, timestamp, data}", ("EVENT-1",)),
+        CaseSpec(
+            "SND-EVENT-001",
+            "every delivery is an event envelope {type, timestamp, data}",
+            ("EVENT-1",),
+        ),
         CaseSpec("SND-EVENT-002", "each of the seven event types matches its schema", _TYPES),
         CaseSpec(
             "SND-EVENT-003",
@@ -86,9 +93,7 @@ CATALOG: Final[dict[str, CaseSpec]] = {
             "500 twice, then 200: retried until the 2xx, nothing after it",
             ("RETRY-2", "CODES-1"),
         ),
-        CaseSpec(
-            "SND-RETRY-006", "an attempt that times out is retried", ("RETRY-2", "TIMEOUT-2")
-        ),
+        CaseSpec("SND-RETRY-006", "an attempt that times out is retried", ("RETRY-2", "TIMEOUT-2")),
         CaseSpec("SND-RETRY-007", "a refused connection is retried", ("RETRY-2",)),
         CaseSpec("SND-RETRY-008", "redirects are not followed (reading no-follow)", ("RETRY-5",)),
         CaseSpec(

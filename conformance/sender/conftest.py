@@ -62,7 +62,11 @@ def sender(
             "sender mode": target.mode,
             "RETRY-1 reading": target.reading,
             "time scale": f"{scale:g}"
-            + (" (advertised by GET /api/meta: expected delays are scaled)" if target.scaled else ""),
+            + (
+                " (advertised by GET /api/meta: expected delays are scaled)"
+                if target.scaled
+                else ""
+            ),
             "timing profile": target.timing.describe(),
             "retry bands (s, wall)": ", ".join(
                 f"gap {k}: {b.expected:.3f} in [{b.low:.3f}, {b.high:.3f}]"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,17 +36,12 @@ def record_arrivals(case: Case, run: Run, arrivals: Sequence[Arrival], note: str
 
 def gaps(attempts: Sequence[Arrival]) -> list[float]:
     """Failure-to-next gaps (seconds): from the end of one attempt to the next one's headers."""
-    return [
-        (b.t_headers_ns - a.t_end_ns) / 1e9 for a, b in zip(attempts, attempts[1:], strict=False)
-    ]
+    return [(b.t_headers_ns - a.t_end_ns) / 1e9 for a, b in itertools.pairwise(attempts)]
 
 
 def starts(attempts: Sequence[Arrival]) -> list[float]:
     """Start-to-start gaps (seconds)."""
-    return [
-        (b.t_headers_ns - a.t_headers_ns) / 1e9
-        for a, b in zip(attempts, attempts[1:], strict=False)
-    ]
+    return [(b.t_headers_ns - a.t_headers_ns) / 1e9 for a, b in itertools.pairwise(attempts)]
 
 
 def attempt_rows(attempts: Sequence[Arrival]) -> list[dict[str, Any]]:
@@ -83,13 +79,20 @@ def timeline(
         bad = i - 1 < len(grades) and i >= 1 and grades[i - 1] == "fail"
         label = "closed" if a.client_closed else str(a.status)
         marks.append(
-            Mark((a.t_headers_ns - t0) / 1e9, label, bad=bad or i > len(bands), end=(a.t_end_ns - t0) / 1e9)
+            Mark(
+                (a.t_headers_ns - t0) / 1e9,
+                label,
+                bad=bad or i > len(bands),
+                end=(a.t_end_ns - t0) / 1e9,
+            )
         )
     windows = []
     anchor = marks[0].end or 0.0
     for k, band in enumerate(bands):
         windows.append(
-            Window(anchor + band.low, anchor + band.high, anchor + 2 * band.high, f"attempt {k + 2}")
+            Window(
+                anchor + band.low, anchor + band.high, anchor + 2 * band.high, f"attempt {k + 2}"
+            )
         )
         nxt = k + 1
         anchor = (marks[nxt].end or marks[nxt].t) if nxt < len(marks) else anchor + band.expected

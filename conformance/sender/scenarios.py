@@ -105,13 +105,13 @@ class Run:
         got = self.deliveries()
         if not got:
             return []
-        kind = next((a.event_type for a in got if a.event_type == TEST_EVENT_TYPE), got[0].event_type)
+        kind = next(
+            (a.event_type for a in got if a.event_type == TEST_EVENT_TYPE), got[0].event_type
+        )
         return [a for a in got if a.event_type == kind]
 
 
-def _setup(
-    run: Run, responder: Responder, events: list[str], *, send_test: bool = True
-) -> bool:
+def _setup(run: Run, responder: Responder, events: list[str], *, send_test: bool = True) -> bool:
     target = run.target
     if target.can_deliver is not None:
         run.untestable = target.can_deliver
@@ -150,11 +150,17 @@ def _follow(run: Run, *, first_wait: float = FIRST_WAIT_S) -> None:
         if not attempts or len(attempts) >= MAX_ATTEMPTS:
             return
         k = len(attempts) - 1
-        gap = target.longest_gap(k) or target.longest_gap(len(target.gaps("immediate-plus-five")) - 1)
+        gap = target.longest_gap(k) or target.longest_gap(
+            len(target.gaps("immediate-plus-five")) - 1
+        )
         window = target.timing.band(gap).high
         left = attempts[-1].t_end_ns / 1e9 + window - time.monotonic()
         n = len(attempts)
-        if left <= 0 or not listener.wait(lambda got: len(_attempts_of(run, got)) > n, run.path, left):
+
+        def more(got: list[Arrival], n: int = n) -> bool:
+            return len(_attempts_of(run, got)) > n
+
+        if left <= 0 or not listener.wait(more, run.path, left):
             return
 
 
@@ -195,7 +201,9 @@ def _ok(run: Run) -> None:
     if trigger.available and not run.error:
         need = {*EVENT_TYPES, TEST_EVENT_TYPE}
         run.listener.wait(
-            lambda got: need <= {a.event_type for a in got}, run.path, 20 + 10 / run.target.time_scale
+            lambda got: need <= {a.event_type for a in got},
+            run.path,
+            20 + 10 / run.target.time_scale,
         )
         time.sleep(0.5)
 
@@ -265,7 +273,9 @@ def _wrong_challenge(run: Run) -> None:
     if reg.webhook_id is None:
         return
     time.sleep(0.5)
-    run.exchanges.append(target.call(None, "GET", f"/api/webhooks/{reg.webhook_id}", note="status after"))
+    run.exchanges.append(
+        target.call(None, "GET", f"/api/webhooks/{reg.webhook_id}", note="status after")
+    )
     run.t_trigger_ns = time.monotonic_ns()
     run.exchanges.append(target.test_event(None, reg.webhook_id))
     run.listener.wait(
@@ -355,7 +365,9 @@ class Scenarios:
         for name in sorted(names):
             run = Run(name, self.target, self.target.listener)
             self.runs[name] = run
-            thread = threading.Thread(target=self._run, args=(run,), name=f"scenario {name}", daemon=True)
+            thread = threading.Thread(
+                target=self._run, args=(run,), name=f"scenario {name}", daemon=True
+            )
             self.threads.append(thread)
             thread.start()
 

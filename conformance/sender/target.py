@@ -23,7 +23,14 @@ from whsim.policy import RetryPolicy
 from whsim.spec.clauses import reading_names
 from whsim.spec.events import EVENT_TYPES
 
-__all__ = ["API_TIMEOUT_S", "SECRET_PREFIX", "SenderTarget", "Trigger", "TriggerError", "as_exchange"]
+__all__ = [
+    "API_TIMEOUT_S",
+    "SECRET_PREFIX",
+    "SenderTarget",
+    "Trigger",
+    "TriggerError",
+    "as_exchange",
+]
 
 API_TIMEOUT_S: Final = 20.0
 """How long one API call may take (registration runs the handshake, up to 5 s or so)."""
@@ -40,7 +47,9 @@ def as_exchange(arrival: Arrival, url: str, note: str = "") -> Exchange:
     """A request the sender made to the kit, as an exchange for the report."""
     # Host, Content-Length and Connection are the HTTP client's own; a replay sets them anew.
     headers = tuple(
-        (k, v) for k, v in arrival.headers if k.lower() not in ("host", "content-length", "connection")
+        (k, v)
+        for k, v in arrival.headers
+        if k.lower() not in ("host", "content-length", "connection")
     )
     request = Request(arrival.method, url, headers, arrival.body)
     response = Response(
@@ -135,7 +144,9 @@ class SenderTarget:
         self.meta = self._meta()
         self.time_scale = float(self.meta.get("time_scale") or 1.0)
         advertised = self.meta.get("mode")
-        self.mode = mode or (advertised if advertised in ("development", "production") else "development")
+        self.mode = mode or (
+            advertised if advertised in ("development", "production") else "development"
+        )
         self.reading = reading or "backoff-only"
         if self.reading not in reading_names("RETRY-1"):
             raise ValueError(

@@ -145,7 +145,10 @@ def test_get_and_unknown(sender: SenderTarget, whsim_case: Case) -> None:
     why = "status is not 200" if _status(ex) != 200 else _same(_doc(ex), reg, EVENTS)
     if why:
         whsim_case.fail(
-            f"GET of an existing webhook: {why}", expected="200 and the webhook", actual=_text(ex), primary=ex
+            f"GET of an existing webhook: {why}",
+            expected="200 and the webhook",
+            actual=_text(ex),
+            primary=ex,
         )
     unknown = sender.call(whsim_case, "GET", f"/api/webhooks/whsim-unknown-{secrets.token_hex(6)}")
     if _status(unknown) != 404:
@@ -177,10 +180,15 @@ def test_update(sender: SenderTarget, whsim_case: Case) -> None:
             actual=_text(after),
             primary=after,
         )
-    unknown = sender.call(whsim_case, "PUT", f"/api/webhooks/whsim-unknown-{secrets.token_hex(6)}", body)
+    unknown = sender.call(
+        whsim_case, "PUT", f"/api/webhooks/whsim-unknown-{secrets.token_hex(6)}", body
+    )
     if _status(unknown) != 404:
         whsim_case.fail(
-            "PUT of an unknown id is not 404", expected="404", actual=_text(unknown), primary=unknown
+            "PUT of an unknown id is not 404",
+            expected="404",
+            actual=_text(unknown),
+            primary=unknown,
         )
     whsim_case.passed(f"updated with {status}; GET shows the new url and events", primary=ex)
 
@@ -226,7 +234,10 @@ def test_bad_bodies(sender: SenderTarget, whsim_case: Case) -> None:
         ex = sender.call(whsim_case, "POST", "/api/webhooks", raw=text.encode(), note=name)
         exchanges.append((name, ex))
     exchanges.append(
-        ("not JSON", sender.call(whsim_case, "POST", "/api/webhooks", raw=b"{url: nope", note="not JSON"))
+        (
+            "not JSON",
+            sender.call(whsim_case, "POST", "/api/webhooks", raw=b"{url: nope", note="not JSON"),
+        )
     )
     for name, ex in exchanges:
         status = _status(ex)
@@ -300,7 +311,9 @@ def test_state_machine(
             whsim_case.error(f"network: {exc}")
         raise
     whsim_case.details.update(requests=len(machine.log), seed=whsim_settings.seed)
-    whsim_case.passed(f"{len(machine.log)} requests over 4 programs of up to 10 steps agree with the model")
+    whsim_case.passed(
+        f"{len(machine.log)} requests over 4 programs of up to 10 steps agree with the model"
+    )
 
 
 @case("SND-REG-009")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 from whsim.conformance.case import Case
+from whsim.conformance.listener import ok
 from whsim.signing import SIGNATURE_HEADER, verify
 
 from .catalog import case
 from .grading import record_arrivals, require
 from .scenarios import Scenarios
+from .target import SenderTarget
 
 
 @case("SND-VERIFY-001")
@@ -43,7 +45,9 @@ def test_wrong_challenge(scenarios: Scenarios, whsim_case: Case) -> None:
     assert reg is not None
     record_arrivals(whsim_case, run, run.arrivals())
     if not run.verifications():
-        whsim_case.untestable("no verification request arrived, so no wrong answer could be given (SND-VERIFY-001)")
+        whsim_case.untestable(
+            "no verification request arrived, so no wrong answer could be given (SND-VERIFY-001)"
+        )
     status = reg.exchange.response.status
     if reg.webhook_id is None:
         if status is not None and 400 <= status < 500:
@@ -93,4 +97,32 @@ def test_verification_signed(scenarios: Scenarios, whsim_case: Case) -> None:
     elif verify(found[0].body, header, run.registered.secret):
         whsim_case.info("the verification request is signed with the secret: reading signed")
     else:
-        whsim_case.info(f"the verification request carries a signature that does not verify ({header[:20]}...)")
+        whsim_case.info(
+            f"the verification request carries a signature that does not verify ({header[:20]}...)"
+        )
+
+
+@case("SND-VERIFY-004")
+def test_new_url_verified_again(sender: SenderTarget, whsim_case: Case) -> None:
+    if sender.can_deliver is not None:
+        whsim_case.untestable(sender.can_deliver)
+    reg = sender.register(whsim_case, "verify-old-url", ok(), ["job.failed"])
+    if reg.webhook_id is None:
+        whsim_case.untestable(
+            f"the registration was refused ({reg.exchange.response.status}); see SND-REG-001"
+        )
+    path = sender.listener.path("verify-new-url", ok())
+    ex = sender.call(
+        whsim_case, "PUT", f"/api/webhooks/{reg.webhook_id}", {"url": sender.listener.url(path)}
+    )
+    arrived = sender.listener.wait(lambda got: any(a.is_verification for a in got), path, 5.0)
+    if arrived:
+        whsim_case.passed("the new URL got its own webhook.verify request", primary=ex)
+        return
+    whsim_case.non_strict(
+        "no verification request reached the new URL: reading keep (the new URL inherits the "
+        "old status unverified)",
+        expected="a webhook.verify request at the new URL (reading reverify)",
+        actual=f"PUT answered {ex.response.status}; nothing at the new URL within 5 s",
+        primary=ex,
+    )

@@ -23,7 +23,9 @@ def _schedule(whsim_case: Case, sender: SenderTarget, run: Run, title: str) -> l
     observed = gaps(attempts)
     expected = sender.gaps()
     grade = grade_gaps(observed, expected, sender.timing)
-    quiet = sender.timing.band(sender.longest_gap(len(attempts) - 1) or max(expected, default=1)).high
+    quiet = sender.timing.band(
+        sender.longest_gap(len(attempts) - 1) or max(expected, default=1)
+    ).high
     whsim_case.details.update(
         attempts=attempt_rows(attempts),
         gaps_failure_to_next_s=[round(g, 3) for g in observed],
@@ -53,7 +55,9 @@ def test_backoff_gaps(sender: SenderTarget, scenarios: Scenarios, whsim_case: Ca
     run = require(whsim_case, scenarios, "retry-500")
     observed = _schedule(whsim_case, sender, run, "always 500")
     if not run.attempts():
-        whsim_case.fail("no delivery attempt arrived after POST .../test", expected="attempts", actual="none")
+        whsim_case.fail(
+            "no delivery attempt arrived after POST .../test", expected="attempts", actual="none"
+        )
     grade = grade_gaps(observed, sender.gaps(), sender.timing)
     expected = ", ".join(f"{b.expected:.3f} [{b.low:.3f}, {b.high:.3f}]" for b in grade.bands)
     actual = ", ".join(f"{g:.3f}" for g in observed) or "no retry"
@@ -69,7 +73,9 @@ def test_backoff_gaps(sender: SenderTarget, scenarios: Scenarios, whsim_case: Ca
             actual=f"gaps (s) {actual}",
         )
     if grade.outcome is Outcome.NON_STRICT:
-        whsim_case.non_strict(grade.why, expected=f"gaps (s) {expected}", actual=f"gaps (s) {actual}")
+        whsim_case.non_strict(
+            grade.why, expected=f"gaps (s) {expected}", actual=f"gaps (s) {actual}"
+        )
     whsim_case.fail(grade.why, expected=f"gaps (s) {expected}", actual=f"gaps (s) {actual}")
 
 
@@ -120,7 +126,8 @@ def test_which_reading(sender: SenderTarget, scenarios: Scenarios, whsim_case: C
         whsim_case.fail(
             f"the schedule ({len(attempts)} attempts, gaps "
             f"{', '.join(f'{g:.3f}' for g in observed) or 'none'} s) matches no reading of RETRY-1",
-            expected="one of: " + "; ".join(
+            expected="one of: "
+            + "; ".join(
                 f"{f.reading} {', '.join(f'{g:.3f}' for g in sender.gaps(f.reading))}" for f in fits
             ),
             actual=f"{len(attempts)} attempts",
@@ -166,7 +173,9 @@ def test_retried_until_2xx(sender: SenderTarget, scenarios: Scenarios, whsim_cas
             actual=", ".join(str(a.status) for a in attempts),
         )
     grade = grade_gaps(observed, sender.gaps()[:2], sender.timing)
-    whsim_case.passed(f"500, 500, 200 and nothing after; gaps {', '.join(f'{g:.3f}' for g in observed)} s ({grade.outcome})")
+    whsim_case.passed(
+        f"500, 500, 200 and nothing after; gaps {', '.join(f'{g:.3f}' for g in observed)} s ({grade.outcome})"
+    )
 
 
 @case("SND-RETRY-006")
@@ -180,7 +189,9 @@ def test_retry_after_timeout(sender: SenderTarget, scenarios: Scenarios, whsim_c
     first = attempts[0]
     if not first.client_closed:
         if len(attempts) > 1:
-            whsim_case.passed("the sender waited for the held answer; the case SND-TIMEOUT-001 grades that")
+            whsim_case.passed(
+                "the sender waited for the held answer; the case SND-TIMEOUT-001 grades that"
+            )
             return
         whsim_case.fail(
             "the first attempt was held past the 5 s limit and the sender waited for it; no retry",
@@ -217,7 +228,9 @@ def test_retry_after_refused(sender: SenderTarget, scenarios: Scenarios, whsim_c
 
 
 @case("SND-RETRY-008")
-def test_redirect_not_followed(sender: SenderTarget, scenarios: Scenarios, whsim_case: Case) -> None:
+def test_redirect_not_followed(
+    sender: SenderTarget, scenarios: Scenarios, whsim_case: Case
+) -> None:
     run = require(whsim_case, scenarios, "redirect")
     attempts = run.attempts()
     record_arrivals(whsim_case, run, attempts)

@@ -52,4 +52,6 @@ def test_every_delivery_signed(scenarios: Scenarios, whsim_case: Case) -> None:
             )
     if not checked:
         whsim_case.untestable("no delivery arrived to check (SND-EVENT-005)")
-    whsim_case.passed(f"{checked} deliveries, each signed over its exact bytes with the registered secret")
+    whsim_case.passed(
+        f"{checked} deliveries, each signed over its exact bytes with the registered secret"
+    )

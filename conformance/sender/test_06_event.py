@@ -51,7 +51,9 @@ def test_envelope(scenarios: Scenarios, whsim_case: Case) -> None:
 def test_schemas(scenarios: Scenarios, whsim_case: Case) -> None:
     run = require(whsim_case, scenarios, "ok")
     if not run.target.trigger.available:
-        whsim_case.untestable("needs a trigger to make job, document and proposal events (--trigger)")
+        whsim_case.untestable(
+            "needs a trigger to make job, document and proposal events (--trigger)"
+        )
     got = [a for a in run.deliveries() if a.event_type in EVENT_TYPES]
     for a in got:
         doc = json.loads(a.body)
@@ -85,7 +87,9 @@ def test_id_stable_across_retries(scenarios: Scenarios, whsim_case: Case) -> Non
     record_arrivals(whsim_case, run, attempts)
     whsim_case.details["attempts"] = attempt_rows(attempts)
     if len(attempts) < 2:
-        whsim_case.untestable("fewer than two attempts arrived, so no retry to compare (SND-RETRY-002)")
+        whsim_case.untestable(
+            "fewer than two attempts arrived, so no retry to compare (SND-RETRY-002)"
+        )
     ids = [a.event_id for a in attempts]
     if all(i is None for i in ids):
         whsim_case.non_strict(
@@ -101,7 +105,11 @@ def test_id_stable_across_retries(scenarios: Scenarios, whsim_case: Case) -> Non
             actual=", ".join(str(i) for i in ids),
         )
     bodies = {a.body for a in attempts}
-    note = "" if len(bodies) == 1 else f"; the body bytes differ across attempts ({len(bodies)} versions)"
+    note = (
+        ""
+        if len(bodies) == 1
+        else f"; the body bytes differ across attempts ({len(bodies)} versions)"
+    )
     whsim_case.passed(f"{len(attempts)} attempts, one id {ids[0]!r}{note}")
 
 
@@ -134,7 +142,9 @@ def test_test_endpoint(scenarios: Scenarios, whsim_case: Case) -> None:
     tests = [a for a in run.deliveries() if a.event_type == TEST_EVENT_TYPE]
     if tests:
         record_arrivals(whsim_case, run, tests[:1], "the test event")
-        whsim_case.passed(f"POST .../test delivered a {TEST_EVENT_TYPE} event (reading webhook.test)")
+        whsim_case.passed(
+            f"POST .../test delivered a {TEST_EVENT_TYPE} event (reading webhook.test)"
+        )
         return
     first = next((a for a in run.deliveries() if a.t_headers_ns >= run.t_trigger_ns), None)
     if first is not None and first.event_type in EVENT_TYPES and not run.target.trigger.available:

@@ -34,7 +34,11 @@ def _try(sender: SenderTarget, whsim_case: Case, url: str) -> Exchange:
 
 
 def _grade(whsim_case: Case, results: list[tuple[str, Exchange]], what: str) -> None:
-    accepted = [(u, ex) for u, ex in results if ex.response.status is None or not 400 <= ex.response.status < 500]
+    accepted = [
+        (u, ex)
+        for u, ex in results
+        if ex.response.status is None or not 400 <= ex.response.status < 500
+    ]
     whsim_case.details["answers"] = {u: ex.response.status for u, ex in results}
     if accepted:
         url, ex = accepted[0]

@@ -139,9 +139,7 @@ def ok() -> Responder:
 
 def fail(times: int, status: int = 500) -> Responder:
     """Echo the challenge; ``status`` to the first ``times`` events, then 200."""
-    return _verifying(
-        lambda n: Reply(status, b'{"error":"temporary"}') if n <= times else Reply()
-    )
+    return _verifying(lambda n: Reply(status, b'{"error":"temporary"}') if n <= times else Reply())
 
 
 def always(status: int) -> Responder:
@@ -226,7 +224,9 @@ def _handler(state: _State) -> type[BaseHTTPRequestHandler]:
                 if _echo(body) is None:
                     n += 1
                     state.counts[key] = n
-            reply = Reply(404, b'{"error":"unknown path"}') if responder is None else responder(body, n)
+            reply = (
+                Reply(404, b'{"error":"unknown path"}') if responder is None else responder(body, n)
+            )
             if self.command != "POST" and responder is not None:
                 reply = Reply(405, b'{"error":"webhooks are POSTed"}')
             closed = reply.hang_s > 0 and _client_left(self.connection, reply.hang_s)
@@ -302,7 +302,9 @@ class Listener:
         if self._server is not None:
             return self
         server_cls = type(
-            "_S", (_Server,), {"address_family": socket.AF_INET6 if ":" in self.host else socket.AF_INET}
+            "_S",
+            (_Server,),
+            {"address_family": socket.AF_INET6 if ":" in self.host else socket.AF_INET},
         )
         server = server_cls((self.host, self.port), _handler(self._state))
         self.port = int(server.server_address[1])
