@@ -4,8 +4,13 @@ sender catalog, and RegistrationMachine against an in-process reference sender."
 from __future__ import annotations
 
 import importlib
+import json
+import os
 import pkgutil
 import re
+import shutil
+import subprocess
+import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -22,10 +27,12 @@ from hypothesis.stateful import run_state_machine_as_test
 from whsim_conformance.sender.catalog import CATALOG
 from whsim_conformance.sender.scenarios import CASE_SCENARIOS, SCENARIOS
 
+from whsim.conformance.case import CaseResult
+from whsim.conformance.case import CaseSpec as CatalogSpec
 from whsim.conformance.figures import Mark, Window, retry_timeline
 from whsim.conformance.listener import Listener, always, closed_port, fail, hang, ok, redirect
 from whsim.conformance.outcomes import Outcome
-from whsim.conformance.report import role_clauses
+from whsim.conformance.report import build_report, role_clauses, write_reports
 from whsim.conformance.timing import PROFILES, expected_gaps, grade_gaps, match_reading, profile
 from whsim.machines import RegistrationMachine
 from whsim.receiver.server import bind
@@ -234,3 +241,108 @@ def test_registration_machine_catches_an_echoed_secret(tmp_path: Path) -> None:
 def test_unconfigured_machine_says_how_to_configure() -> None:
     with pytest.raises(TypeError, match="configure"):
         RegistrationMachine()
+
+
+def _chromium() -> str | None:
+    return next(
+        (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None
+    )
+
+
+@pytest.mark.skipif(_chromium() is None, reason="headless Chromium is not installed")
+def test_sender_report_shows_the_retry_timeline_in_chromium(tmp_path: Path) -> None:
+    svg = retry_timeline(
+        "always 500: 6 attempt(s)",
+        [Mark(t, "500", end=t + 0.01) for t in (0, 1, 3, 7, 15, 31)],
+        [Window(a + 0.85, a + 2.5, a + 5, "next") for a in (0, 1, 3, 7, 15)],
+        quiet_until=56,
+    )
+    result = CaseResult(
+        CatalogSpec("SND-RETRY-001", "gaps", ("RETRY-1",)),
+        Outcome.PASS,
+        "all gaps within their bands",
+        details={"figures": [svg]},
+    )
+    report = build_report("sender", "http://127.0.0.1:8000", [result], seed=1, strict=False)
+    page = write_reports(report, tmp_path / "rep")["html"]
+    browser = [
+        str(_chromium()),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+    dom = subprocess.run(
+        [*browser, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=90
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert "<svg" in dom.stdout and "#6 500" in dom.stdout and "SND-RETRY-001" in dom.stdout
+
+
+def _plain_pytest(cwd: Path, *args: str, env: dict[str, str] | None = None) -> int:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("WHSIM_")}
+    full.update(env or {})
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--pyargs",
+            "whsim_conformance.sender",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=full,
+        timeout=120,
+    )
+    return done.returncode
+
+
+@pytest.mark.slow
+def test_sender_suite_runs_as_plain_pytest_with_options_and_env(tmp_path: Path) -> None:
+    with live_sender(tmp_path, time_scale=10.0) as base:
+        by_option = _plain_pytest(
+            tmp_path,
+            f"--whsim-sender-url={base}",
+            "--whsim-seed=3",
+            "--whsim-timing=lenient",
+            f"--whsim-report={tmp_path / 'a'}",
+            "-k",
+            "REG-001 or VERIFY-001 or SND-SIG",
+        )
+        by_env = _plain_pytest(
+            tmp_path,
+            "-k",
+            "REG-003 or EVENT-002",
+            env={
+                "WHSIM_SENDER_URL": base,
+                "WHSIM_TRIGGER": "none",
+                "WHSIM_REPORT": str(tmp_path / "b"),
+            },
+        )
+    a = json.loads((tmp_path / "a" / "report.json").read_text())
+    assert by_option == 0 and a["role"] == "sender" and a["target"] == base and a["seed"] == 3
+    assert {c["id"]: c["outcome"] for c in a["cases"]} == {
+        "SND-REG-001": "pass",
+        "SND-VERIFY-001": "pass",
+        "SND-SIG-001": "pass",
+    }
+    assert a["settings"]["timing profile"].startswith("lenient")
+    b = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert by_env == 0 and b["settings"]["trigger"] == "none"
+    assert {c["id"]: c["outcome"] for c in b["cases"]} == {
+        "SND-REG-003": "pass",
+        "SND-EVENT-002": "untestable",
+    }
+
+
+def test_sender_suite_without_a_target_is_untestable_not_passed(tmp_path: Path) -> None:
+    code = _plain_pytest(tmp_path, "-k", "REG-001", "--whsim-report", str(tmp_path / "r"))
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert [c["outcome"] for c in report["cases"]] == ["untestable"]
+    assert "no sender URL" in report["cases"][0]["message"] and code == 2

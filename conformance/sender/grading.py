@@ -96,5 +96,6 @@ def timeline(
         )
         nxt = k + 1
         anchor = (marks[nxt].end or marks[nxt].t) if nxt < len(marks) else anchor + band.expected
-    quiet = anchor + quiet_s if quiet_s is not None else None
+    last = marks[-1].end or marks[-1].t
+    quiet = last + quiet_s if quiet_s is not None else None
     return retry_timeline(title, marks, windows, quiet_until=quiet)

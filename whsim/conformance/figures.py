@@ -48,8 +48,8 @@ def retry_timeline(
 ) -> str:
     """An SVG timeline: expected windows as shaded bands, observed attempts as ticks.
 
-    ``quiet_until`` draws the window after the last expected attempt in which no further attempt
-    may arrive.
+    ``quiet_until`` draws the window after the last observed attempt in which the kit watched for
+    another one (grey).
     """
     ends = [m.end for m in marks if m.end is not None]
     horizon = max(
@@ -70,7 +70,7 @@ def retry_timeline(
         'style="font:11px sans-serif;background:#fff">',
         f'<text x="{left}" y="14" font-weight="bold">{_e(title)}</text>',
         f'<text x="{width - right}" y="14" text-anchor="end" fill="#555">green: expected band · '
-        "orange: non-strict · blue: attempts · red: out of band</text>",
+        "orange: non-strict · grey: watched, quiet · blue: attempts · red: out of band</text>",
     ]
     y0, y1 = top, top + lane
     for w in windows:
@@ -84,8 +84,8 @@ def retry_timeline(
             f'height="{lane}" fill="#c8e6c9" stroke="#2e7d32" stroke-width="0.5">'
             f"<title>{_e(w.label)} expected in [{w.low:.3f}, {w.high:.3f}] s</title></rect>"
         )
-    if quiet_until is not None and windows:
-        start = windows[-1].lenient
+    if quiet_until is not None and marks:
+        start = max((m.end or m.t) for m in marks)
         if quiet_until > start:
             parts.append(
                 f'<rect x="{x(start):.1f}" y="{y1 - 6}" width="{x(quiet_until) - x(start):.1f}" '
