@@ -99,9 +99,24 @@ def conformance(tmp: Path, url: str, *args: str) -> tuple[int, dict[str, Any], s
 def run_against(
     tmp: Path, sender_args: tuple[str, ...], suite_args: tuple[str, ...], faults: str = ""
 ) -> tuple[int, dict[str, Any], str]:
+    """Start a sender, run the suite against it; ``@URL@`` in ``suite_args`` is its base URL."""
     tmp.mkdir(parents=True, exist_ok=True)
     with sender_process(tmp, "--time-scale", SCALE, *sender_args, faults=faults) as url:
-        return conformance(tmp, url, *suite_args)
+        return conformance(tmp, url, *(a.replace("@URL@", url) for a in suite_args))
+
+
+TRIGGER_SCRIPT = """
+import sys, httpx
+base, event_type = sys.argv[1], sys.argv[2]
+proposal = httpx.post(base + "/api/proposals", json={"title": "by command"}).json()
+if event_type != "proposal.created":
+    job = {"proposal_id": proposal["id"], "steps": 2, "step_seconds": 0}
+    if event_type == "job.failed":
+        job["fail_at_step"] = 2
+    if event_type == "job.progress":
+        job.update(steps=30, step_seconds=1.0)
+    httpx.post(base + "/api/jobs", json=job).raise_for_status()
+"""
 
 
 def outcomes(report: dict[str, Any]) -> dict[str, str]:
@@ -143,6 +158,9 @@ def test_reference_sender_passes_in_development_mode(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_reference_sender_in_production_and_other_reading(tmp_path: Path) -> None:
+    script = tmp_path / "trigger.py"
+    script.write_text(TRIGGER_SCRIPT)
+    command = f"{sys.executable} {script} @URL@ {{event_type}}"
     runs = {
         "production": ((("--mode", "production")), ()),
         "reading": (
@@ -150,6 +168,7 @@ def test_reference_sender_in_production_and_other_reading(tmp_path: Path) -> Non
             ("-k", "RETRY-001 or RETRY-002 or RETRY-003"),
         ),
         "no-trigger": ((), ("--trigger", "none", "-k", "EVENT or THROTTLE or SIG")),
+        "command": ((), ("--trigger", command, "-k", "EVENT-002 or EVENT-004 or THROTTLE")),
     }
     with ThreadPoolExecutor(len(runs)) as pool:
         futures = {
@@ -180,6 +199,9 @@ def test_reference_sender_in_production_and_other_reading(tmp_path: Path) -> Non
         "SND-EVENT-004",
         "SND-THROTTLE-001",
     }
+    # A command template is a trigger like the http one.
+    code, report, text = results["command"]
+    assert code == 0 and set(outcomes(report).values()) == {"pass"}, (outcomes(report), text)
 
 
 # The cases each fault must fail, and the -k selection it is graded with (its cases + controls).

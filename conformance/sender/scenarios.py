@@ -119,6 +119,9 @@ def _setup(run: Run, responder: Responder, events: list[str], *, send_test: bool
     reg = target.register(None, run.name, responder, events)
     run.registered = reg
     run.exchanges.append(reg.exchange)
+    if reg.exchange.response.status is None:
+        run.error = f"the registration got no answer: {reg.exchange.response.error}"
+        return False
     if reg.webhook_id is None:
         run.untestable = (
             f"the sender refused the registration ({reg.exchange.response.status}); see SND-REG-001"
