@@ -35,7 +35,7 @@ from whsim.spec.events import EVENT_TYPES, TEST_EVENT_TYPE
 
 from .target import Registered, SenderTarget, TriggerError
 
-__all__ = ["CASE_SCENARIOS", "HANG_S", "Run", "Scenarios"]
+__all__ = ["CASE_SCENARIOS", "HANG_S", "Run", "Scenarios", "job_of"]
 
 HANG_S: Final = 10.0
 """How long the timeout scenario holds its first attempt (the guide's limit is 5 s)."""
@@ -321,8 +321,8 @@ def _throttle(run: Run) -> None:
     window = 10 / scale
 
     def finished(got: list[Arrival]) -> bool:
-        progress = {_job(a) for a in got if a.event_type == "job.progress"}
-        ended = {_job(a) for a in got if a.event_type in ("job.completed", "job.failed")}
+        progress = {job_of(a) for a in got if a.event_type == "job.progress"}
+        ended = {job_of(a) for a in got if a.event_type in ("job.completed", "job.failed")}
         if job is not None:
             return job in ended
         quiet = bool(got) and (time.monotonic_ns() - got[-1].t_end_ns) / 1e9 > 1.5 * window + 1
@@ -332,7 +332,8 @@ def _throttle(run: Run) -> None:
     time.sleep(min(2.0, window))
 
 
-def _job(a: Arrival) -> str | None:
+def job_of(a: Arrival) -> str | None:
+    """The job_id in an event's data, or None."""
     doc = a.json()
     data = doc.get("data") if isinstance(doc, dict) else None
     job = data.get("job_id") if isinstance(data, dict) else None

@@ -18,7 +18,7 @@ from whsim.throttle import WINDOW_MS
 
 from .catalog import case
 from .grading import record_arrivals, require
-from .scenarios import Scenarios, _job
+from .scenarios import Scenarios, job_of
 
 
 def _stamp(a: Arrival) -> int | None:
@@ -43,7 +43,7 @@ def test_progress_throttled(scenarios: Scenarios, whsim_case: Case) -> None:
     by_job: dict[str, list[Arrival]] = defaultdict(list)
     ended: dict[str, Arrival] = {}
     for a in firsts.values():
-        job = _job(a)
+        job = job_of(a)
         if job is None:
             continue
         if a.event_type == "job.progress":
