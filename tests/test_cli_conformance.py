@@ -44,7 +44,8 @@ def test_unreachable_target_exits_2_saying_so(
     "argv",
     [
         ["conformance", "receiver"],
-        ["conformance", "sender", "http://127.0.0.1:1/"],
+        ["conformance", "bystander", "http://127.0.0.1:1/"],
+        ["conformance", "sender", "http://127.0.0.1:1/", "--mode", "staging"],
         ["conformance", "receiver", "http://127.0.0.1:1/", "--seed", "x"],
         ["conformance", "receiver", "http://127.0.0.1:1/", "--bogus"],
         ["receiver", "--port", "99999", "--secret", "s"],
@@ -75,6 +76,13 @@ def test_bad_flags_exit_2_with_one_line(
             "-1",
         ],
         ["receiver"],  # no secret
+        ["conformance", "sender", "http://127.0.0.1:1/"],  # unreachable
+        ["conformance", "sender", "http://127.0.0.1:1/", "--timing", "sloppy"],
+        ["conformance", "sender", "http://127.0.0.1:1/", "--reading", "twice"],
+        ["conformance", "sender", "http://127.0.0.1:1/", "--listen", "nowhere"],
+        ["conformance", "sender", "http://127.0.0.1:1/", "--public-url", "ftp://x"],
+        ["conformance", "sender", "http://127.0.0.1:1/", "--trigger", "run {job}"],
+        ["conformance", "sender", "nope"],
         ["receiver", "--secret", "s", "--behaviour", "no-such-behaviour"],
         ["receiver", "--secret", "s", "--behaviour", "missing-file.toml"],
     ],

@@ -1,4 +1,4 @@
-"""Hypothesis state machines over the core: deliveries as time passes and receivers fail.
+"""Hypothesis state machines: deliveries over the core, registrations against a live sender.
 
 :class:`DeliveryMachine` drives the pure core (:mod:`whsim.delivery`, :mod:`whsim.throttle`,
 :mod:`whsim.policy`) the way a sender does: webhooks are registered, Proposal Generator events
@@ -9,17 +9,32 @@ it checks the invariants a sender must keep. Run it in your own tests::
     TestDeliveries = DeliveryMachine.TestCase
 
 Subclass and override :meth:`DeliveryMachine.answer` to model a different receiver.
+
+:class:`RegistrationMachine` drives a real sender's ``/api/webhooks`` API with create, update,
+delete, get and list, against a model of what should exist::
+
+    from whsim.machines import RegistrationMachine
+    TestRegistrations = RegistrationMachine.configure(
+        "http://127.0.0.1:8000", "http://127.0.0.1:9000/webhook"
+    ).TestCase
 """
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
+import json
+import secrets
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
+import httpx
 from hypothesis import strategies as st
 from hypothesis.stateful import (
+    Bundle,
     RuleBasedStateMachine,
+    consumes,
     initialize,
     invariant,
     precondition,
@@ -31,7 +46,7 @@ from whsim.policy import RetryPolicy
 from whsim.spec.events import EVENT_TYPES
 from whsim.throttle import WINDOW_MS, ThrottleState, due_ms, flush, offer, terminate
 
-__all__ = ["AttemptRecord", "DeliveryMachine"]
+__all__ = ["AttemptRecord", "DeliveryMachine", "RegistrationMachine"]
 
 _READINGS = ("backoff-only", "immediate-plus-five", "immediate-counts")
 _TERMINAL_TYPES = ("job.completed", "job.failed")
@@ -264,3 +279,156 @@ class DeliveryMachine(RuleBasedStateMachine):
                 if i in self.frozen:
                     assert d.attempts == self.frozen[i], "attempt after a terminal state"
                 self.frozen[i] = list(d.attempts)
+
+
+_EVENT_SETS = st.lists(
+    st.sampled_from(EVENT_TYPES), min_size=1, max_size=len(EVENT_TYPES), unique=True
+)
+
+
+class RegistrationMachine(RuleBasedStateMachine):
+    """The registration API of a live sender against a model of what should exist.
+
+    Build a configured subclass with :meth:`configure` (the sender's API base URL and a
+    ``callback_url`` that answers the verification challenge). Rules create, update (events,
+    and the URL with a new query string), delete, get and list webhooks, and look up an id
+    that never existed; every answer is compared with the model: the guide's shapes, 404 for
+    what does not exist (any more), the secret never in an answer. Only webhooks this machine
+    created are judged, so other webhooks on the sender do not matter; teardown deletes what
+    is left. Every request and status is appended to :attr:`log`.
+    """
+
+    base_url: ClassVar[str] = ""
+    callback_url: ClassVar[str] = ""
+    timeout_s: ClassVar[float] = 20.0
+    log: ClassVar[list[str]] = []
+
+    webhooks = Bundle("webhooks")
+
+    @classmethod
+    def configure(
+        cls, base_url: str, callback_url: str, *, timeout_s: float = 20.0
+    ) -> type[RegistrationMachine]:
+        """A subclass bound to one sender and callback URL (with its own :attr:`log`)."""
+        attrs = {
+            "base_url": base_url.rstrip("/"),
+            "callback_url": callback_url,
+            "timeout_s": timeout_s,
+            "log": [],
+        }
+        return type("ConfiguredRegistrationMachine", (cls,), attrs)
+
+    def __init__(self) -> None:
+        super().__init__()
+        if not self.base_url:
+            raise TypeError("use RegistrationMachine.configure(base_url, callback_url)")
+        self.client = httpx.Client(timeout=self.timeout_s, follow_redirects=False, trust_env=False)
+        self.model: dict[str, dict[str, Any]] = {}
+        self.gone: set[str] = set()
+        self.secrets: set[str] = set()
+        self.counter = 0
+
+    def _call(self, method: str, path: str, body: object = None) -> httpx.Response:
+        answer = self.client.request(
+            method, self.base_url + path, json=body if body is not None else None
+        )
+        self.log.append(f"{method} {path} -> {answer.status_code}")
+        for secret in self.secrets:
+            assert secret not in answer.text, f"{method} {path}: the answer contains a secret"
+        return answer
+
+    def _doc(self, answer: httpx.Response) -> Any:
+        try:
+            return answer.json()
+        except ValueError:
+            raise AssertionError(f"the answer is not JSON: {answer.text[:200]!r}") from None
+
+    def _same(self, doc: Any, webhook_id: str) -> None:
+        want = self.model[webhook_id]
+        assert isinstance(doc, dict), doc
+        assert doc.get("id") == webhook_id, (doc, webhook_id)
+        assert doc.get("url") == want["url"], (doc.get("url"), want["url"])
+        assert sorted(doc.get("events") or []) == sorted(want["events"]), (doc, want)
+        assert isinstance(doc.get("status"), str), doc
+
+    @rule(target=webhooks, events=_EVENT_SETS)
+    def create(self, events: list[str]) -> str:
+        self.counter += 1
+        secret = f"whsim-machine-{secrets.token_hex(8)}"
+        self.secrets.add(secret)
+        url = f"{self.callback_url}?create={self.counter}"
+        answer = self._call(
+            "POST", "/api/webhooks", {"url": url, "events": events, "secret": secret}
+        )
+        assert 200 <= answer.status_code < 300, (
+            f"create answered {answer.status_code}: {answer.text[:300]}"
+        )
+        doc = self._doc(answer)
+        webhook_id = doc.get("id") if isinstance(doc, dict) else None
+        assert isinstance(webhook_id, str) and webhook_id, doc
+        assert webhook_id not in self.model and webhook_id not in self.gone, "an id was reused"
+        assert isinstance(doc.get("created_at"), str), "created_at is missing"
+        self.model[webhook_id] = {"url": url, "events": events}
+        self._same(doc, webhook_id)
+        return webhook_id
+
+    @rule(webhook_id=webhooks, events=_EVENT_SETS, new_url=st.booleans())
+    def update(self, webhook_id: str, events: list[str], new_url: bool) -> None:
+        body: dict[str, Any] = {"events": events}
+        if new_url:
+            self.counter += 1
+            body["url"] = f"{self.callback_url}?update={self.counter}"
+        answer = self._call("PUT", f"/api/webhooks/{webhook_id}", body)
+        if webhook_id not in self.model:
+            assert answer.status_code == 404, f"PUT of a deleted webhook: {answer.status_code}"
+            return
+        assert 200 <= answer.status_code < 300, (
+            f"update answered {answer.status_code}: {answer.text[:300]}"
+        )
+        self.model[webhook_id].update(body)
+        self._same(self._doc(answer), webhook_id)
+
+    @rule(webhook_id=consumes(webhooks))
+    def delete(self, webhook_id: str) -> None:
+        answer = self._call("DELETE", f"/api/webhooks/{webhook_id}")
+        if webhook_id not in self.model:
+            assert answer.status_code == 404, f"second DELETE: {answer.status_code}"
+            return
+        assert 200 <= answer.status_code < 300, f"delete answered {answer.status_code}"
+        del self.model[webhook_id]
+        self.gone.add(webhook_id)
+
+    @rule(webhook_id=webhooks)
+    def get(self, webhook_id: str) -> None:
+        answer = self._call("GET", f"/api/webhooks/{webhook_id}")
+        if webhook_id not in self.model:
+            assert answer.status_code == 404, f"GET after DELETE: {answer.status_code}"
+            return
+        assert answer.status_code == 200, f"GET answered {answer.status_code}"
+        self._same(self._doc(answer), webhook_id)
+
+    @rule()
+    def get_unknown(self) -> None:
+        answer = self._call("GET", f"/api/webhooks/whsim-never-{secrets.token_hex(6)}")
+        assert answer.status_code == 404, f"an unknown id answered {answer.status_code}"
+
+    @rule()
+    def list_all(self) -> None:
+        answer = self._call("GET", "/api/webhooks")
+        assert answer.status_code == 200, f"list answered {answer.status_code}"
+        doc = self._doc(answer)
+        assert isinstance(doc, dict) and isinstance(doc.get("webhooks"), list), json.dumps(doc)[
+            :300
+        ]
+        listed = {w.get("id"): w for w in doc["webhooks"] if isinstance(w, dict)}
+        for webhook_id in self.model:
+            assert webhook_id in listed, f"{webhook_id} is missing from the list"
+            self._same(listed[webhook_id], webhook_id)
+        for webhook_id in self.gone:
+            assert webhook_id not in listed, f"deleted {webhook_id} is still listed"
+
+    def teardown(self) -> None:
+        for webhook_id in list(self.model):
+            with contextlib.suppress(httpx.HTTPError, AssertionError):
+                self._call("DELETE", f"/api/webhooks/{webhook_id}")
+        self.client.close()

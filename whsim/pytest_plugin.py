@@ -45,12 +45,20 @@ class WhsimSettings:
     strict: bool
     timeout_budget_s: float
     started: float
+    sender_url: str | None = None
+    trigger: str = "http"
+    listen: str = "127.0.0.1:0"
+    public_url: str | None = None
+    mode: str | None = None
+    reading: str | None = None
+    timing: str = "default"
 
 
 _SETTINGS = pytest.StashKey[WhsimSettings]()
 _RESULTS: pytest.StashKey[list[CaseResult]] = pytest.StashKey()
 _CASE: pytest.StashKey[Case] = pytest.StashKey()
 _REPORT: pytest.StashKey[Report] = pytest.StashKey()
+_EXTRA: pytest.StashKey[dict[str, Any]] = pytest.StashKey()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -76,6 +84,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--whsim-timeout-budget",
         type=float,
         help=f"seconds the whole run may take (env WHSIM_TIMEOUT_BUDGET, default {DEFAULT_BUDGET_S:g})",
+    )
+    group.addoption(
+        "--whsim-sender-url",
+        help="base URL of the webhook sender's API under test (env WHSIM_SENDER_URL)",
+    )
+    group.addoption(
+        "--whsim-trigger",
+        help="how the sender suite makes events: http, none or a command template with "
+        "{event_type} and {webhook_id} (env WHSIM_TRIGGER, default http)",
+    )
+    group.addoption(
+        "--whsim-listen",
+        help="HOST:PORT of the kit's receiving endpoint (env WHSIM_LISTEN, default 127.0.0.1:0)",
+    )
+    group.addoption(
+        "--whsim-public-url",
+        help="base URL the sender reaches the kit's endpoint at (env WHSIM_PUBLIC_URL)",
+    )
+    group.addoption(
+        "--whsim-mode",
+        help="the sender's mode: development or production (env WHSIM_MODE; default: what "
+        "GET /api/meta says, else development)",
+    )
+    group.addoption(
+        "--whsim-reading",
+        help="the kit's reading of the retry clause RETRY-1 (env WHSIM_READING)",
+    )
+    group.addoption(
+        "--whsim-timing",
+        help="timing profile: strict, default or lenient (env WHSIM_TIMING)",
     )
 
 
@@ -103,10 +141,18 @@ def pytest_configure(config: pytest.Config) -> None:
             else os.environ.get("WHSIM_STRICT", "").lower() in _TRUE,
             timeout_budget_s=float(budget) if budget not in (None, "") else DEFAULT_BUDGET_S,
             started=time.monotonic(),
+            sender_url=_option(config, "whsim_sender_url", "WHSIM_SENDER_URL") or None,
+            trigger=_option(config, "whsim_trigger", "WHSIM_TRIGGER") or "http",
+            listen=_option(config, "whsim_listen", "WHSIM_LISTEN") or "127.0.0.1:0",
+            public_url=_option(config, "whsim_public_url", "WHSIM_PUBLIC_URL") or None,
+            mode=_option(config, "whsim_mode", "WHSIM_MODE") or None,
+            reading=_option(config, "whsim_reading", "WHSIM_READING") or None,
+            timing=_option(config, "whsim_timing", "WHSIM_TIMING") or "default",
         )
     except ValueError as exc:
         raise pytest.UsageError(f"whsim: bad WHSIM_SEED or WHSIM_TIMEOUT_BUDGET: {exc}") from None
     config.stash[_RESULTS] = []
+    config.stash[_EXTRA] = {}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -119,6 +165,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_report_header(config: pytest.Config) -> str | None:
     settings = config.stash.get(_SETTINGS, None)
+    if settings is not None and settings.sender_url is not None:
+        return (
+            f"whsim: sender {settings.sender_url}, --whsim-seed={settings.seed}, "
+            f"trigger={settings.trigger}, timing={settings.timing}, strict={settings.strict}"
+        )
     if settings is None or settings.receiver_url is None:
         return None
     return (
@@ -131,6 +182,12 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 def whsim_settings(pytestconfig: pytest.Config) -> WhsimSettings:
     """The run's whsim settings (options, then environment)."""
     return pytestconfig.stash[_SETTINGS]
+
+
+@pytest.fixture(scope="session")
+def whsim_report_extra(pytestconfig: pytest.Config) -> dict[str, Any]:
+    """Settings a suite adds to its report header (e.g. timing bands); ``"notes"`` is a list."""
+    return pytestconfig.stash[_EXTRA]
 
 
 @pytest.fixture
@@ -199,18 +256,27 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     settings = session.config.stash[_SETTINGS]
     role = _ROLES.get(results[0].spec.id.split("-", 1)[0], "unknown")
+    stored = session.config.stash.get(_EXTRA, None)
+    extra: dict[str, Any] = dict(stored) if stored else {}
+    notes = [str(n) for n in extra.pop("notes", [])]
+    readings = extra.pop("readings", {})
+    target = settings.sender_url if role == "sender" else settings.receiver_url
+    wall = time.monotonic() - settings.started
     report = build_report(
         role,
-        settings.receiver_url or "",
+        target or "",
         results,
         seed=settings.seed,
         strict=settings.strict,
-        duration_s=time.monotonic() - settings.started,
+        duration_s=wall,
         settings={
             "timeout budget": f"{settings.timeout_budget_s:g} s",
             "suite": str(Path(session.items[0].path).parent) if session.items else "",
+            **extra,
         },
     )
+    report.readings.update(readings)
+    report.notes[:0] = [*notes, f"wall time of the whole run: {wall:.1f} s"]
     session.config.stash[_REPORT] = report
     if settings.report is not None:
         write_reports(report, settings.report)

@@ -16,10 +16,16 @@ def register(subparsers: Any) -> None:
         "when one does, 2 on a usage error, a kit error, or a target that cannot be reached.",
     )
     parser.add_argument(
-        "role", choices=["receiver"], metavar="ROLE", help="which side the target plays: receiver"
+        "role",
+        choices=["receiver", "sender"],
+        metavar="ROLE",
+        help="which side the target plays: receiver or sender",
     )
     parser.add_argument(
-        "url", metavar="URL", help="the target's webhook URL, e.g. http://127.0.0.1:8000/webhook"
+        "url",
+        metavar="URL",
+        help="receiver: its webhook URL, e.g. http://127.0.0.1:8000/webhook; sender: its API "
+        "base URL, e.g. http://127.0.0.1:8000",
     )
     parser.add_argument(
         "--secret", default=os.environ.get("WHSIM_SECRET"), help="signing secret (env WHSIM_SECRET)"
@@ -54,12 +60,62 @@ def register(subparsers: Any) -> None:
         help="bound the whole run (default 300)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="less pytest output")
+    sender = parser.add_argument_group("sender suite")
+    sender.add_argument(
+        "--mode",
+        choices=("development", "production"),
+        default=None,
+        help="the sender's mode (default: what GET /api/meta says, else development)",
+    )
+    sender.add_argument(
+        "--trigger",
+        default=os.environ.get("WHSIM_TRIGGER", "http"),
+        metavar="http|none|CMD_TEMPLATE",
+        help="how to make job, document and proposal events: http (the reference sender's event "
+        "source API), none (only /test; cases that need events are untestable), or a command "
+        "with {event_type} and {webhook_id}",
+    )
+    sender.add_argument(
+        "--listen",
+        default=os.environ.get("WHSIM_LISTEN", "127.0.0.1:0"),
+        metavar="HOST:PORT",
+        help="where the kit's receiving endpoint listens (default 127.0.0.1:0, a free port)",
+    )
+    sender.add_argument(
+        "--public-url",
+        default=os.environ.get("WHSIM_PUBLIC_URL"),
+        metavar="URL",
+        help="the base URL the sender reaches the kit's endpoint at, when not --listen itself",
+    )
+    sender.add_argument(
+        "--reading",
+        default=None,
+        metavar="R",
+        help="the kit's reading of the retry clause RETRY-1 (default backoff-only)",
+    )
+    sender.add_argument(
+        "--timing",
+        default="default",
+        metavar="strict|default|lenient",
+        help="tolerance bands of the timing checks (printed in the report)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from whsim.conformance.runner import run as run_suite
+    from whsim.conformance.runner import sender_options
 
+    sender: list[str] = []
+    if args.role == "sender":
+        sender = sender_options(
+            trigger=args.trigger,
+            listen=args.listen,
+            public_url=args.public_url,
+            mode=args.mode,
+            reading=args.reading,
+            timing=args.timing,
+        )
     return run_suite(
         args.role,
         args.url,
@@ -70,4 +126,5 @@ def run(args: argparse.Namespace) -> int:
         keyword=args.keyword,
         timeout_budget=args.timeout_budget,
         quiet=args.quiet,
+        sender=sender,
     )

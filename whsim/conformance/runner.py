@@ -22,8 +22,8 @@ from whsim.errors import ConformanceUsageError
 
 __all__ = ["ROLES", "ConformanceUsageError", "run", "suite_dir"]
 
-ROLES = ("receiver",)
-"""Roles with a suite. The sender suite (``whsim_conformance.sender``) plugs in the same way."""
+ROLES = ("receiver", "sender")
+"""Roles with a suite (``whsim_conformance.<role>``)."""
 
 
 def suite_dir(role: str) -> Path:
@@ -44,11 +44,62 @@ def _check_url(url: str) -> None:
         )
 
 
+def sender_options(
+    *,
+    trigger: str = "http",
+    listen: str = "127.0.0.1:0",
+    public_url: str | None = None,
+    mode: str | None = None,
+    reading: str | None = None,
+    timing: str = "default",
+) -> list[str]:
+    """The pytest options of the sender suite, each value checked (ConformanceUsageError)."""
+    from whsim.conformance.timing import PROFILES
+    from whsim.spec.clauses import reading_names
+
+    if not trigger.strip():
+        raise ConformanceUsageError("--trigger must be http, none or a command", field="trigger")
+    if trigger not in ("http", "none"):
+        try:
+            trigger.format(event_type="job.completed", webhook_id="wh_1")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ConformanceUsageError(
+                f"--trigger command template may use only {{event_type}} and {{webhook_id}}: {exc}",
+                field="trigger",
+            ) from None
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ConformanceUsageError(f"--listen must be HOST:PORT, got {listen!r}", field="listen")
+    if public_url is not None:
+        _check_url(public_url)
+    if mode is not None and mode not in ("development", "production"):
+        raise ConformanceUsageError(
+            f"--mode must be development or production, got {mode!r}", field="mode"
+        )
+    readings = reading_names("RETRY-1")
+    if reading is not None and reading not in readings:
+        raise ConformanceUsageError(
+            f"--reading must be one of {', '.join(readings)}, got {reading!r}", field="reading"
+        )
+    if timing not in PROFILES:
+        raise ConformanceUsageError(
+            f"--timing must be one of {', '.join(PROFILES)}, got {timing!r}", field="timing"
+        )
+    args = [f"--whsim-trigger={trigger}", f"--whsim-listen={listen}", f"--whsim-timing={timing}"]
+    if public_url:
+        args.append(f"--whsim-public-url={public_url}")
+    if mode:
+        args.append(f"--whsim-mode={mode}")
+    if reading:
+        args.append(f"--whsim-reading={reading}")
+    return args
+
+
 def run(
     role: str,
     url: str,
     *,
-    secret: str,
+    secret: str = "",
     report_dir: Path,
     strict: bool = False,
     seed: int | None = None,
@@ -56,8 +107,12 @@ def run(
     timeout_budget: float | None = None,
     pytest_args: Sequence[str] = (),
     quiet: bool = False,
+    sender: Sequence[str] = (),
 ) -> int:
-    """Run the ``role`` suite against ``url``; returns the exit code (see the module docstring)."""
+    """Run the ``role`` suite against ``url``; returns the exit code (see the module docstring).
+
+    ``sender`` holds the sender suite's options, as :func:`sender_options` builds them.
+    """
     import pytest
 
     if role not in ROLES:
@@ -65,7 +120,7 @@ def run(
             f"unknown role {role!r}; known: {', '.join(ROLES)}", field="role"
         )
     _check_url(url)
-    if not secret:
+    if role == "receiver" and not secret:
         raise ConformanceUsageError(
             "a signing secret is needed (--secret or WHSIM_SECRET)", field="secret"
         )
@@ -88,10 +143,12 @@ def run(
         str(suite.parent / "pytest.ini"),
         "--rootdir",
         str(suite.parent),
-        f"--whsim-receiver-url={url}",
-        f"--whsim-secret={secret}",
         f"--whsim-report={report_dir}",
     ]
+    if role == "receiver":
+        args += [f"--whsim-receiver-url={url}", f"--whsim-secret={secret}"]
+    else:
+        args += [f"--whsim-sender-url={url}", *(sender or sender_options())]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         args[1:1] = ["-p", "whsim.pytest_plugin"]
     if strict:
