@@ -126,26 +126,32 @@ def test_quick_demo_twice_from_the_command_line_then_in_process(tmp_path, capsys
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.rstrip().endswith(str((out / "index.html").resolve()))
-    for step in ("[1/5]", "[2/5]", "[3/5]", "[4/5]", "[5/5]", "receiver suite: PASS"):
+    for step in ("[1/6]", "[3/6]", "[5/6]", "[6/6]", "receiver suite: PASS", "sender suite: PASS"):
         assert step in proc.stdout
     assert not (out / "sim" / "stale").exists(), "a second run replaces the first's output"
     assert (out / "keep.txt").exists(), "files the demo did not write are left alone"
 
     result = run_demo(
-        out, scenarios=("healthy",), notebooks=ROOT / "notebooks", run_notebook_html=False
+        out,
+        scenarios=("healthy",),
+        notebooks=ROOT / "notebooks",
+        run_notebook_html=False,
+        time_scale=10,
     )
     assert result.ok, (result.conformance, result.interop.get("observed_offsets_s"))
     assert len(result.processes) == 3 and all(_gone(pid) for pid in result.processes)
     assert not (out / "sim" / "outage-10min").exists()
     summary = json.loads((out / "sim" / "healthy" / "summary.json").read_text())
     assert summary["loss_rate"] == 0 and (out / "sim" / "healthy" / "timeline.png").stat().st_size
-    report = json.loads((out / "receiver" / "report.json").read_text())
-    assert report["outcome"] == "pass" and report["counts"]["fail"] == 0
-    interop = json.loads((out / "sender" / "interop.json").read_text())
+    for role in ("receiver", "sender"):
+        report = json.loads((out / role / "report.json").read_text())
+        assert report["outcome"] == "pass" and report["counts"]["fail"] == 0, role
+    interop = json.loads((out / "interop" / "interop.json").read_text())
     assert interop["outcome"] == "pass"
     assert all(len(o) == 3 for o in interop["observed_offsets_s"])
     page = (out / "index.html").read_text()
-    for link in ("sim/healthy/timeline.png", "receiver/index.html", "sender/interop.png"):
+    links = ("sim/healthy/timeline.png", "receiver/index.html", "sender/index.html")
+    for link in (*links, "interop/interop.png"):
         assert link in page
 
 
@@ -202,7 +208,7 @@ def test_ctrl_c_during_the_demo_stops_everything_it_started(tmp_path):
         assert proc.stdout is not None
         for line in proc.stdout:
             seen.append(line)
-            if line.startswith("[3/5]"):  # the receiver runs, its suite has started
+            if line.startswith("[3/6]"):  # the receiver runs, its suite has started
                 break
         pids = [int(p) for p in re.findall(r"\(pid (\d+)\)", "".join(seen))]
         assert pids, seen

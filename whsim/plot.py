@@ -305,22 +305,31 @@ def attempt_offsets(
     rows: Mapping[str, Sequence[float] | Sequence[Sequence[float]]],
     *,
     bands: Sequence[tuple[float, float]] | None = None,
+    band_row: str | None = None,
     colours: Mapping[str, str] | None = None,
     ax: Axes | None = None,
 ) -> Axes:
     """One row per label, a mark per attempt at its offset (s) after the first attempt.
 
     A row may hold several series (e.g. one per jitter draw); they are drawn faint on the same
-    row. ``bands`` are (low, high) windows where attempts are expected, shaded across all rows;
-    ``colours`` maps labels to colours (default: one per row).
+    row. ``bands`` are (low, high) windows where attempts are expected, shaded across all rows,
+    or as boxes on row ``band_row`` only (clearer when bands overlap); ``colours`` maps labels
+    to colours (default: one per row).
     """
     ax = _axes(ax, (10, 0.6 * len(rows) + 1.5))
     palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
-    for i, (band_lo, band_hi) in enumerate(bands or ()):
-        ax.axvspan(
-            band_lo, band_hi, color="#2ca02c", alpha=0.12, label="expected" if i == 0 else None
-        )
     labels = list(rows)
+    for i, (band_lo, band_hi) in enumerate(bands or ()):
+        label = "expected" if i == 0 else None
+        if band_row is not None and band_row in rows:
+            y = labels.index(band_row)
+            # alternate the box heights so overlapping bands stay apart
+            half = 0.32 if i % 2 == 0 else 0.22
+            ax.fill_between(
+                [band_lo, band_hi], y - half, y + half, color="#2ca02c", alpha=0.18, label=label
+            )
+        else:
+            ax.axvspan(band_lo, band_hi, color="#2ca02c", alpha=0.12, label=label)
     for y, label in enumerate(labels):
         series = _series(rows[label])
         alpha = 1.0 if len(series) == 1 else max(0.25, 1.5 / len(series))

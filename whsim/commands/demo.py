@@ -30,7 +30,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="two scenarios and no notebooks: a fast check that the job works",
+        help="two scenarios, the sender at time scale 10, no notebooks: a fast check that "
+        "the job works",
     )
     parser.set_defaults(func=run)
 
@@ -43,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         scenarios=QUICK_SCENARIOS if args.quick else None,
         notebooks=args.notebooks,
         run_notebook_html=not (args.quick or args.no_notebooks),
+        time_scale=10.0 if args.quick else 1.0,
         log=lambda line: print(line, flush=True),
     )
     verdict = "everything passed" if result.ok else "something failed: see the page"
