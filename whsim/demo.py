@@ -706,9 +706,10 @@ def write_index(result: DemoResult) -> Path:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>{_CSS}</style></head><body>
 <h1>whsim: how the guide's webhooks behave {_badge(overall)}</h1>
-<p>One run of <code>make demo</code>: the reference receiver checked by the conformance suite over
-real HTTP, the design-review notebooks (each a question about the webhooks guide, answered by
-simulation), and the named simulation scenarios with their retry timelines.</p>
+<p>One run of <code>make demo</code>: the reference receiver and the reference sender checked by
+the conformance suites over real HTTP, the sender delivering through a faulty receiver, the
+design-review notebooks (each a question about the webhooks guide, answered by simulation), and
+the named simulation scenarios with their retry timelines.</p>
 <p class="muted">whsim {_e(__version__)} · run {_e(result.started)} · {result.seconds:.0f} s ·
 <a href="demo.json">demo.json</a> · <a href="logs/">logs</a></p>
 {f"<ul>{notes}</ul>" if notes else ""}
