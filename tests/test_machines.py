@@ -38,11 +38,11 @@ class _NoExpiryCheck(DeliveryMachine):
 class _DeliversEverything(DeliveryMachine):
     """A sender that ignores subscriptions."""
 
-    def _fan_out(self, event_type, job):
+    def _fan_out(self, event_type, job, at_ms):
         saved = [dataclasses.replace(h) for h in self.webhooks]
         for hook in self.webhooks:
             hook.events = hook.events | {event_type}
-        super()._fan_out(event_type, job)
+        super()._fan_out(event_type, job, at_ms)
         for hook, old in zip(self.webhooks, saved, strict=True):
             hook.events = old.events
 

@@ -141,7 +141,7 @@ class DeliveryMachine(RuleBasedStateMachine):
                 self._flush_throttles(self.now)
                 self.jobs[job] = terminate(self.jobs[job])
                 self.job_ended[job] = self.now
-        self._fan_out(event_type, job)
+        self._fan_out(event_type, job, self.now)
 
     @precondition(lambda self: bool(self.jobs))
     @rule(data=st.data())
@@ -184,19 +184,17 @@ class DeliveryMachine(RuleBasedStateMachine):
             return None, "connect", 0
         return hook.status_when_up, None, 30
 
-    def _fan_out(self, event_type: str, job: int | None) -> None:
+    def _fan_out(self, event_type: str, job: int | None, at_ms: int) -> None:
+        """One delivery per subscribed webhook of an event created at ``at_ms``, due at once."""
         for w, hook in enumerate(self.webhooks):
             if event_type in hook.events:
                 index = len(self.deliveries)
-                self.deliveries.append(_Delivery(w, event_type, job, new_delivery(self.now)))
-                heapq.heappush(self.queue, (self.now, index))
+                self.deliveries.append(_Delivery(w, event_type, job, new_delivery(at_ms)))
+                heapq.heappush(self.queue, (at_ms, index))
 
     def _emit_progress(self, job: int, at_ms: int) -> None:
         self.progress_sent.setdefault(job, []).append(at_ms)
-        saved = self.now
-        self.now = at_ms
-        self._fan_out("job.progress", job)
-        self.now = saved
+        self._fan_out("job.progress", job, at_ms)
 
     def _flush_throttles(self, now_ms: int) -> None:
         for job, state in self.jobs.items():

@@ -76,6 +76,32 @@ def _outage_table(plan: Plan) -> list[tuple[tuple[int, int, int], ...] | None]:
     return [None if row is None else tuple(row) for row in table]
 
 
+def _outage_answer(
+    outs: tuple[tuple[int, int, int], ...],
+    t: int,
+    code: int,
+    took: int,
+    latency: int,
+    timeout: int,
+) -> tuple[int, int]:
+    """(code, ms taken) of an attempt sent at ``t`` to an endpoint with these sorted outages.
+
+    Outside every outage the planned ``code`` and ``took`` stand; inside one, the outage decides:
+    refused at once, a hang until the timeout, or its status after the drawn ``latency`` (a
+    timeout if that is longer). Both loops call this, so an outage means the same in each.
+    """
+    for start, end, outage_code in outs:
+        if start <= t < end:
+            if outage_code == CONNECT:
+                return CONNECT, 0
+            if outage_code == TIMEOUT:
+                return TIMEOUT, timeout
+            return (TIMEOUT, timeout) if latency > timeout else (outage_code, latency)
+        if start > t:
+            break
+    return code, took
+
+
 def _finish(
     plan: Plan,
     j: list[int],
@@ -167,20 +193,7 @@ def _run_independent(plan: Plan, progress: Progress | None) -> RawLog:
         took = took_mv[j]
         outs = outages[d]
         if outs is not None:
-            for start, end, oc in outs:
-                if start <= t < end:
-                    if oc == CONNECT:
-                        c, took = CONNECT, 0
-                    elif oc == TIMEOUT:
-                        c, took = TIMEOUT, timeout
-                    else:
-                        took = lat_mv[j]
-                        c = oc
-                        if took > timeout:
-                            c, took = TIMEOUT, timeout
-                    break
-                if start > t:
-                    break
+            c, took = _outage_answer(outs, t, c, took, lat_mv[j], timeout)
         f = t + took
         add_j(j)
         add_t(t)
@@ -275,20 +288,7 @@ def _run_coupled(plan: Plan, progress: Progress | None) -> RawLog:
         took = took_mv[j]
         outs = outages[hook[d]]
         if outs is not None:
-            for o_start, o_end, oc in outs:
-                if o_start <= t < o_end:
-                    if oc == CONNECT:
-                        c, took = CONNECT, 0
-                    elif oc == TIMEOUT:
-                        c, took = TIMEOUT, timeout
-                    else:
-                        took = lat_mv[j]
-                        c = oc
-                        if took > timeout:
-                            c, took = TIMEOUT, timeout
-                    break
-                if o_start > t:
-                    break
+            c, took = _outage_answer(outs, t, c, took, lat_mv[j], timeout)
         log_j.append(j)
         log_t.append(t)
         log_f.append(t + took)
