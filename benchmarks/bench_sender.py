@@ -132,8 +132,8 @@ def _percentile(values: list[float], q: float) -> float:
 
 async def _ceiling(receiver: str, n: int, clients: int, per_client: int) -> float:
     """Deliveries/s of plain httpx clients posting pre-signed bodies, no store, no policy."""
-    from whsim.signing import sign
-    from whsim.spec.events import make_event
+    from whsim.core.signing import sign
+    from whsim.core.spec.events import make_event
 
     now = int(time.time() * 1000)
     queue: asyncio.Queue[tuple[bytes, str]] = asyncio.Queue()

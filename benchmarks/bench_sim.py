@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from whsim.behaviours import Behaviour, Latency, Outage
+from whsim.core.behaviours import Behaviour, Latency, Outage
 from whsim.sim import Arrival, Scenario, Sender, Webhook, Workload
 from whsim.sim.engine import RawLog, run_reference
 from whsim.sim.fast import run_fast

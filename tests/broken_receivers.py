@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from whsim.errors import EventDataError
-from whsim.spec.events import parse_event
+from whsim.core.errors import EventDataError
+from whsim.core.spec.events import parse_event
 
 Handler = Callable[[Request], Awaitable[Response]]
 FAULTS = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from whsim.behaviours import (
+from whsim.core.behaviours import (
     BEHAVIOURS,
     Answer,
     Behaviour,
@@ -14,7 +14,7 @@ from whsim.behaviours import (
     behaviour_from_dict,
     respond,
 )
-from whsim.errors import ScenarioError
+from whsim.core.errors import ScenarioError
 
 
 def answer(b: Behaviour, now: int = 0, attempt: int = 1, f=0.9, lat=0.5, hang=0.9) -> Answer:

@@ -5,7 +5,7 @@ import re
 import pytest
 
 import whsim
-from whsim.spec.clauses import CHECKERS, Level, Party, clause, default_reading, resolve_reading
+from whsim.core.spec.clauses import CHECKERS, Level, Party, clause, default_reading, resolve_reading
 
 AREAS = {
     "REG",

@@ -10,7 +10,7 @@ import whsim_conformance.receiver as suite
 from whsim_conformance.receiver.catalog import CATALOG
 
 from whsim.conformance.report import role_clauses
-from whsim.spec.clauses import clause
+from whsim.core.spec.clauses import clause
 
 
 def _test_case_ids() -> list[str]:

@@ -8,9 +8,9 @@ import subprocess
 import pytest
 
 from whsim.conformance.exchange import Request, bash_bytes, curl_line
+from whsim.core.signing import sign
+from whsim.core.spec.events import verification_body
 from whsim.receiver import ReceiverStore, ServerThread, create_app
-from whsim.signing import sign
-from whsim.spec.events import verification_body
 
 needs_bash = pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
 

@@ -27,6 +27,7 @@ from hypothesis.stateful import run_state_machine_as_test
 from whsim_conformance.sender.catalog import CATALOG
 from whsim_conformance.sender.scenarios import CASE_SCENARIOS, SCENARIOS
 
+from whsim.analysis.machines import RegistrationMachine
 from whsim.conformance.case import CaseResult
 from whsim.conformance.case import CaseSpec as CatalogSpec
 from whsim.conformance.figures import Mark, Window, retry_timeline
@@ -34,11 +35,10 @@ from whsim.conformance.listener import Listener, always, closed_port, fail, hang
 from whsim.conformance.outcomes import Outcome
 from whsim.conformance.report import build_report, role_clauses, write_reports
 from whsim.conformance.timing import PROFILES, expected_gaps, grade_gaps, match_reading, profile
-from whsim.machines import RegistrationMachine
+from whsim.core.spec.clauses import clause
+from whsim.core.spec.events import verification_body
 from whsim.receiver.server import bind
 from whsim.sender import SenderConfig, create_app
-from whsim.spec.clauses import clause
-from whsim.spec.events import verification_body
 
 # --- timing -----------------------------------------------------------------------------------
 

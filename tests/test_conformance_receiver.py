@@ -12,8 +12,8 @@ import pytest
 from broken_receivers import FAULTS, good, guide_example
 
 from whsim.conformance.runner import run
+from whsim.core.spec.clauses import clause
 from whsim.receiver import ReceiverStore, ServerThread, create_app
-from whsim.spec.clauses import clause
 
 SECRET = "s3cret-for-tests"
 VERIFY = {f"RCV-VERIFY-00{n}" for n in range(1, 6)}

@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
+from whsim.core.spec.clauses import clause
 from whsim.sender.config import FAULTS
-from whsim.spec.clauses import clause
 
 SCALE = "10"
 WHSIM = [sys.executable, "-m", "whsim"]

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import whsim
-from whsim.delivery import (
+from whsim.core.delivery import (
     DeliveryStatus,
     after_attempt,
     before_attempt,

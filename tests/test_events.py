@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import whsim
-from whsim.spec.events import (
+from whsim.core.spec.events import (
     EVENT_TYPES,
     data_schema,
     format_timestamp,

@@ -5,10 +5,10 @@ import dataclasses
 import matplotlib
 import pytest
 
+from whsim.analysis.explore import PROPERTIES, explore, explore_named
+from whsim.analysis.strategies import scenarios
 from whsim.cli import main
-from whsim.explore import PROPERTIES, explore, explore_named
 from whsim.sim import Downtime, simulate
-from whsim.strategies import scenarios
 
 matplotlib.use("Agg")
 

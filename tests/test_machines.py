@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from whsim import delivery as core
-from whsim.machines import DeliveryMachine
+from whsim.analysis.machines import DeliveryMachine
+from whsim.core import delivery as core
 
 BOUNDED = settings(
     max_examples=60,
@@ -27,7 +27,7 @@ class _NoExpiryCheck(DeliveryMachine):
     def _attempt(self, index, start_ms):
         original = core.before_attempt
         try:
-            import whsim.machines as machines
+            import whsim.analysis.machines as machines
 
             machines.before_attempt = lambda state, policy, now: state
             super()._attempt(index, start_ms)

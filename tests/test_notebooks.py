@@ -27,11 +27,11 @@ CELL_TIMEOUT_S = 120
 NOTEBOOK_BOUND_S = 120  # each notebook is written to run in well under a minute
 ALLOWED_IMPORTS = {
     "whsim",
-    "whsim.plot",
+    "whsim.analysis.plot",
     "whsim.sim",
     "whsim.sim.sweep",
-    "whsim.explore",
-    "whsim.strategies",
+    "whsim.analysis.explore",
+    "whsim.analysis.strategies",
     "pandas",
     "matplotlib",
     "matplotlib.pyplot",

@@ -11,7 +11,7 @@ import pytest
 from matplotlib.axes import Axes
 
 import whsim
-from whsim import plot
+from whsim.analysis import plot
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from whsim.behaviours import behaviour
-from whsim.clock import VirtualClock
+from whsim.core.behaviours import behaviour
+from whsim.core.clock import VirtualClock
+from whsim.core.signing import sign
+from whsim.core.spec.events import make_event, verification_body
 from whsim.receiver import ReceiverStore, create_app
-from whsim.signing import sign
-from whsim.spec.events import make_event, verification_body
 
 SECRET = "test-secret"
 

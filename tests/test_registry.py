@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from whsim.errors import RegistrationError
-from whsim.registry import (
+from whsim.core.errors import RegistrationError
+from whsim.core.registry import (
     Mode,
     WebhookStatus,
     address_refusal,

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import whsim
-from whsim.errors import SignatureFormatError
-from whsim.signing import standard_headers, standard_secret
+from whsim.core.errors import SignatureFormatError
+from whsim.core.signing import standard_headers, standard_secret
 
 DATA = Path(__file__).parent / "data" / "signatures.json"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "signatures.json"

@@ -7,8 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import whsim
-from whsim.registry import validate_registration
-from whsim.strategies import (
+from whsim.analysis.strategies import (
     behaviours,
     event_data,
     events,
@@ -18,6 +17,7 @@ from whsim.strategies import (
     registrations,
     reserialized_bodies,
 )
+from whsim.core.registry import validate_registration
 
 
 @given(events())

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from whsim.errors import UnknownReadingError
-from whsim.throttle import ThrottleState, due_ms, flush, offer, terminate, throttle
+from whsim.core.errors import UnknownReadingError
+from whsim.core.throttle import ThrottleState, due_ms, flush, offer, terminate, throttle
 
 TIMES = st.lists(st.integers(0, 120_000), max_size=60).map(sorted)
 

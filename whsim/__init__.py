@@ -6,10 +6,10 @@ matplotlib, the HTTP services) are imported only by the modules that need them.
 
 import typing as _typing
 
-from whsim.behaviours import Behaviour, Latency, Outage
-from whsim.clock import Clock, ScaledClock, VirtualClock, WallClock
-from whsim.delivery import DeliveryState, DeliveryStatus, after_attempt, before_attempt
-from whsim.errors import (
+from whsim.core.behaviours import Behaviour, Latency, Outage
+from whsim.core.clock import Clock, ScaledClock, VirtualClock, WallClock
+from whsim.core.delivery import DeliveryState, DeliveryStatus, after_attempt, before_attempt
+from whsim.core.errors import (
     EventDataError,
     RegistrationError,
     ScenarioError,
@@ -18,9 +18,11 @@ from whsim.errors import (
     UnknownReadingError,
     WhsimError,
 )
-from whsim.policy import RetryPolicy, Verdict
-from whsim.registry import Mode, Registration, WebhookStatus
-from whsim.signing import sign, standard_sign, standard_verify, verify
+from whsim.core.policy import RetryPolicy, Verdict
+from whsim.core.registry import Mode, Registration, WebhookStatus
+from whsim.core.signing import sign, standard_sign, standard_verify, verify
+from whsim.core.spec.clauses import Clause, Reading, clauses, findings
+from whsim.core.spec.events import EVENT_TYPES, Event, make_event, parse_event
 from whsim.sim import (
     Arrival,
     Downtime,
@@ -31,8 +33,6 @@ from whsim.sim import (
     load_scenario,
     simulate,
 )
-from whsim.spec.clauses import Clause, Reading, clauses, findings
-from whsim.spec.events import EVENT_TYPES, Event, make_event, parse_event
 
 if _typing.TYPE_CHECKING:
     from whsim.sim.results import SimResult

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from whsim import __version__
-from whsim.errors import WhsimError
+from whsim.core.errors import WhsimError
 
 COMMANDS = (
     "whsim.commands.spec",

@@ -28,7 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Final
 
-from whsim.errors import WhsimError
+from whsim.core.errors import WhsimError
 
 __all__ = [
     "QUICK_SCENARIOS",
@@ -214,7 +214,7 @@ def run_simulations(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from whsim import plot
+    from whsim.analysis import plot
     from whsim.sim import simulate
     from whsim.sim.scenarios import load_scenario
 
@@ -336,7 +336,7 @@ def run_interop(
     """
     import httpx
 
-    from whsim.policy import RetryPolicy
+    from whsim.core.policy import RetryPolicy
 
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -417,7 +417,7 @@ def _interop_figure(summary: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from whsim import plot
+    from whsim.analysis import plot
 
     rows: dict[str, Any] = {
         "schedule": summary["expected_offsets_s"],

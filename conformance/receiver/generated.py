@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
-from whsim.errors import EventDataError
-from whsim.spec.events import EVENT_TYPES, parse_event
+from whsim.core.errors import EventDataError
+from whsim.core.spec.events import EVENT_TYPES, parse_event
 
 __all__ = ["challenges", "invalid_bodies", "run_examples", "valid_bodies"]
 

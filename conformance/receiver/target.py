@@ -13,8 +13,8 @@ import httpx
 from whsim.conformance.case import Case
 from whsim.conformance.exchange import Exchange
 from whsim.conformance.http import UNREACHABLE, post
-from whsim.signing import SIGNATURE_HEADER, sign
-from whsim.spec.events import Event, make_event
+from whsim.core.signing import SIGNATURE_HEADER, sign
+from whsim.core.spec.events import Event, make_event
 
 __all__ = ["REQUEST_TIMEOUT_S", "SIGN", "ReceiverTarget", "sample_data"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from whsim.conformance.case import Case
 from whsim.conformance.exchange import Exchange
+from whsim.core.registry import challenge_accepted
+from whsim.core.spec.events import verification_body
 from whsim.pytest_plugin import WhsimSettings
-from whsim.registry import challenge_accepted
-from whsim.spec.events import verification_body
 
 from .catalog import case
 from .generated import challenges, run_examples

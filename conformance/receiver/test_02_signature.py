@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from whsim.conformance.case import Case
-from whsim.signing import sign
-from whsim.spec.events import EVENT_TYPES
+from whsim.core.signing import sign
+from whsim.core.spec.events import EVENT_TYPES
 
 from .catalog import case
 from .target import ReceiverTarget, expect_401, expect_accepted

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from whsim.conformance.case import Case
-from whsim.spec.events import format_timestamp
+from whsim.core.spec.events import format_timestamp
 
 from .catalog import case
 from .target import ReceiverTarget, expect_accepted

@@ -31,7 +31,7 @@ from whsim.conformance.listener import (
     redirect,
     wrong_challenge,
 )
-from whsim.spec.events import EVENT_TYPES, TEST_EVENT_TYPE
+from whsim.core.spec.events import EVENT_TYPES, TEST_EVENT_TYPE
 
 from .target import Registered, SenderTarget, TriggerError
 

@@ -19,9 +19,9 @@ from whsim.conformance.exchange import Exchange, Request, Response
 from whsim.conformance.http import UNREACHABLE
 from whsim.conformance.listener import Arrival, Listener, Responder
 from whsim.conformance.timing import Profile, expected_gaps
-from whsim.policy import RetryPolicy
-from whsim.spec.clauses import reading_names
-from whsim.spec.events import EVENT_TYPES
+from whsim.core.policy import RetryPolicy
+from whsim.core.spec.clauses import reading_names
+from whsim.core.spec.events import EVENT_TYPES
 
 __all__ = [
     "API_TIMEOUT_S",

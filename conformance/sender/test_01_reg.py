@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.stateful import run_state_machine_as_test
 
+from whsim.analysis.machines import RegistrationMachine
 from whsim.conformance.case import Case
 from whsim.conformance.exchange import Exchange
 from whsim.conformance.listener import ok
-from whsim.machines import RegistrationMachine
 from whsim.pytest_plugin import WhsimSettings
 
 from .catalog import case

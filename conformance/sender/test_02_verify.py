@@ -6,7 +6,7 @@ import json
 
 from whsim.conformance.case import Case
 from whsim.conformance.listener import ok
-from whsim.signing import SIGNATURE_HEADER, verify
+from whsim.core.signing import SIGNATURE_HEADER, verify
 
 from .catalog import case
 from .grading import record_arrivals, require

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from whsim.conformance.case import Case
-from whsim.errors import EventDataError
-from whsim.spec.events import EVENT_TYPES, TEST_EVENT_TYPE, parse_event
+from whsim.core.errors import EventDataError
+from whsim.core.spec.events import EVENT_TYPES, TEST_EVENT_TYPE, parse_event
 
 from .catalog import case
 from .grading import attempt_rows, record_arrivals, require

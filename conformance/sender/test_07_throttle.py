@@ -12,9 +12,9 @@ from collections import defaultdict
 
 from whsim.conformance.case import Case
 from whsim.conformance.listener import Arrival
-from whsim.errors import EventDataError
-from whsim.spec.events import parse_timestamp
-from whsim.throttle import WINDOW_MS
+from whsim.core.errors import EventDataError
+from whsim.core.spec.events import parse_timestamp
+from whsim.core.throttle import WINDOW_MS
 
 from .catalog import case
 from .grading import record_arrivals, require

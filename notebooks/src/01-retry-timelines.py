@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import whsim
-from whsim import plot
+from whsim.analysis import plot
 from whsim.sim import sweep
 
 # %%

@@ -35,7 +35,7 @@ SEED = 0
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from whsim import plot
+from whsim.analysis import plot
 from whsim.sim import sweep
 
 # %%

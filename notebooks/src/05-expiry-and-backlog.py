@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import whsim
-from whsim import plot
+from whsim.analysis import plot
 
 H = 3_600_000  # ms per hour
 

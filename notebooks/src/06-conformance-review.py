@@ -31,7 +31,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import whsim
-from whsim import plot
+from whsim.analysis import plot
 from whsim.sim import sweep
 
 # %%

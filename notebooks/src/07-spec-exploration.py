@@ -4,7 +4,7 @@
 # **Question.** Which assumptions a designer might make about the guide's webhooks are false,
 # and what is the smallest situation that shows it?
 #
-# Each assumption below is a check on a simulation result. `whsim.explore` searches a space of
+# Each assumption below is a check on a simulation result. `whsim.analysis.explore` searches a space of
 # scenarios with hypothesis, and when one breaks the check it shrinks it to a minimal
 # counterexample (the shortest outage, the smallest burst, ...). A search that finds nothing
 # within its budget is evidence, not proof, that the assumption holds.
@@ -29,8 +29,8 @@ import math
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from whsim.explore import PROPERTIES as CATALOGUE
-from whsim.explore import explore_named
+from whsim.analysis.explore import PROPERTIES as CATALOGUE
+from whsim.analysis.explore import explore_named
 
 # %%
 found = {}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sender_harness import LiveSender, Received, Receiver, echo_ok, fail_events, running_sender
 
-from whsim.policy import RetryPolicy
+from whsim.core.policy import RetryPolicy
 
 
 def gaps_policy_s(received: list[Received], scale: float) -> list[float]:

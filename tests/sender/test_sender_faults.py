@@ -18,7 +18,7 @@ from sender_harness import (
     running_sender,
 )
 
-from whsim.errors import UnknownReadingError
+from whsim.core.errors import UnknownReadingError
 from whsim.sender import FAULTS, FAULTS_ENV, SenderConfig, parse_faults
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from whsim.delivery import after_attempt, new_delivery
-from whsim.policy import RetryPolicy
+from whsim.core.delivery import after_attempt, new_delivery
+from whsim.core.policy import RetryPolicy
+from whsim.core.spec.events import make_event
 from whsim.sender.store import AttemptRecord, Store, WebhookRow
-from whsim.spec.events import make_event
 
 
 def hook(webhook_id: str = "wh_1") -> WebhookRow:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sender_harness import SECRET, running_sender
 
-from whsim.behaviours import behaviour
+from whsim.core.behaviours import behaviour
 from whsim.receiver import ReceiverStore, ServerThread, create_app
 
 

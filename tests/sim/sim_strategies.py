@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from whsim.behaviours import Behaviour, Latency, Outage
-from whsim.policy import RetryPolicy
+from whsim.core.behaviours import Behaviour, Latency, Outage
+from whsim.core.policy import RetryPolicy
+from whsim.core.spec.events import EVENT_TYPES
 from whsim.sim import Arrival, Downtime, Scenario, Sender, Webhook, Workload
-from whsim.spec.events import EVENT_TYPES
 
 HORIZON_MS = 20 * 60_000
 

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sim_strategies import scenarios
 
-from whsim.delivery import after_attempt, before_attempt, new_delivery
-from whsim.policy import RetryPolicy
+from whsim.core.delivery import after_attempt, before_attempt, new_delivery
+from whsim.core.policy import RetryPolicy
 from whsim.sim import Arrival, Scenario, Sender, Webhook, Workload
 from whsim.sim.engine import run_reference
 from whsim.sim.fast import run_fast
@@ -171,7 +171,7 @@ def test_coupled_runs_respect_caps_downtime_and_expiry(scenario, seed):
 @given(scenarios(), st.integers(0, 2**32))
 def test_every_attempt_is_what_respond_answers_with_the_keyed_uniforms(scenario, seed):
     """The plan's vectorised draws plus the engines' outage handling equal behaviours.respond."""
-    from whsim.behaviours import respond
+    from whsim.core.behaviours import respond
     from whsim.sim import keyed
 
     plan = compile_plan(scenario, seed)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import whsim
-from whsim.spec.events import EVENT_TYPES, parse_event
+from whsim.core.spec.events import EVENT_TYPES, parse_event
 
 
 @pytest.fixture(scope="module")

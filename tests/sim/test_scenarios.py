@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import whsim
-from whsim.errors import ScenarioError
+from whsim.core.errors import ScenarioError
 from whsim.sim import SCENARIOS, load_scenario, scenario_from_dict
 
 

@@ -6,12 +6,12 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from whsim.behaviours import Behaviour, Latency, respond
-from whsim.policy import RetryPolicy
+from whsim.core.behaviours import Behaviour, Latency, respond
+from whsim.core.policy import RetryPolicy
+from whsim.core.spec.events import EVENT_TYPES
 from whsim.sim import Arrival, Workload, keyed
 from whsim.sim.plan import HANG, jitter_delays, respond_many
 from whsim.sim.workload import arrival_times, generate
-from whsim.spec.events import EVENT_TYPES
 
 
 @given(

@@ -10,7 +10,7 @@ from typing import Any
 
 
 def register(subparsers: Any) -> None:
-    from whsim.explore import property_names
+    from whsim.analysis.explore import property_names
 
     parser = subparsers.add_parser(
         "explore",
@@ -37,7 +37,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from whsim.explore import PROPERTIES, explore_named
+    from whsim.analysis.explore import PROPERTIES, explore_named
 
     if args.list or args.property is None:
         for prop in PROPERTIES.values():

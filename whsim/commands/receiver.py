@@ -1,4 +1,4 @@
-"""``whsim receiver``: the reference receiver, optionally with faults from whsim.behaviours."""
+"""``whsim receiver``: the reference receiver, optionally with faults from whsim.core.behaviours."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from whsim.behaviours import BEHAVIOURS, Behaviour, behaviour, behaviour_from_dict
-from whsim.errors import ScenarioError, SpecInputError
+from whsim.core.behaviours import BEHAVIOURS, Behaviour, behaviour, behaviour_from_dict
+from whsim.core.errors import ScenarioError, SpecInputError
 
 
 def _port(text: str) -> int:

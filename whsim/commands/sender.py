@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from whsim.spec.clauses import reading_names
+from whsim.core.spec.clauses import reading_names
 
 
 def register(subparsers: Any) -> None:

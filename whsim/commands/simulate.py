@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from whsim.errors import ScenarioError
+from whsim.core.errors import ScenarioError
 
 
 def register(subparsers: Any) -> None:
@@ -169,7 +169,7 @@ def _timeline(result: Any, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from whsim import plot
+    from whsim.analysis import plot
 
     fig = plot.overview(result)
     fig.savefig(path, dpi=110)

@@ -9,7 +9,7 @@ import sys
 import textwrap
 from typing import Any
 
-from whsim.spec.clauses import Clause, clauses
+from whsim.core.spec.clauses import Clause, clauses
 
 
 def register(subparsers: Any) -> None:

@@ -17,8 +17,8 @@ import pytest
 
 from whsim.conformance.exchange import Exchange, curl_line
 from whsim.conformance.outcomes import Outcome
-from whsim.errors import CaseError
-from whsim.spec.clauses import Level, clause
+from whsim.core.errors import CaseError
+from whsim.core.spec.clauses import Level, clause
 
 __all__ = ["Case", "CaseError", "CaseResult", "CaseSpec"]
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from whsim.spec.events import VERIFY_TYPE
+from whsim.core.spec.events import VERIFY_TYPE
 
 __all__ = [
     "Arrival",

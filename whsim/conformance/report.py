@@ -22,7 +22,7 @@ from typing import Any
 from whsim.conformance.case import CaseResult
 from whsim.conformance.exchange import Exchange, curl_line
 from whsim.conformance.outcomes import Outcome, counts, effective, exit_code, overall
-from whsim.spec.clauses import Clause, Party, clauses
+from whsim.core.spec.clauses import Clause, Party, clauses
 
 __all__ = ["Report", "build_report", "role_clauses", "write_reports"]
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from whsim.conformance.http import probe
 from whsim.conformance.outcomes import EXIT_ERROR
-from whsim.errors import ConformanceUsageError
+from whsim.core.errors import ConformanceUsageError
 
 __all__ = ["ROLES", "ConformanceUsageError", "run", "suite_dir"]
 
@@ -55,7 +55,7 @@ def sender_options(
 ) -> list[str]:
     """The pytest options of the sender suite, each value checked (ConformanceUsageError)."""
     from whsim.conformance.timing import PROFILES
-    from whsim.spec.clauses import reading_names
+    from whsim.core.spec.clauses import reading_names
 
     if not trigger.strip():
         raise ConformanceUsageError("--trigger must be http, none or a command", field="trigger")

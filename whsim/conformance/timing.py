@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from whsim.conformance.outcomes import Outcome
-from whsim.policy import RetryPolicy
-from whsim.spec.clauses import reading_names
+from whsim.core.policy import RetryPolicy
+from whsim.core.spec.clauses import reading_names
 
 __all__ = [
     "PROFILES",

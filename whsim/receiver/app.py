@@ -24,12 +24,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from whsim.behaviours import Behaviour, respond
-from whsim.clock import Clock, WallClock
-from whsim.errors import EventDataError
+from whsim.core.behaviours import Behaviour, respond
+from whsim.core.clock import Clock, WallClock
+from whsim.core.errors import EventDataError
+from whsim.core.signing import SIGNATURE_HEADER, verify
+from whsim.core.spec.events import VERIFY_TYPE, parse_event
 from whsim.receiver.store import ReceiverStore
-from whsim.signing import SIGNATURE_HEADER, verify
-from whsim.spec.events import VERIFY_TYPE, parse_event
 
 __all__ = ["create_app"]
 

@@ -20,13 +20,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from whsim.errors import EventDataError, RegistrationError, SenderError
+from whsim.core.errors import EventDataError, RegistrationError, SenderError
+from whsim.core.spec.events import EVENT_TYPES, TEST_EVENT_TYPE, data_schema
 from whsim.sender import netguard
 from whsim.sender.config import SenderConfig
 from whsim.sender.openapi import openapi_document
 from whsim.sender.service import DELIVERY_STATUSES, Sender
 from whsim.sender.source import EventSource
-from whsim.spec.events import EVENT_TYPES, TEST_EVENT_TYPE, data_schema
 
 __all__ = ["create_app"]
 

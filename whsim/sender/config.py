@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from whsim.errors import SpecInputError, UnknownReadingError
-from whsim.registry import Mode
-from whsim.spec.clauses import resolve_reading
+from whsim.core.errors import SpecInputError, UnknownReadingError
+from whsim.core.registry import Mode
+from whsim.core.spec.clauses import resolve_reading
 
 __all__ = ["FAULTS", "FAULTS_ENV", "SenderConfig", "parse_faults"]
 

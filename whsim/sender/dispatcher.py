@@ -1,8 +1,8 @@
 """The delivery loop: due deliveries go out over HTTP through the core's state machine.
 
 Each attempt POSTs the event's stored bytes unchanged, signed, with a 5 s total timeout (wall
-time, at any time scale) and no redirects. :func:`whsim.delivery.before_attempt` and
-:func:`whsim.delivery.after_attempt` decide what happens next; the store keeps the result.
+time, at any time scale) and no redirects. :func:`whsim.core.delivery.before_attempt` and
+:func:`whsim.core.delivery.after_attempt` decide what happens next; the store keeps the result.
 
 Isolation: at most ``max_per_endpoint`` attempts per webhook are in flight, the rest of that
 webhook's due deliveries wait in its own queue, and at most ``max_in_flight`` attempts run in
@@ -30,15 +30,15 @@ from datetime import UTC, datetime
 import httpx
 
 from whsim import __version__
-from whsim.clock import Clock
-from whsim.delivery import DeliveryStatus, after_attempt, before_attempt
-from whsim.policy import RetryPolicy
-from whsim.registry import Mode
+from whsim.core.clock import Clock
+from whsim.core.delivery import DeliveryStatus, after_attempt, before_attempt
+from whsim.core.policy import RetryPolicy
+from whsim.core.registry import Mode
+from whsim.core.signing import SIGNATURE_HEADER, sign
+from whsim.core.spec.events import new_event_id
 from whsim.sender import netguard
 from whsim.sender.config import SenderConfig
 from whsim.sender.store import CANCELLED, AttemptRecord, DeliveryRow, Store
-from whsim.signing import SIGNATURE_HEADER, sign
-from whsim.spec.events import new_event_id
 
 __all__ = ["Dispatcher", "Outcome", "new_client", "policy_for", "post", "wall_iso"]
 

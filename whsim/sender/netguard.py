@@ -1,6 +1,6 @@
 """Production-mode address checks: resolve a URL's host, refuse forbidden addresses, pin the rest.
 
-The core judges one address (:func:`whsim.registry.address_refusal`); this module resolves names
+The core judges one address (:func:`whsim.core.registry.address_refusal`); this module resolves names
 and asks it for every address, at registration and again right before each connection. The
 connection then goes to the checked address itself (the URL's host kept in ``Host`` and, for
 https, in the TLS server name), so a DNS answer that changes in between (rebinding) cannot
@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-from whsim.errors import WhsimError
-from whsim.registry import address_refusal
+from whsim.core.errors import WhsimError
+from whsim.core.registry import address_refusal
 
 __all__ = ["Blocked", "PinnedTarget", "Resolver", "check_url", "pin", "system_resolver"]
 

@@ -10,12 +10,12 @@ import copy
 from typing import Any
 
 from whsim import __version__
-from whsim.policy import RetryPolicy
-from whsim.registry import MAX_URL_LENGTH, SECRET_MAX, SECRET_MIN, WebhookStatus
+from whsim.core.policy import RetryPolicy
+from whsim.core.registry import MAX_URL_LENGTH, SECRET_MAX, SECRET_MIN, WebhookStatus
+from whsim.core.spec.clauses import reading_names
+from whsim.core.spec.events import ENVELOPE_SCHEMA, EVENT_TYPES, TEST_EVENT_TYPE, data_schema
 from whsim.sender.config import FAULTS, FAULTS_ENV, SenderConfig
 from whsim.sender.service import DELIVERY_STATUSES
-from whsim.spec.clauses import reading_names
-from whsim.spec.events import ENVELOPE_SCHEMA, EVENT_TYPES, TEST_EVENT_TYPE, data_schema
 
 __all__ = ["openapi_document"]
 

@@ -1,8 +1,8 @@
 """The sender's operations, free of HTTP: webhooks, verification, events, the delivery log.
 
 :class:`Sender` owns the store, the policy clock, the HTTP client and the dispatcher. Every
-method either returns JSON-ready data or raises :class:`whsim.errors.SenderError` /
-:class:`whsim.errors.RegistrationError`; the web layer (:mod:`whsim.sender.app`) only maps them.
+method either returns JSON-ready data or raises :class:`whsim.core.errors.SenderError` /
+:class:`whsim.core.errors.RegistrationError`; the web layer (:mod:`whsim.sender.app`) only maps them.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import Any, Final
 import httpx
 
 from whsim import __version__
-from whsim.clock import ScaledClock
-from whsim.delivery import DeliveryStatus
-from whsim.errors import RegistrationError, SenderError
-from whsim.registry import (
+from whsim.core.clock import ScaledClock
+from whsim.core.delivery import DeliveryStatus
+from whsim.core.errors import RegistrationError, SenderError
+from whsim.core.registry import (
     Mode,
     WebhookStatus,
     challenge_accepted,
@@ -30,6 +30,14 @@ from whsim.registry import (
     status_after_verification,
     validate_registration,
     validate_update,
+)
+from whsim.core.signing import SIGNATURE_HEADER, sign
+from whsim.core.spec.events import (
+    TEST_EVENT_TYPE,
+    Event,
+    make_event,
+    new_event_id,
+    verification_body,
 )
 from whsim.sender import netguard
 from whsim.sender.config import SenderConfig
@@ -42,8 +50,6 @@ from whsim.sender.dispatcher import (
     wall_iso,
 )
 from whsim.sender.store import CANCELLED, AttemptRecord, DeliveryRow, Store, WebhookRow, new_id
-from whsim.signing import SIGNATURE_HEADER, sign
-from whsim.spec.events import TEST_EVENT_TYPE, Event, make_event, new_event_id, verification_body
 
 __all__ = ["DELIVERY_STATUSES", "Sender", "not_found"]
 

@@ -14,11 +14,11 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Final
 
-from whsim.errors import SenderError
+from whsim.core.errors import SenderError
+from whsim.core.throttle import ThrottleState, due_ms, flush, offer, terminate
 from whsim.sender.dispatcher import wall_iso
 from whsim.sender.service import Sender, not_found
 from whsim.sender.store import JobRow, new_id
-from whsim.throttle import ThrottleState, due_ms, flush, offer, terminate
 
 __all__ = ["EventSource"]
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from whsim.delivery import DeliveryState, DeliveryStatus
-from whsim.spec.events import Event, new_event_id
+from whsim.core.delivery import DeliveryState, DeliveryStatus
+from whsim.core.spec.events import Event, new_event_id
 
 __all__ = [
     "AttemptRecord",

@@ -4,7 +4,7 @@ First attempts stream from the delivery table, which is sorted by time; only ret
 deliveries interact, completions) go through a heap. Heap entries are ``(t_ms, j)`` or
 ``(t_ms, phase, j)`` where ``j = (k - 1) * n + d`` names attempt ``k`` of delivery ``d``, so ties
 break on (phase, attempt, delivery) and never on insertion order. The policy is inlined as tables
-from :mod:`whsim.sim.plan`; ``tests/sim`` checks it against :mod:`whsim.delivery` step by step.
+from :mod:`whsim.sim.plan`; ``tests/sim`` checks it against :mod:`whsim.core.delivery` step by step.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from whsim.errors import ScenarioError
+from whsim.core.errors import ScenarioError
 from whsim.sim.engine import RawLog
 from whsim.sim.plan import (
     DELIVERED,

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
-from whsim.behaviours import Behaviour
-from whsim.policy import RetryPolicy, Verdict
+from whsim.core.behaviours import Behaviour
+from whsim.core.policy import RetryPolicy, Verdict
 from whsim.sim import keyed
 from whsim.sim.scenario import Scenario
 from whsim.sim.workload import TYPE_CODE, Events, generate
@@ -58,7 +58,7 @@ def respond_many(
     u_latency: npt.NDArray[np.float64],
     u_hang: npt.NDArray[np.float64],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """:func:`whsim.behaviours.respond` outside any outage, over arrays of uniforms.
+    """:func:`whsim.core.behaviours.respond` outside any outage, over arrays of uniforms.
 
     Returns (status or ``HANG``, latency in ms); the latency is sampled even for a hang, as an
     outage of kind ``status`` needs it.

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
+from whsim.core.spec.events import EVENT_TYPES, Event, format_timestamp, make_event
 from whsim.sim.engine import RawLog
 from whsim.sim.plan import (
     CONNECT,
@@ -24,7 +25,6 @@ from whsim.sim.plan import (
     TIMEOUT,
     Plan,
 )
-from whsim.spec.events import EVENT_TYPES, Event, format_timestamp, make_event
 
 if TYPE_CHECKING:
     import numpy.typing as npt

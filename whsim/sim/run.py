@@ -7,7 +7,7 @@ from collections.abc import Callable
 from os import PathLike
 from typing import Literal
 
-from whsim.errors import ScenarioError
+from whsim.core.errors import ScenarioError
 from whsim.sim.engine import RawLog, run_reference
 from whsim.sim.fast import applicable, run_fast
 from whsim.sim.plan import Plan, compile_plan

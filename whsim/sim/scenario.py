@@ -3,7 +3,7 @@ and what the Proposal Generator produces.
 
 Times are integer milliseconds in the dataclasses and seconds in TOML (see
 :mod:`whsim.sim.scenarios`). Every dataclass validates itself and raises
-:class:`~whsim.errors.ScenarioError` naming the field.
+:class:`~whsim.core.errors.ScenarioError` naming the field.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Literal
 
-from whsim.behaviours import BEHAVIOURS, Behaviour
-from whsim.errors import ScenarioError, SpecInputError
-from whsim.policy import EXPIRY_MS, TIMEOUT_MS, RetryPolicy
-from whsim.spec.clauses import resolve_reading
-from whsim.spec.events import EVENT_TYPES
+from whsim.core.behaviours import BEHAVIOURS, Behaviour
+from whsim.core.errors import ScenarioError, SpecInputError
+from whsim.core.policy import EXPIRY_MS, TIMEOUT_MS, RetryPolicy
+from whsim.core.spec.clauses import resolve_reading
+from whsim.core.spec.events import EVENT_TYPES
 
 __all__ = [
     "Arrival",
@@ -117,7 +117,7 @@ class Sender:
 class Webhook:
     """One registration, or ``count`` identical ones (ids ``{id}-0001`` ...).
 
-    ``receiver`` names a behaviour of the scenario or of :data:`whsim.behaviours.BEHAVIOURS`.
+    ``receiver`` names a behaviour of the scenario or of :data:`whsim.core.behaviours.BEHAVIOURS`.
     A ``pending_verification`` webhook is verified at time 0 and receives events only if its
     receiver echoes the challenge; a ``disabled`` one receives nothing.
     """

@@ -14,8 +14,8 @@ from os import PathLike
 from pathlib import Path
 from typing import Any, Final
 
-from whsim.behaviours import Behaviour, behaviour_from_dict
-from whsim.errors import ScenarioError
+from whsim.core.behaviours import Behaviour, behaviour_from_dict
+from whsim.core.errors import ScenarioError
 from whsim.sim.scenario import Arrival, Downtime, Scenario, Sender, Webhook, Workload
 
 __all__ = ["SCENARIOS", "load_scenario", "scenario_from_dict", "scenario_names"]

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
-from whsim.behaviours import Behaviour, Latency, Outage
-from whsim.errors import ScenarioError
+from whsim.core.behaviours import Behaviour, Latency, Outage
+from whsim.core.errors import ScenarioError
 from whsim.sim.scenario import Arrival, Scenario, Sender, Webhook, Workload
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """The Proposal Generator on a virtual clock: proposals and jobs producing the guide's events.
 
 :func:`generate` turns a :class:`~whsim.sim.scenario.Workload` and a seed into a columnar
-:class:`Events` table, time-sorted. ``job.progress`` goes through :func:`whsim.throttle.throttle`
+:class:`Events` table, time-sorted. ``job.progress`` goes through :func:`whsim.core.throttle.throttle`
 (the same code the reference sender uses), so the throttle reading changes what is produced.
 """
 
@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
+from whsim.core.spec.events import EVENT_TYPES
+from whsim.core.throttle import throttle
 from whsim.sim.scenario import Arrival, Workload
-from whsim.spec.events import EVENT_TYPES
-from whsim.throttle import throttle
 
 if TYPE_CHECKING:
     import numpy.typing as npt

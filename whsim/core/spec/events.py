@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from jsonschema import Draft202012Validator
 
-from whsim.errors import EventDataError
+from whsim.core.errors import EventDataError
 
 __all__ = [
     "ENVELOPE_SCHEMA",

@@ -11,8 +11,8 @@ import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
 
-from whsim.errors import SpecInputError
-from whsim.policy import RetryPolicy, Verdict
+from whsim.core.errors import SpecInputError
+from whsim.core.policy import RetryPolicy, Verdict
 
 __all__ = [
     "TERMINAL",

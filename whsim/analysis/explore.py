@@ -4,8 +4,8 @@ State what you assume about the guide's webhooks as a check on a simulation resu
 of scenarios, and :func:`explore` searches it with hypothesis, shrinks the first failure to a
 minimal scenario, and hands back that scenario with its result::
 
-    from whsim.explore import explore
-    from whsim.strategies import scenarios
+    from whsim.analysis.explore import explore
+    from whsim.analysis.strategies import scenarios
 
     cx = explore(lambda r: r.summary["loss_rate"] == 0, scenarios(max_outage_s=120))
     if cx:
@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
-from whsim.errors import UnknownReadingError
+from whsim.core.errors import UnknownReadingError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -99,7 +99,7 @@ class Counterexample:
         A counterexample with no attempt at all (every delivery expired before its first
         attempt) shows each delivery's age against the expiry instead.
         """
-        from whsim.plot import delivery_age, retry_timeline
+        from whsim.analysis.plot import delivery_age, retry_timeline
 
         if not len(self.result.attempts):
             return delivery_age(self.result, ax=ax)
@@ -321,7 +321,7 @@ def _one_hook(
 
 def _outage_space(max_outage_s: int = 60) -> st.SearchStrategy[Scenario]:
     """One webhook, one proposal.created a second, one outage of up to ``max_outage_s``."""
-    from whsim.behaviours import Behaviour, Outage
+    from whsim.core.behaviours import Behaviour, Outage
     from whsim.sim import Arrival, Workload
 
     @st.composite
@@ -342,7 +342,7 @@ def _outage_space(max_outage_s: int = 60) -> st.SearchStrategy[Scenario]:
 
 def _expiry_space() -> st.SearchStrategy[Scenario]:
     """One event at time 0 and a sender that is down for up to three days."""
-    from whsim.behaviours import Behaviour
+    from whsim.core.behaviours import Behaviour
     from whsim.sim import Arrival, Downtime, Sender, Workload
 
     @st.composite
@@ -365,7 +365,7 @@ def _expiry_space() -> st.SearchStrategy[Scenario]:
 
 def _progress_space() -> st.SearchStrategy[Scenario]:
     """One job on a healthy receiver: its length and progress rate vary."""
-    from whsim.behaviours import Behaviour
+    from whsim.core.behaviours import Behaviour
     from whsim.sim import Arrival, Workload
 
     @st.composite
@@ -392,7 +392,7 @@ def _progress_space() -> st.SearchStrategy[Scenario]:
 
 def _flaky_job_space() -> st.SearchStrategy[Scenario]:
     """A few jobs to a receiver that fails at random."""
-    from whsim.behaviours import Behaviour
+    from whsim.core.behaviours import Behaviour
     from whsim.sim import Arrival, Workload
 
     @st.composite
@@ -414,7 +414,7 @@ def _flaky_job_space() -> st.SearchStrategy[Scenario]:
 
 def _storm_space() -> st.SearchStrategy[Scenario]:
     """A burst of events during an outage; the receiver recovers; jitter on or off."""
-    from whsim.behaviours import Behaviour, Outage
+    from whsim.core.behaviours import Behaviour, Outage
     from whsim.sim import Arrival, Sender, Workload
 
     @st.composite
@@ -439,7 +439,7 @@ def _storm_space() -> st.SearchStrategy[Scenario]:
 
 
 def _any_space() -> st.SearchStrategy[Scenario]:
-    from whsim.strategies import scenarios
+    from whsim.analysis.strategies import scenarios
 
     return scenarios()
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from whsim.errors import SpecInputError, UnknownReadingError
-from whsim.spec.clauses import resolve_reading
+from whsim.core.errors import SpecInputError, UnknownReadingError
+from whsim.core.spec.clauses import resolve_reading
 
 __all__ = [
     "DEFAULT_READING",

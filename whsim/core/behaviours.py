@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Final, Literal
 
-from whsim.errors import ScenarioError
+from whsim.core.errors import ScenarioError
 
 __all__ = [
     "BEHAVIOURS",

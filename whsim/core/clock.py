@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Protocol, runtime_checkable
 
-from whsim.errors import SpecInputError
+from whsim.core.errors import SpecInputError
 
 __all__ = ["Clock", "ScaledClock", "VirtualClock", "WallClock"]
 

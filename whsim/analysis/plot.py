@@ -226,7 +226,7 @@ def latency_distribution(result: SimResult, *, ax: Axes | None = None) -> Axes:
 
 
 def _outage_scenario(outage_ms: int, policy: str, base: Scenario | None) -> Scenario:
-    from whsim.behaviours import Behaviour, Latency, Outage
+    from whsim.core.behaviours import Behaviour, Latency, Outage
     from whsim.sim.scenario import Arrival, Scenario, Sender, Webhook, Workload
 
     start = 600_000

@@ -19,7 +19,7 @@ import hmac
 from collections.abc import Iterable, Sequence
 from typing import Final
 
-from whsim.errors import SignatureFormatError
+from whsim.core.errors import SignatureFormatError
 
 __all__ = [
     "SIGNATURE_HEADER",

@@ -16,9 +16,9 @@ from enum import StrEnum
 from typing import Final
 from urllib.parse import urlsplit
 
-from whsim.errors import RegistrationError
-from whsim.spec.clauses import resolve_reading
-from whsim.spec.events import EVENT_TYPES
+from whsim.core.errors import RegistrationError
+from whsim.core.spec.clauses import resolve_reading
+from whsim.core.spec.events import EVENT_TYPES
 
 __all__ = [
     "Mode",

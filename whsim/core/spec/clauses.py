@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from whsim.errors import UnknownReadingError
+from whsim.core.errors import UnknownReadingError
 
 __all__ = [
     "CHECKERS",
@@ -446,7 +446,7 @@ _CLAUSES: Final[tuple[Clause, ...]] = (
         BOTH,
         ("untestable",),
         finding="The signature covers only the body: no timestamp is signed, so a captured request "
-        "can be replayed forever. The Standard Webhooks profile (whsim.signing) fixes this.",
+        "can be replayed forever. The Standard Webhooks profile (whsim.core.signing) fixes this.",
     ),
     # --- Retries ------------------------------------------------------------------------------
     _c(

@@ -3,7 +3,7 @@
 Usable from your own tests::
 
     from hypothesis import given
-    from whsim.strategies import events, invalid_event_bodies
+    from whsim.analysis.strategies import events, invalid_event_bodies
 
     @given(events())
     def test_my_receiver_accepts(event): ...
@@ -21,8 +21,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from whsim.behaviours import Behaviour, Latency, Outage
-from whsim.spec.events import (
+from whsim.core.behaviours import Behaviour, Latency, Outage
+from whsim.core.spec.events import (
     EVENT_TYPES,
     Event,
     data_schema,
@@ -103,7 +103,7 @@ def event_data(event_type: str, *, max_text: int = 40) -> st.SearchStrategy[dict
 
 @st.composite
 def events(draw: st.DrawFn, types: Sequence[str] = EVENT_TYPES, *, max_text: int = 40) -> Event:
-    """A valid :class:`~whsim.spec.events.Event`, serialized once like the kit sends it."""
+    """A valid :class:`~whsim.core.spec.events.Event`, serialized once like the kit sends it."""
     event_type = draw(event_types(types))
     data = draw(event_data(event_type, max_text=max_text))
     event_id = "evt_" + draw(_IDS)
@@ -212,7 +212,7 @@ def failure_sequences(
 
 @st.composite
 def behaviours(draw: st.DrawFn, *, max_outages: int = 2, horizon_ms: int = 3_600_000) -> Behaviour:
-    """A receiver :class:`~whsim.behaviours.Behaviour` with up to ``max_outages`` outages in
+    """A receiver :class:`~whsim.core.behaviours.Behaviour` with up to ``max_outages`` outages in
     ``[0, horizon_ms)``."""
     n = draw(st.integers(0, max_outages))
     cuts = sorted(

@@ -1,11 +1,11 @@
 """Hypothesis state machines: deliveries over the core, registrations against a live sender.
 
-:class:`DeliveryMachine` drives the pure core (:mod:`whsim.delivery`, :mod:`whsim.throttle`,
-:mod:`whsim.policy`) the way a sender does: webhooks are registered, Proposal Generator events
+:class:`DeliveryMachine` drives the pure core (:mod:`whsim.core.delivery`, :mod:`whsim.core.throttle`,
+:mod:`whsim.core.policy`) the way a sender does: webhooks are registered, Proposal Generator events
 arrive, receivers go down and come back, the sender pauses, the clock advances. After every step
 it checks the invariants a sender must keep. Run it in your own tests::
 
-    from whsim.machines import DeliveryMachine
+    from whsim.analysis.machines import DeliveryMachine
     TestDeliveries = DeliveryMachine.TestCase
 
 Subclass and override :meth:`DeliveryMachine.answer` to model a different receiver.
@@ -13,7 +13,7 @@ Subclass and override :meth:`DeliveryMachine.answer` to model a different receiv
 :class:`RegistrationMachine` drives a real sender's ``/api/webhooks`` API with create, update,
 delete, get and list, against a model of what should exist::
 
-    from whsim.machines import RegistrationMachine
+    from whsim.analysis.machines import RegistrationMachine
     TestRegistrations = RegistrationMachine.configure(
         "http://127.0.0.1:8000", "http://127.0.0.1:9000/webhook"
     ).TestCase
@@ -41,10 +41,10 @@ from hypothesis.stateful import (
     rule,
 )
 
-from whsim.delivery import DeliveryState, after_attempt, before_attempt, new_delivery
-from whsim.policy import RetryPolicy
-from whsim.spec.events import EVENT_TYPES
-from whsim.throttle import WINDOW_MS, ThrottleState, due_ms, flush, offer, terminate
+from whsim.core.delivery import DeliveryState, after_attempt, before_attempt, new_delivery
+from whsim.core.policy import RetryPolicy
+from whsim.core.spec.events import EVENT_TYPES
+from whsim.core.throttle import WINDOW_MS, ThrottleState, due_ms, flush, offer, terminate
 
 __all__ = ["AttemptRecord", "DeliveryMachine", "RegistrationMachine"]
 

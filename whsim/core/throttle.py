@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
-from whsim.spec.clauses import resolve_reading
+from whsim.core.spec.clauses import resolve_reading
 
 __all__ = [
     "WINDOW_MS",
