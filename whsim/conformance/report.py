@@ -50,6 +50,8 @@ class Report:
     started: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     duration_s: float = 0.0
     notes: list[str] = field(default_factory=list)
+    diagnosis: list[dict[str, Any]] = field(default_factory=list)
+    """The likely root causes (:class:`whsim.conformance.diagnosis.Finding` dicts), first first."""
 
     @property
     def outcomes(self) -> list[Outcome]:
@@ -100,6 +102,7 @@ class Report:
             "readings": self.readings,
             "settings": self.settings,
             "notes": self.notes,
+            "diagnosis": self.diagnosis,
             "clauses": self.clause_coverage(),
             "cases": [r.as_dict() for r in self.cases],
         }
@@ -172,7 +175,7 @@ def _xml_safe(text: str) -> str:
 
 
 def junit_xml(report: Report) -> bytes:
-    """JUnit XML: one testcase per case; clause ids, level and outcome as properties."""
+    """JUnit XML valid against the strict xunit schema: one testcase per case, named by its id."""
     tally = counts(report.effective(r) for r in report.cases)
     suite = ET.Element(
         "testsuite",
@@ -204,21 +207,31 @@ def junit_xml(report: Report) -> bytes:
                 "time": f"{r.duration_s:.3f}",
             },
         )
-        cprops = ET.SubElement(case, "properties")
-        for cid in r.spec.clauses:
-            ET.SubElement(cprops, "property", {"name": "clause", "value": cid})
-        ET.SubElement(cprops, "property", {"name": "level", "value": r.spec.level})
-        ET.SubElement(cprops, "property", {"name": "outcome", "value": str(r.outcome)})
+        # The strict xunit schema (Jenkins' xunit plugin, shared/schemas/junit-10.xsd) allows no
+        # <properties> in a testcase: the id is in the name, clauses, level and outcome go in
+        # system-out, and an error is a <failure type="error"> (the schema has no <error>).
         text = _xml_safe(_failure_text(r))
         outcome = report.effective(r)
         if outcome is Outcome.FAIL:
-            ET.SubElement(case, "failure", {"message": _xml_safe(r.message)}).text = text
+            ET.SubElement(
+                case, "failure", {"message": _xml_safe(r.message), "type": "fail"}
+            ).text = text
         elif outcome is Outcome.ERROR:
-            ET.SubElement(case, "error", {"message": _xml_safe(r.message)}).text = text
+            ET.SubElement(
+                case, "failure", {"message": _xml_safe(r.message), "type": "error"}
+            ).text = text
         elif outcome in (Outcome.UNTESTABLE, Outcome.NON_STRICT):
             ET.SubElement(case, "skipped", {"message": _xml_safe(f"{r.outcome}: {r.message}")})
-        if r.message and outcome in (Outcome.PASS, Outcome.INFO):
-            ET.SubElement(case, "system-out").text = _xml_safe(r.message)
+        facts = [
+            f"clauses: {' '.join(r.spec.clauses)}",
+            f"level: {r.spec.level}",
+            f"outcome: {r.outcome}",
+        ]
+        if r.spec.needs:
+            facts.append(f"needs: {' '.join(r.spec.needs)}")
+        if r.message:
+            facts.append(f"verdict: {r.message}")
+        ET.SubElement(case, "system-out").text = _xml_safe("\n".join(facts))
     ET.indent(suite)
     data: bytes = ET.tostring(suite, encoding="utf-8", xml_declaration=True)
     return data + b"\n"
@@ -251,6 +264,7 @@ pre{background:#f7f7f7;border:1px solid #e3e3e3;padding:.5rem;overflow:auto;whit
 word-break:break-all;max-height:24rem;margin:.3rem 0}
 section.case{border-top:2px solid #eee;padding:.6rem 0}
 .finding{color:#8e2400;margin-top:.2rem}.kv{color:#555}.muted{color:#777}details{margin:.3rem 0}summary{cursor:pointer}
+.diagnosis{border:2px solid #c62828;border-radius:6px;padding:.6rem 1rem;margin:1rem 0;background:#fff5f5}
 .ev{display:grid;grid-template-columns:1fr 1fr;gap:.8rem}.ev h4{margin:.2rem 0}
 """
 
@@ -379,6 +393,14 @@ def html_page(report: Report) -> str:
     )
     notes = "".join(f"<li>{_e(n)}</li>" for n in report.notes)
     cases_html = "\n".join(_case_html(report, r) for r in report.cases)
+    diagnosis = "".join(
+        f'<div class="diagnosis" id="diagnosis-{_e(d.get("code", ""))}"><b>Likely cause '
+        f"({_e(d.get('code', ''))}):</b> {_e(d.get('summary', ''))}<ul>"
+        + "".join(f"<li>{_e(x)}</li>" for x in d.get("evidence", []))
+        + (f"<li><b>Fix:</b> {_e(d['hint'])}</li>" if d.get("hint") else "")
+        + "</ul></div>"
+        for d in report.diagnosis
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -389,6 +411,7 @@ def html_page(report: Report) -> str:
 <div class="banner {_e(outcome)}" id="outcome"><div class="big">{_e(outcome.upper())}</div>
 <div>{_e(report.target)} · {len(report.cases)} cases · seed {report.seed}
 {"· strict" if report.strict else ""} · exit code {report.exit_code}</div></div>
+{diagnosis}
 <p>{summary}</p>
 <table>{settings}</table>
 {f"<ul>{notes}</ul>" if notes else ""}
