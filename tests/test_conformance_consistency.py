@@ -85,3 +85,16 @@ def test_should_and_may_clauses_never_yield_a_must_case_without_justification() 
         levels = {str(clause(c).level) for c in spec.clauses}
         if "MUST" not in levels and spec.level == "MUST":
             assert spec.justification, spec.id
+
+
+def test_docs_cases_md_is_generated_from_the_catalogs() -> None:
+    from pathlib import Path
+
+    from whsim_conformance.cases_doc import render
+
+    committed = Path(__file__).resolve().parents[1] / "docs" / "cases.md"
+    assert committed.read_text(encoding="utf-8") == render(), (
+        "docs/cases.md is stale: python -m whsim_conformance.cases_doc > docs/cases.md"
+    )
+    for spec in CATALOG.values():
+        assert f"| {spec.id} | {spec.level} |" in render()
