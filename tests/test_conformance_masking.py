@@ -70,3 +70,21 @@ def test_masker_leaves_ordinary_text_and_short_strings_alone() -> None:
     assert masker.text(f"x{GIVEN}y") == f"x{MASK}y"
     assert masker.data(b'{"secret":"q\\"x","n":1}') == ('{"secret":"' + MASK + '","n":1}').encode()
     assert masker.data(b"\xff" + KIT.encode()) == b"\xff" + MASK.encode()
+
+
+def test_a_failure_prints_short_lines_and_no_secret() -> None:
+    import pytest
+
+    from whsim.conformance.case import LINE_LIMIT, Case
+
+    case = Case(CaseSpec("SND-REG-007", "the secret is never echoed", ("REG-7",)))
+    big = json.dumps({"secret": KIT, "data": "x" * 8_000}).encode()
+    ex = case.record(
+        Exchange(Request("POST", "http://127.0.0.1:9/api/webhooks", (), big), Response(201))
+    )
+    with pytest.raises(pytest.fail.Exception) as failed:
+        case.fail(f"echoed {KIT}", expected="y" * 9_000, actual="z", primary=ex)
+    text = str(failed.value)
+    assert KIT not in text and MASK in text
+    assert max(map(len, text.splitlines())) <= LINE_LIMIT
+    assert "8" in text and "curl line is in the HTML report" in text
