@@ -28,6 +28,7 @@ from jsonschema import Draft202012Validator
 
 from whsim.sender import SenderConfig, create_app
 from whsim.sender.openapi import openapi_document
+from whsim.serve import bind
 
 SECRET = "s3cr3t-Zebra-Quokka-4711"
 ALL_EVENTS = [
@@ -167,10 +168,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 def free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
+    return bind("127.0.0.1", 0)  # whsim's own listening socket: TCP_NODELAY on what it accepts
 
 
 @dataclass
