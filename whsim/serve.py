@@ -7,7 +7,8 @@ them gets, without asking:
 - **TCP_NODELAY on every accepted connection.** Without it Nagle's algorithm and the peer's
   delayed ACK stall each keep-alive exchange about 40 ms (asyncio only sets it itself when the
   listening socket was made with ``IPPROTO_TCP``, which a plain ``socket.socket()`` is not).
-  The kit's listener, which runs its own threaded server, calls :func:`tune_accepted`.
+  The kit's listener runs its own threaded stdlib server and sets the stdlib's switch for it
+  (``disable_nagle_algorithm``); any other server on raw sockets calls :func:`tune_accepted`.
 - **Connection deadlines** (:class:`Deadlines`): a connection waiting for a request is closed
   when no byte arrives within ``idle_timeout_s``, or when the request's headers are not complete
   within ``header_timeout_s`` (slowloris, partial headers); a request whose body does not arrive

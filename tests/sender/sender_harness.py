@@ -168,7 +168,10 @@ def receiver() -> Iterator[Receiver]:
 
 
 def free_socket() -> socket.socket:
-    return bind("127.0.0.1", 0)  # whsim's own listening socket: TCP_NODELAY on what it accepts
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 @dataclass
@@ -230,7 +233,7 @@ def running_sender(tmp_path: Path, **values: Any) -> Iterator[LiveSender]:
     resolver = values.pop("resolver", None)
     config = SenderConfig(**values)
     app = create_app(config, resolver=resolver) if resolver else create_app(config)
-    sock = free_socket()
+    sock = bind()  # whsim's listening socket: TCP_NODELAY on every accepted connection
     server = uvicorn.Server(
         uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     )
