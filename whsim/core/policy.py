@@ -84,6 +84,16 @@ _OTHERS: Final[dict[str, tuple[tuple[int, ...], str, float, str]]] = {
 }
 
 
+_READING_FIELDS: Final = (
+    ("jitter", "RETRY-4"),
+    ("codes", "RETRY-2"),
+    ("backoff_from", "RETRY-3"),
+    ("expiry_from", "EXPIRY-1"),
+    ("success", "CODES-1"),
+)
+"""RetryPolicy fields that hold a reading, and their clause."""
+
+
 class Verdict(StrEnum):
     """What one attempt's outcome means for the delivery."""
 
@@ -171,13 +181,14 @@ class RetryPolicy:
             raise SpecInputError("timeout_ms must be a positive integer", field="timeout_ms")
         if not isinstance(self.expiry_ms, int) or self.expiry_ms <= 0:
             raise SpecInputError("expiry_ms must be a positive integer", field="expiry_ms")
-        resolve_reading("RETRY-4", self.jitter)
         if not 0.0 <= self.jitter_ratio <= 1.0:
             raise SpecInputError("jitter_ratio must be within [0, 1]", field="jitter_ratio")
-        resolve_reading("RETRY-3", self.backoff_from)
-        resolve_reading("RETRY-2", self.codes)
-        resolve_reading("EXPIRY-1", self.expiry_from)
-        resolve_reading("CODES-1", self.success)
+        for field, clause_id in _READING_FIELDS:
+            try:
+                resolve_reading(clause_id, getattr(self, field))
+            except UnknownReadingError as exc:
+                exc.field = field  # the field to fix, as in a scenario file
+                raise
 
     @classmethod
     def seed(cls, reading: str | None = None, **overrides: object) -> RetryPolicy:
