@@ -18,6 +18,7 @@ from whsim.core.spec.clauses import resolve_reading
 __all__ = [
     "DEFAULT_READING",
     "EXPIRY_MS",
+    "JITTERS",
     "NETWORK_ERRORS",
     "TIMEOUT_MS",
     "RetryPolicy",
@@ -32,6 +33,9 @@ EXPIRY_MS: Final = 24 * 3_600_000
 
 NETWORK_ERRORS: Final = ("timeout", "connect", "dns", "tls", "reset", "blocked")
 """Error kinds an attempt can end with instead of an HTTP status."""
+
+JITTERS: Final = ("none", "full", "equal", "proportional", "decorrelated")
+"""Jitter kinds (RETRY-4's readings, plus ``proportional``, the +-ratio of vendor policies)."""
 
 _S = 1000
 _GUIDE_DELAYS: Final[dict[str, tuple[int, ...]]] = {
@@ -140,10 +144,8 @@ class RetryPolicy:
             raise SpecInputError("timeout_ms must be a positive integer", field="timeout_ms")
         if not isinstance(self.expiry_ms, int) or self.expiry_ms <= 0:
             raise SpecInputError("expiry_ms must be a positive integer", field="expiry_ms")
-        if self.jitter not in ("none", "full", "equal", "proportional"):
-            raise UnknownReadingError(
-                "jitter", self.jitter, ("none", "full", "equal", "proportional")
-            )
+        if self.jitter not in JITTERS:
+            raise UnknownReadingError("jitter", self.jitter, JITTERS)
         if not 0.0 <= self.jitter_ratio <= 1.0:
             raise SpecInputError("jitter_ratio must be within [0, 1]", field="jitter_ratio")
         resolve_reading("RETRY-3", self.backoff_from)
@@ -199,13 +201,22 @@ class RetryPolicy:
             offsets.append(offsets[-1] + delay)
         return tuple(o / 1000 for o in offsets)
 
-    def retry_delay_ms(self, retry: int, u: float = 0.5) -> int:
-        """The wait before retry number ``retry`` (1-based), with jitter drawn from ``u`` in [0, 1)."""
+    def retry_delay_ms(self, retry: int, u: float = 0.5, previous_ms: int | None = None) -> int:
+        """The wait before retry number ``retry`` (1-based), with jitter drawn from ``u`` in [0, 1).
+
+        ``decorrelated`` jitter (Brooker 2015) draws from the previous wait instead of the
+        schedule: uniformly in [first delay, 3 x ``previous_ms``), capped at the longest delay;
+        ``previous_ms`` defaults to the first delay.
+        """
         if not 1 <= retry <= len(self.delays_ms):
             raise SpecInputError(
                 f"retry must be within 1..{len(self.delays_ms)}, got {retry}", field="retry"
             )
         base = self.delays_ms[retry - 1]
+        if self.jitter == "decorrelated":
+            low = self.delays_ms[0]
+            high = 3 * (low if previous_ms is None else previous_ms)
+            return min(max(self.delays_ms), low + int(max(0, high - low) * u))
         if self.jitter == "none":
             return base
         if self.jitter == "full":
