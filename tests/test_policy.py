@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import whsim
-from whsim.core.policy import DEFAULT_READING, classify
+from whsim.core.policy import DEFAULT_READING, RetryPolicy, classify
 
 
 @pytest.mark.parametrize(
