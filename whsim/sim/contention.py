@@ -110,7 +110,7 @@ def contention_sweep(
 
     rows = []
     for jitter, n, seed in itertools.product(jitters, clients, seeds):
-        calls, ms = contend(n, jitter, seed=seed, **options)  # type: ignore[arg-type]
+        calls, ms = contend(n, jitter, seed=seed, **options)
         rows.append(
             {"jitter": jitter, "clients": n, "seed": seed, "calls": calls, "completion_ms": ms}
         )

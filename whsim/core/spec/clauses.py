@@ -512,6 +512,10 @@ _CLAUSES: Final[tuple[Clause, ...]] = (
         R("full", "each delay drawn uniformly in [0, delay]"),
         R("equal", "each delay drawn uniformly in [delay/2, delay]"),
         R(
+            "proportional",
+            "each delay drawn uniformly in delay x (1 +- ratio), as Svix does (+-20 %)",
+        ),
+        R(
             "decorrelated",
             "each delay drawn uniformly in [first delay, 3 x the previous one], capped at the "
             "longest (Brooker 2015)",
