@@ -8,7 +8,7 @@ The simulator and the reference sender both call :func:`before_attempt` when an 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from whsim.core.errors import SpecInputError
@@ -59,7 +59,9 @@ class DeliveryState:
     last_sent_ms: int | None = None
     ended_ms: int | None = None
     reason: str = ""
-    last_delay_ms: int | None = None  # the previous wait, which decorrelated jitter draws from
+    # the previous wait, which decorrelated jitter draws from; bookkeeping the sender does not
+    # store (it honours no jitter reading), so not part of a state's identity
+    last_delay_ms: int | None = field(default=None, compare=False)
 
     @property
     def terminal(self) -> bool:
