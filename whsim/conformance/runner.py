@@ -165,8 +165,9 @@ def run(
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         print(f"whsim conformance: error: no case matched -k {keyword!r}", file=sys.stderr)
         return EXIT_ERROR
+    if code == pytest.ExitCode.USAGE_ERROR:
+        return EXIT_ERROR  # pytest has printed the one ERROR: line
     if code in (
-        pytest.ExitCode.USAGE_ERROR,
         pytest.ExitCode.INTERNAL_ERROR,
         pytest.ExitCode.INTERRUPTED,
     ):
