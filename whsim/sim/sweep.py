@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "OUTAGE_LENGTHS_S",
     "failing_attempts",
+    "first_event_lost",
     "outage_loss",
     "outage_scenario",
     "shortest_lossy_outage",
@@ -105,6 +106,9 @@ def outage_scenario(
         raise ScenarioError("a sweep needs at least one event", field="events")
     length_ms = max(1, round(outage_s * 1000))
     count = min(events, max(1, length_ms // 100))
+    # a whole-ms step, and arrivals during count * step <= length_ms: exactly `count` events,
+    # all created while the receiver is out
+    step_ms = length_ms // count
     receiver = Behaviour(
         "outage",
         latency=Latency("uniform", 20, 120),
@@ -116,8 +120,8 @@ def outage_scenario(
         receivers=(receiver,),
         sender=_sender(policy, jitter, expiry_s),
         workload=Workload(
-            duration_ms=length_ms,
-            arrival=Arrival("constant", rate_per_s=count * 1000 / length_ms),
+            duration_ms=count * step_ms,
+            arrival=Arrival("constant", rate_per_s=1000 / step_ms, every_ms=step_ms),
             jobs_per_proposal=0,
         ),
     )
@@ -168,6 +172,25 @@ def outage_loss(
     return pd.DataFrame(rows)
 
 
+def first_event_lost(
+    outage_s: float,
+    policy: str,
+    *,
+    kind: str = "down",
+    seed: int = 0,
+    expiry_s: float | None = 86_400,
+) -> bool:
+    """Whether an event created as an outage of ``outage_s`` starts is never delivered.
+
+    That event has the most outage ahead of it; the answer grows monotonically with the outage's
+    length (every attempt that failed in a shorter outage fails in a longer one).
+    """
+    from whsim.sim.run import simulate
+
+    scenario = outage_scenario(outage_s, policy, events=1, kind=kind, expiry_s=expiry_s)
+    return int(simulate(scenario, seed=seed).summary["delivered"]) == 0
+
+
 def shortest_lossy_outage(
     policy: str,
     *,
@@ -183,11 +206,9 @@ def shortest_lossy_outage(
     that event has the most outage ahead of it, so it is the first lost as outages grow, and
     whether it is lost grows monotonically with the outage's length.
     """
-    from whsim.sim.run import simulate
 
     def loses(length_s: float) -> bool:
-        scenario = outage_scenario(length_s, policy, events=1, kind=kind, expiry_s=expiry_s)
-        return int(simulate(scenario, seed=seed).summary["delivered"]) == 0
+        return first_event_lost(length_s, policy, kind=kind, seed=seed, expiry_s=expiry_s)
 
     steps = int(max_s / resolution_s)
     if not loses(steps * resolution_s):
