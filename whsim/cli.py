@@ -22,6 +22,7 @@ COMMANDS = (
     "whsim.commands.explore",
     "whsim.commands.simulate",
     "whsim.commands.receiver",
+    "whsim.commands.listen",
     "whsim.commands.sender",
     "whsim.commands.conformance",
 )

@@ -36,12 +36,17 @@ def suite_dir(role: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _check_url(url: str) -> None:
+def check_url(url: str, *, option: str = "target") -> None:
+    """Raise ConformanceUsageError unless ``url`` is http(s) with a host."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConformanceUsageError(
-            f"target must be an http:// or https:// URL with a host, got {url!r}", field="url"
+            f"{option} must be an http:// or https:// URL with a host, got {url!r}",
+            field=option.lstrip("-").replace("-", "_"),
         )
+
+
+_check_url = check_url
 
 
 def sender_options(
