@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     from whsim.commands.receiver import load_behaviour
     from whsim.conformance.runner import check_url
     from whsim.listen import create_listen_app
-    from whsim.receiver.server import bind, make_server
+    from whsim.serve import bind, make_server, run_server
 
     if not args.secret:
         raise SpecInputError(
@@ -142,18 +142,20 @@ def run(args: argparse.Namespace) -> int:
         else f"behaviour {faults.name if faults else 'healthy'}"
     )
     print(f"whsim listen: listening on {url} ({answer}); Ctrl-C stops", flush=True)
-    server = make_server(app)
-    if args.register:
+    server = make_server(app, lifespan="off")
 
-        def later() -> None:
-            while not server.started and not server.should_exit:
-                threading.Event().wait(0.05)
-            if server.started:
-                _register(args.register, url, events, args.secret, args.job)
+    def ready() -> None:
+        # Registration waits for the challenge this server answers: never on the event loop.
+        if args.register:
+            threading.Thread(
+                target=_register,
+                args=(args.register, url, events, args.secret, args.job),
+                name="whsim-listen-register",
+                daemon=True,
+            ).start()
 
-        threading.Thread(target=later, name="whsim-listen-register", daemon=True).start()
     try:
-        server.run(sockets=[sock])
+        run_server(server, sock, on_ready=ready)
     finally:
         sock.close()
     print("whsim listen: stopped", file=sys.stderr)
