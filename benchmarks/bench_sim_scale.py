@@ -37,11 +37,10 @@ def _peak_rss_mb() -> float:
 
 def _child(mode: str, scale: float, engine: str, seed: int, options: dict[str, Any]) -> None:
     sys.path.insert(0, str(HERE))
+    import pandas  # noqa: F401  (imported before timing: its import is not the simulator's cost)
     from bench_sim import SEED, bench_scenario
 
     from whsim.sim import simulate
-
-    import pandas  # noqa: F401  (imported before timing: its import is not the simulator's cost)
 
     seed = seed or SEED
     scenario = bench_scenario(scale)
@@ -55,7 +54,7 @@ def _child(mode: str, scale: float, engine: str, seed: int, options: dict[str, A
         plan = compile_plan(scenario, seed)
         out["compile_s"] = round(time.perf_counter() - started, 4)
         started = time.perf_counter()
-        name, log = run_plan(plan, engine)  # type: ignore[arg-type]
+        _, log = run_plan(plan, engine)  # type: ignore[arg-type]
         out["engine_s"] = round(time.perf_counter() - started, 4)
         out["attempts"] = len(log.j)
         out["deliveries"] = plan.n
@@ -113,7 +112,7 @@ def main() -> None:
             base = row["engine_alone"].get(engine, {}).get("engine_s")
             if base and "e2e_s" in e2e:
                 e2e["ratio_e2e_to_engine"] = round(e2e["e2e_s"] / base, 2)
-        for engine, alone in row["engine_alone"].items():
+        for alone in row["engine_alone"].values():
             if alone.get("attempts") and alone.get("engine_s"):
                 alone["us_per_attempt"] = round(1e6 * alone["engine_s"] / alone["attempts"], 3)
         sizes.append(row)
