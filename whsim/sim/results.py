@@ -54,7 +54,8 @@ def canonical_order(plan: Plan, log: RawLog) -> npt.NDArray[np.int64]:
     span = n * A
     if (int(log.sent_ms.max()) + 1) * span < 2**63:
         key = log.sent_ms * span + d * A + k
-        return np.argsort(key).astype(np.int64)
+        # the engines log in runs that are nearly time-sorted (passes, or time order itself)
+        return np.argsort(key, kind="stable").astype(np.int64)
     return np.lexsort((k, d, log.sent_ms))
 
 
@@ -232,7 +233,7 @@ class SimResult:
         """The mergeable reductions behind :attr:`summary` and :meth:`attempts_hash`."""
         from whsim.sim.tally import tally
 
-        return tally(self.plan, self.log)
+        return tally(self.plan, self.log, self.plan.first_hook)
 
     def _summary_of(self, t: Tally) -> dict[str, Any]:
         plan = self.plan

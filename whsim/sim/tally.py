@@ -9,9 +9,8 @@ in any number of processes, gives the same summary and hash as the run in one pi
 single-process :class:`~whsim.sim.results.SimResult` computes its summary through a tally too.
 
 The attempts hash is a hash tree with one leaf per webhook: the leaf of webhook ``h`` is the
-sha256 of its attempts, in (event, attempt) order, as little-endian int64 rows (event, attempt,
-sent, finished, code), followed by its deliveries in event order as rows (event, state, ended);
-the hash is the sha256 of a version tag and the leaves in webhook order. Building it sorts
+sha256 of its deliveries in event order and its attempts in (event, attempt) order, as columns of
+little-endian int64 (:func:`hash_leaves`); the hash is the sha256 of a version tag and the leaves in webhook order. Building it sorts
 nothing: an attempt's row is placed by its delivery's rank and its attempt number.
 """
 
@@ -39,66 +38,104 @@ HASH_TAG: Final = b"whsim attempts v2\n"
 
 @dataclass(frozen=True, slots=True)
 class HookMajor:
-    """Where each attempt and each delivery goes in (webhook, event, attempt) order."""
+    """A log's attempts in (webhook, event, attempt) order, and its deliveries in (webhook, event).
 
-    attempt_pos: npt.NDArray[np.int64]  # row of log attempt i in hook-major order
-    delivery_perm: npt.NDArray[np.int64]  # deliveries d in (hook, event) order
+    ``order[i]`` is the log index of the ``i``-th attempt in that order; ``delivery_perm[r]`` the
+    delivery of rank ``r``; ``used`` the attempts per delivery, in delivery order.
+    """
+
+    order: npt.NDArray[np.int64]
+    delivery_perm: npt.NDArray[np.int64]
+    used: npt.NDArray[np.int64]
     attempts_per_hook: npt.NDArray[np.int64]
     deliveries_per_hook: npt.NDArray[np.int64]
 
 
 def hook_major(plan: Plan, log: RawLog) -> HookMajor:
-    """Hook-major placement of ``log``'s attempts, in O(attempts): no sort of the attempts.
+    """Hook-major order of ``log``'s attempts in O(attempts): rows are placed, not sorted.
 
     Deliveries are event-major in a plan (for each event, its webhooks in order), so a stable
-    sort on the webhook alone puts them in (webhook, event) order.
+    sort on the webhook alone puts them in (webhook, event) order; an attempt's place is its
+    delivery's first row plus its attempt number.
     """
     n, hooks = plan.n, len(plan.hook_ids)
-    narrow = np.uint16 if hooks <= 2**16 else np.int64  # uint16: numpy's radix sort
+    narrow = np.uint16 if hooks <= 2**16 else np.int64  # uint16 gets numpy's radix sort
     perm = np.argsort(plan.hook.astype(narrow), kind="stable").astype(np.int64)
-    d = log.j % n if n else np.zeros(0, dtype=np.int64)
+    if not n or not len(log.j):
+        zeros = np.zeros(hooks, dtype=np.int64)
+        return HookMajor(
+            np.zeros(0, np.int64),
+            perm,
+            np.zeros(n, np.int64),
+            zeros,
+            np.bincount(plan.hook, minlength=hooks).astype(np.int64),
+        )
+    k, d = np.divmod(log.j, n)
     used = np.bincount(d, minlength=n).astype(np.int64)
-    start_of_rank = np.zeros(n, dtype=np.int64)
-    if n:
-        np.cumsum(used[perm][:-1], out=start_of_rank[1:])
+    first = np.zeros(n, dtype=np.int64)
+    np.cumsum(used[perm][:-1], out=first[1:])
     start = np.empty(n, dtype=np.int64)
-    start[perm] = start_of_rank
-    pos = start[d] + log.j // n if n else np.zeros(0, dtype=np.int64)
-    per_hook_att = np.bincount(plan.hook[d], minlength=hooks).astype(np.int64)
+    start[perm] = first
+    order = np.empty(len(log.j), dtype=np.int64)
+    order[start[d] + k] = np.arange(len(log.j), dtype=np.int64)
     per_hook_del = np.bincount(plan.hook, minlength=hooks).astype(np.int64)
-    return HookMajor(pos, perm, per_hook_att, per_hook_del)
+    per_hook_att = np.bincount(plan.hook, weights=used, minlength=hooks).astype(np.int64)
+    return HookMajor(order, perm, used, per_hook_att, per_hook_del)
 
 
-def hash_leaves(plan: Plan, log: RawLog, hm: HookMajor | None = None) -> list[bytes]:
-    """One sha256 digest per webhook of ``plan`` (see the module docstring)."""
-    hm = hm or hook_major(plan, log)
-    n = plan.n
-    att = np.empty((len(log.j), 5), dtype="<i8")
-    pos = hm.attempt_pos
-    d = log.j % n if n else np.zeros(0, dtype=np.int64)
-    att[pos, 0] = plan.event[d]
-    att[pos, 1] = log.j // n + 1 if n else 0
-    att[pos, 2] = log.sent_ms
-    att[pos, 3] = log.finished_ms
-    att[pos, 4] = log.code
+def hash_leaves(
+    plan: Plan, log: RawLog, hm: HookMajor, sent: npt.NDArray[np.int64] | None = None
+) -> list[bytes]:
+    """One sha256 digest per webhook of ``plan`` (see the module docstring).
+
+    A leaf covers the webhook's deliveries in event order as columns (event, state, ended,
+    attempts used), then its attempts in (event, attempt) order as columns (sent, finished,
+    code): the attempt's event and number follow from their place. ``sent`` is the sent column
+    already in hook-major order, when the caller has it.
+    """
     perm = hm.delivery_perm
-    dl = np.empty((n, 3), dtype="<i8")
-    dl[:, 0] = plan.event[perm]
-    dl[:, 1] = log.state[perm]
-    dl[:, 2] = log.ended_ms[perm]
-    att_bytes = memoryview(att.tobytes())
-    dl_bytes = memoryview(dl.tobytes())
-    a_end = np.cumsum(hm.attempts_per_hook) * 40
-    d_end = np.cumsum(hm.deliveries_per_hook) * 24
+    cols = [
+        np.ascontiguousarray(plan.event[perm], dtype="<i8"),
+        np.ascontiguousarray(log.state[perm], dtype="<i8"),
+        np.ascontiguousarray(log.ended_ms[perm], dtype="<i8"),
+        np.ascontiguousarray(hm.used[perm], dtype="<i8"),
+    ]
+    order = hm.order
+    att = [
+        log.sent_ms[order] if sent is None else sent,
+        log.finished_ms[order],
+        log.code[order],
+    ]
+    att = [np.ascontiguousarray(c, dtype="<i8") for c in att]
+    d_views = [memoryview(c.data).cast("B") for c in cols]
+    a_views = [memoryview(c.data).cast("B") for c in att]
+    a_end = (np.cumsum(hm.attempts_per_hook) * 8).tolist()
+    d_end = (np.cumsum(hm.deliveries_per_hook) * 8).tolist()
     leaves: list[bytes] = []
     a0 = d0 = 0
     sha = hashlib.sha256
-    for a1, d1 in zip(a_end.tolist(), d_end.tolist(), strict=True):
-        h = sha(att_bytes[a0:a1])
-        h.update(dl_bytes[d0:d1])
+    for a1, d1 in zip(a_end, d_end, strict=True):
+        h = sha()
+        for v in d_views:
+            h.update(v[d0:d1])
+        for v in a_views:
+            h.update(v[a0:a1])
         leaves.append(h.digest())
         a0, d0 = a1, d1
     return leaves
+
+
+def _value_counts(x: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Sorted distinct values of ``x`` and their counts (a bincount when the range is small)."""
+    if not len(x):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    lo, hi = int(x.min()), int(x.max())
+    if hi - lo <= 4 * len(x):
+        counts = np.bincount(x - lo)
+        values = np.flatnonzero(counts)
+        return (values + lo).astype(np.int64), counts[values].astype(np.int64)
+    values, counts = np.unique(x, return_counts=True)
+    return values.astype(np.int64), counts.astype(np.int64)
 
 
 def percentile_from_counts(
@@ -190,14 +227,17 @@ def tally(plan: Plan, log: RawLog, first_hook: int = 0) -> Tally:
     """The tally of one run (or shard) whose webhook 0 is global webhook ``first_hook``."""
     n = plan.n
     n_att = len(log.j)
+    hm = hook_major(plan, log)
     states = np.bincount(log.state.astype(np.int64), minlength=len(STATES)).astype(np.int64)
     peak, peak_hook = 0, -1
     per_second = np.zeros(0, dtype=np.int64)
+    sent = log.sent_ms[hm.order]
     if n_att:
-        h = plan.hook[log.j % n]
-        bins = log.sent_ms // 1000
+        bins = sent // 1000
         span = int(bins.max()) + 1
-        key = np.sort(h * span + bins)
+        hook_of = np.repeat(np.arange(len(plan.hook_ids), dtype=np.int64), hm.attempts_per_hook)
+        # within a webhook, (event, attempt) order is nearly time order: timsort's runs
+        key = np.sort(hook_of * span + bins, kind="stable")
         edges = np.flatnonzero(np.diff(key)) + 1
         runs = np.diff(np.concatenate([[0], edges, [len(key)]]))
         top = int(np.argmax(runs))  # first maximum: lowest webhook, then earliest second
@@ -205,8 +245,7 @@ def tally(plan: Plan, log: RawLog, first_hook: int = 0) -> Tally:
         peak_hook = first_hook + int(key[0 if top == 0 else edges[top - 1]] // span)
         per_second = np.bincount(bins).astype(np.int64)
     delivered = log.state == DELIVERED
-    ttd = (log.ended_ms - plan.event_ms)[delivered]
-    values, counts = np.unique(ttd, return_counts=True)
+    values, counts = _value_counts((log.ended_ms - plan.event_ms)[delivered])
     return Tally(
         first_hook=first_hook,
         deliveries=n,
@@ -217,8 +256,8 @@ def tally(plan: Plan, log: RawLog, first_hook: int = 0) -> Tally:
         peak=peak,
         peak_hook=peak_hook,
         virtual_end_ms=int(log.ended_ms.max()) if n else 0,
-        ttd_values=values.astype(np.int64),
-        ttd_counts=counts.astype(np.int64),
+        ttd_values=values,
+        ttd_counts=counts,
         per_second=per_second,
-        leaves=hash_leaves(plan, log),
+        leaves=hash_leaves(plan, log, hm, sent),
     )
