@@ -27,6 +27,7 @@ CELL_TIMEOUT_S = 120
 NOTEBOOK_BOUND_S = 120  # each notebook is written to run in well under a minute
 ALLOWED_IMPORTS = {
     "whsim",
+    "whsim.analysis",
     "whsim.analysis.plot",
     "whsim.sim",
     "whsim.sim.sweep",

@@ -73,6 +73,7 @@ def _write(tmp_path, text):
         ("[workload]\narrival = 'sometimes'\n", "workload.arrival"),
         ("[workload]\nduration_s = -1\n", "workload.duration_s"),
         ("[workload]\nrate_per_s = 0\n", "workload.rate_per_s"),
+        ("[workload]\narrival = 'constant'\nevery_s = 0\n", "workload.every_s"),
         ("colour = 'red'\n", "colour"),
     ],
 )

@@ -60,3 +60,34 @@ def test_an_outage_needs_a_length_and_events():
         sweep.outage_scenario(0, "backoff-only")
     with pytest.raises(ScenarioError, match="events"):
         sweep.outage_scenario(10, "backoff-only", events=0)
+
+
+def test_seeds_are_a_dimension_and_spread_summarises_them():
+    frame = sweep.outage_loss(["backoff-only", "svix"], [60], events=20, seeds=[0, 1, 2])
+    assert sorted(frame["seed"].unique()) == [0, 1, 2] and len(frame) == 6
+    band = sweep.spread(frame, "loss_rate", "policy").set_index("policy")
+    assert (band["seeds"] == 3).all()
+    assert (band["p5"] <= band["median"]).all() and (band["median"] <= band["p95"]).all()
+
+
+def test_first_losses_vary_with_the_seed_only_where_there_is_jitter():
+    frame = sweep.first_losses(["svix", "convoy"], seeds=range(6), resolution_s=60)
+    per = frame.groupby("policy")["first_loss_s"].nunique()
+    assert per["convoy"] == 1 and per["svix"] > 1
+    band = sweep.spread(frame, "first_loss_s", "policy").set_index("policy")
+    assert band.loc["svix", "p5"] < band.loc["svix", "median"] < band.loc["svix", "p95"]
+
+
+def test_expiry_capped_policies_are_the_ones_whose_schedule_outlasts_the_expiry():
+    capped = {p for p in RetryPolicy.names() if sweep.expiry_capped(p)}
+    assert capped == {"svix", "standard-webhooks", "stripe-like"}
+    assert not any(sweep.expiry_capped(p, expiry_s=None) for p in RetryPolicy.names())
+    assert sweep.schedule_reach_s("backoff-only") == 31.0
+    assert sweep.schedule_reach_s("backoff-only", kind="hang") == 56.0
+
+
+def test_over_seeds_runs_each_label_once_per_seed():
+    one = sweep.outage_scenario(30, "backoff-only", events=10, jitter="full")
+    frame = sweep.over_seeds({"full": one}, [0, 1], keys=["attempts", "delivered"])
+    assert list(frame.columns) == ["label", "seed", "attempts", "delivered"]
+    assert frame["seed"].tolist() == [0, 1]

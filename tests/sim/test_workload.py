@@ -85,6 +85,12 @@ def test_arrival_processes():
     rng = np.random.default_rng(0)
     constant = arrival_times(Arrival("constant", 0.5), 60_000, rng)
     assert constant.tolist() == list(range(0, 60_000, 2_000))
+    # whole-ms steps: 1/3 s is 333 ms, and 1000 / (1000 / 918000) lands just below 918000 in
+    # floating point, which once gave a second arrival at 917999 ms
+    assert arrival_times(Arrival("constant", 3.0), 1_000, rng).tolist() == [0, 333, 666, 999]
+    assert arrival_times(Arrival("constant", 1000 / 918_000), 918_000, rng).tolist() == [0]
+    every = Arrival("constant", 1.0, every_ms=250)
+    assert arrival_times(every, 1_000, rng).tolist() == [0, 250, 500, 750]
     poisson = arrival_times(Arrival("poisson", 1.0), 3_600_000, rng)
     assert 3_300 < len(poisson) < 3_900 and np.all(np.diff(poisson) >= 0)
     bursts = arrival_times(

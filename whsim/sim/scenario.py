@@ -155,14 +155,21 @@ class Webhook:
 
 @dataclass(frozen=True, slots=True)
 class Arrival:
-    """When proposals arrive: ``constant`` every 1/rate s, ``poisson`` at rate, or ``bursts`` of
-    ``burst_size`` proposals every ``burst_every_ms`` (within ``burst_spread_ms``)."""
+    """When proposals arrive: ``constant`` every ``every_ms`` (default: 1/rate s rounded to the
+    ms), ``poisson`` at rate, or ``bursts`` of ``burst_size`` proposals every ``burst_every_ms``
+    (within ``burst_spread_ms``).
+
+    A constant schedule is whole milliseconds ``0, step, 2 * step, ...``: its length is decided in
+    integers, so ``n`` events spread over ``n * step`` ms are exactly ``n`` events (a step computed
+    in floating point can round just below and add one more at the end).
+    """
 
     kind: ArrivalKind = "poisson"
     rate_per_s: float = 0.05
     burst_size: int = 20
     burst_every_ms: int = 600_000
     burst_spread_ms: int = 1_000
+    every_ms: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("constant", "poisson", "bursts"):
@@ -174,6 +181,21 @@ class Arrival:
             raise ScenarioError("must be > 0", field="workload.rate_per_s")
         if self.burst_size < 1 or self.burst_every_ms < 1 or self.burst_spread_ms < 0:
             raise ScenarioError("bursts need size >= 1 and every > 0", field="workload.burst_size")
+        if self.every_ms is not None and (
+            isinstance(self.every_ms, bool)
+            or not isinstance(self.every_ms, int)
+            or self.every_ms < 1
+        ):
+            raise ScenarioError(
+                f"must be whole ms >= 1, got {self.every_ms!r}", field="workload.every_s"
+            )
+
+    @property
+    def step_ms(self) -> int:
+        """The whole-ms step of a ``constant`` schedule: ``every_ms``, else 1/rate s rounded."""
+        if self.every_ms is not None:
+            return self.every_ms
+        return max(1, round(1000 / self.rate_per_s))
 
 
 @dataclass(frozen=True, slots=True)

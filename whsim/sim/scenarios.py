@@ -53,6 +53,7 @@ _WORKLOAD = {
     "burst_size",
     "burst_every_s",
     "burst_spread_s",
+    "every_s",
     "jobs_per_proposal",
     "start_delay_s",
     "job_duration_s",
@@ -185,6 +186,7 @@ def _workload(doc: Mapping[str, Any]) -> Workload:
         burst_size=_int(doc, "burst_size", w, 20),
         burst_every_ms=_ms(doc, "burst_every_s", w, 600_000),
         burst_spread_ms=_ms(doc, "burst_spread_s", w, 1_000),
+        every_ms=_ms(doc, "every_s", w, 0) if "every_s" in doc else None,
     )
     max_events = doc.get("max_events")
     if max_events is not None:

@@ -8,11 +8,13 @@ the same way. Every function is deterministic for a given seed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final
 
 from whsim.core.behaviours import Behaviour, Latency, Outage
 from whsim.core.errors import ScenarioError
+from whsim.core.policy import RetryPolicy
 from whsim.sim.scenario import Arrival, Scenario, Sender, Webhook, Workload
 
 if TYPE_CHECKING:
@@ -20,10 +22,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OUTAGE_LENGTHS_S",
+    "expiry_capped",
     "failing_attempts",
+    "first_event_lost",
+    "first_losses",
     "outage_loss",
     "outage_scenario",
+    "over_seeds",
+    "schedule_reach_s",
     "shortest_lossy_outage",
+    "spread",
 ]
 
 _MIN, _H, _D = 60, 3_600, 86_400
@@ -47,6 +55,13 @@ OUTAGE_LENGTHS_S: Final = (
     7 * _D,
 )
 """Receiver outage lengths (s) from a second to a week: the default grid of :func:`outage_loss`."""
+
+
+def _seeds(seed: int, seeds: Sequence[int] | None) -> tuple[int, ...]:
+    chosen = (seed,) if seeds is None else tuple(seeds)
+    if not chosen:
+        raise ScenarioError("a sweep needs at least one seed", field="seeds")
+    return chosen
 
 
 def _sender(policy: str, jitter: str | None, expiry_s: float | None) -> Sender:
@@ -105,6 +120,9 @@ def outage_scenario(
         raise ScenarioError("a sweep needs at least one event", field="events")
     length_ms = max(1, round(outage_s * 1000))
     count = min(events, max(1, length_ms // 100))
+    # a whole-ms step, and arrivals during count * step <= length_ms: exactly `count` events,
+    # all created while the receiver is out
+    step_ms = length_ms // count
     receiver = Behaviour(
         "outage",
         latency=Latency("uniform", 20, 120),
@@ -116,8 +134,8 @@ def outage_scenario(
         receivers=(receiver,),
         sender=_sender(policy, jitter, expiry_s),
         workload=Workload(
-            duration_ms=length_ms,
-            arrival=Arrival("constant", rate_per_s=count * 1000 / length_ms),
+            duration_ms=count * step_ms,
+            arrival=Arrival("constant", rate_per_s=1000 / step_ms, every_ms=step_ms),
             jobs_per_proposal=0,
         ),
     )
@@ -130,42 +148,63 @@ def outage_loss(
     events: int = 200,
     kind: str = "down",
     seed: int = 0,
+    seeds: Sequence[int] | None = None,
     expiry_s: float | None = 86_400,
 ) -> pd.DataFrame:
-    """Share of an outage's events lost, per policy and outage length (one simulation each).
+    """Share of an outage's events lost, per policy, outage length and seed (one run each).
 
-    Columns: ``policy``, ``outage_s``, ``events``, ``delivered``, ``exhausted``, ``expired``,
-    ``lost``, ``loss_rate`` (lost / events), ``attempts``, ``amplification`` (attempts per event).
-    ``expiry_s`` is the event expiry every policy runs under (the guide's 24 h by default; None
-    lifts it, to see another system's schedule as that system runs it).
+    Columns: ``policy``, ``outage_s``, ``seed``, ``events``, ``delivered``, ``exhausted``,
+    ``expired``, ``lost``, ``loss_rate`` (lost / events), ``attempts``, ``amplification``
+    (attempts per event). ``seeds`` (default: just ``seed``) is a dimension of the frame; summarise
+    it with :func:`spread`. ``expiry_s`` is the event expiry every policy runs under (the guide's
+    24 h by default; None lifts it, to see another system's schedule as that system runs it).
     """
     import pandas as pd
 
     from whsim.sim.run import simulate
 
     rows = []
-    for policy in policies:
-        for length in outages_s:
-            scenario = outage_scenario(
-                float(length), policy, events=events, kind=kind, expiry_s=expiry_s
-            )
-            s = simulate(scenario, seed=seed).summary
-            lost = int(s["deliveries"]) - int(s["delivered"])
-            rows.append(
-                {
-                    "policy": policy,
-                    "outage_s": float(length),
-                    "events": int(s["events"]),
-                    "delivered": int(s["delivered"]),
-                    "exhausted": int(s["exhausted"]),
-                    "expired": int(s["expired"]),
-                    "lost": lost,
-                    "loss_rate": lost / int(s["deliveries"]) if s["deliveries"] else 0.0,
-                    "attempts": int(s["attempts"]),
-                    "amplification": float(s["amplification"]),
-                }
-            )
+    for policy, length, one in itertools.product(policies, outages_s, _seeds(seed, seeds)):
+        scenario = outage_scenario(
+            float(length), policy, events=events, kind=kind, expiry_s=expiry_s
+        )
+        s = simulate(scenario, seed=one).summary
+        lost = int(s["deliveries"]) - int(s["delivered"])
+        rows.append(
+            {
+                "policy": policy,
+                "outage_s": float(length),
+                "seed": one,
+                "events": int(s["events"]),
+                "delivered": int(s["delivered"]),
+                "exhausted": int(s["exhausted"]),
+                "expired": int(s["expired"]),
+                "lost": lost,
+                "loss_rate": lost / int(s["deliveries"]) if s["deliveries"] else 0.0,
+                "attempts": int(s["attempts"]),
+                "amplification": float(s["amplification"]),
+            }
+        )
     return pd.DataFrame(rows)
+
+
+def first_event_lost(
+    outage_s: float,
+    policy: str,
+    *,
+    kind: str = "down",
+    seed: int = 0,
+    expiry_s: float | None = 86_400,
+) -> bool:
+    """Whether an event created as an outage of ``outage_s`` starts is never delivered.
+
+    That event has the most outage ahead of it; the answer grows monotonically with the outage's
+    length (every attempt that failed in a shorter outage fails in a longer one).
+    """
+    from whsim.sim.run import simulate
+
+    scenario = outage_scenario(outage_s, policy, events=1, kind=kind, expiry_s=expiry_s)
+    return int(simulate(scenario, seed=seed).summary["delivered"]) == 0
 
 
 def shortest_lossy_outage(
@@ -183,11 +222,9 @@ def shortest_lossy_outage(
     that event has the most outage ahead of it, so it is the first lost as outages grow, and
     whether it is lost grows monotonically with the outage's length.
     """
-    from whsim.sim.run import simulate
 
     def loses(length_s: float) -> bool:
-        scenario = outage_scenario(length_s, policy, events=1, kind=kind, expiry_s=expiry_s)
-        return int(simulate(scenario, seed=seed).summary["delivered"]) == 0
+        return first_event_lost(length_s, policy, kind=kind, seed=seed, expiry_s=expiry_s)
 
     steps = int(max_s / resolution_s)
     if not loses(steps * resolution_s):
@@ -200,3 +237,102 @@ def shortest_lossy_outage(
         else:
             lo = mid
     return hi * resolution_s
+
+
+def schedule_reach_s(policy: str, *, kind: str = "down", expiry_s: float | None = 86_400) -> float:
+    """When, without jitter, the last attempt an event gets starts (s after the first).
+
+    Each failed attempt takes 0 s (``down``: refused) or the timeout (``hang``); the expiry cuts
+    the schedule. An outage longer than this loses the event created as it starts.
+    """
+    p = RetryPolicy.named(policy)
+    took = p.timeout_ms if kind == "hang" else 0
+    expiry = None if expiry_s is None else round(expiry_s * 1000)
+    sent = [round(o * 1000) + k * took for k, o in enumerate(p.attempt_offsets())]
+    reached = [t for t in sent if expiry is None or t <= expiry]
+    return reached[-1] / 1000
+
+
+def expiry_capped(policy: str, *, kind: str = "down", expiry_s: float | None = 86_400) -> bool:
+    """Whether the expiry, not the policy's own schedule, ends an event's retries."""
+    if expiry_s is None:
+        return False
+    return schedule_reach_s(policy, kind=kind, expiry_s=None) > expiry_s
+
+
+def first_losses(
+    policies: Sequence[str],
+    *,
+    kinds: Sequence[str] = ("down",),
+    seeds: Sequence[int] = (0,),
+    expiry_s: float | None = 86_400,
+    resolution_s: float = 1.0,
+) -> pd.DataFrame:
+    """:func:`shortest_lossy_outage` per policy, outage kind and seed, as a tidy frame.
+
+    Columns: ``policy``, ``kind``, ``seed``, ``first_loss_s`` (NaN: none within 30 days),
+    ``jittered``, ``expiry_capped`` (the expiry, not the schedule, ends the retries). A policy
+    without jitter against a refusing or hanging receiver gives the same answer for every seed,
+    so it is simulated once and repeated over the seeds.
+    """
+    import pandas as pd
+
+    rows = []
+    for policy, kind in itertools.product(policies, kinds):
+        jittered = RetryPolicy.named(policy).jitter != "none"
+        fixed: float | str | None = "unset"
+        for one in _seeds(0, seeds):
+            if jittered or kind == "status" or fixed == "unset":
+                found = shortest_lossy_outage(
+                    policy, kind=kind, seed=one, expiry_s=expiry_s, resolution_s=resolution_s
+                )
+                if not (jittered or kind == "status"):
+                    fixed = found
+            else:
+                found = fixed  # type: ignore[assignment]
+            rows.append(
+                {
+                    "policy": policy,
+                    "kind": kind,
+                    "seed": one,
+                    "first_loss_s": float("nan") if found is None else float(found),
+                    "jittered": jittered,
+                    "expiry_capped": expiry_capped(policy, kind=kind, expiry_s=expiry_s),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def over_seeds(
+    scenarios: Mapping[str, Scenario], seeds: Sequence[int], *, keys: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Each labelled scenario run once per seed: one row per (``label``, ``seed``).
+
+    Columns are the label, the seed and every numeric entry of ``SimResult.summary`` (or only
+    ``keys``); summarise with :func:`spread`.
+    """
+    import pandas as pd
+
+    from whsim.sim.run import simulate
+
+    rows: list[dict[str, Any]] = []
+    for (label, scenario), one in itertools.product(scenarios.items(), _seeds(0, seeds)):
+        summary = simulate(scenario, seed=one).summary
+        wanted = keys or [
+            k for k, v in summary.items() if isinstance(v, int | float) and k != "seed"
+        ]
+        rows.append({"label": label, "seed": one, **{k: summary[k] for k in wanted}})
+    return pd.DataFrame(rows)
+
+
+def spread(frame: pd.DataFrame, value: str, by: str | Sequence[str]) -> pd.DataFrame:
+    """Median and 5-95 % band of ``value`` over the seeds, per group ``by``.
+
+    Columns: the group keys, ``median``, ``p5``, ``p95``, ``seeds`` (runs in the group).
+    """
+    groups = frame.groupby(list([by] if isinstance(by, str) else by), sort=False)[value]
+    out = groups.quantile(0.5).rename("median").to_frame()
+    out["p5"] = groups.quantile(0.05)
+    out["p95"] = groups.quantile(0.95)
+    out["seeds"] = groups.size()
+    return out.reset_index()

@@ -88,8 +88,7 @@ def arrival_times(
 ) -> npt.NDArray[np.int64]:
     """Sorted proposal arrival times in [0, duration_ms)."""
     if arrival.kind == "constant":
-        step = 1000.0 / arrival.rate_per_s
-        return np.arange(0.0, duration_ms, step).astype(np.int64)
+        return np.arange(0, duration_ms, arrival.step_ms, dtype=np.int64)
     if arrival.kind == "poisson":
         mean = 1000.0 / arrival.rate_per_s
         expected = int(duration_ms / mean)
