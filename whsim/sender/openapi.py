@@ -1,57 +1,85 @@
-"""The sender's OpenAPI 3.1 document, written by hand around the core's JSON Schemas.
+"""The sender's OpenAPI 3.1 document, assembled from the core's schemas and limits.
 
-Where the guide is silent, the descriptions say what this sender decided and name the clause.
-The test suite checks that every route is described and that answers match their schemas.
+The document is data, not prose: component schemas come from the modules that enforce them
+(:mod:`whsim.core.registry` for webhooks, :mod:`whsim.core.spec.events` for events,
+:mod:`whsim.sender.source` for proposals and jobs, :mod:`whsim.core.delivery` and
+:mod:`whsim.sender.service` for delivery states), and each route is one :class:`Operation` row
+of :data:`OPERATIONS`. Where the guide is silent, descriptions say what this sender decided and
+name the clause. The test suite checks that every route is described and that answers match.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
 
 from whsim import __version__
-from whsim.core.policy import RetryPolicy
+from whsim.core.policy import NETWORK_ERRORS, RetryPolicy
 from whsim.core.registry import MAX_URL_LENGTH, SECRET_MAX, SECRET_MIN, WebhookStatus
 from whsim.core.spec.clauses import reading_names
 from whsim.core.spec.events import ENVELOPE_SCHEMA, EVENT_TYPES, TEST_EVENT_TYPE, data_schema
 from whsim.sender.config import FAULTS, FAULTS_ENV, SenderConfig
 from whsim.sender.service import DELIVERY_STATUSES
+from whsim.sender.source import JOB_STATUSES, MAX_STEP_SECONDS, MAX_STEPS, MAX_TITLE
 
-__all__ = ["openapi_document"]
+__all__ = ["OPERATIONS", "Operation", "component_schemas", "openapi_document"]
 
-_STR = {"type": "string"}
-_NSTR = {"type": ["string", "null"]}
-_TIME = {"type": "string", "description": "wall-clock time, ISO-8601 UTC with Z"}
-_NTIME = {"type": ["string", "null"], "description": "wall-clock time, ISO-8601 UTC with Z"}
+Schema = dict[str, Any]
+
+_STR: Final[Schema] = {"type": "string"}
+_NSTR: Final[Schema] = {"type": ["string", "null"]}
+_TIME: Final[Schema] = {"type": "string", "description": "wall-clock time, ISO-8601 UTC with Z"}
+_NTIME: Final[Schema] = {
+    "type": ["string", "null"],
+    "description": "wall-clock time, ISO-8601 UTC with Z",
+}
+
+ERROR_CODES: Final = (
+    "invalid_json",
+    "body_too_large",
+    "missing_field",
+    "invalid_request",
+    "invalid_url",
+    "https_required",
+    "forbidden_address",
+    "unknown_event_type",
+    "invalid_field",
+    "invalid_query",
+    "unknown_proposal",
+    "not_found",
+    "method_not_allowed",
+    "webhook_not_active",
+    "delivery_pending",
+    "event_expired",
+    "internal_error",
+)
+"""Every ``error.code`` the API answers with."""
+
+_ERROR_TEXT: Final[Mapping[int, str]] = {
+    400: "the body is not JSON (syntax, encoding, empty)",
+    404: "unknown id",
+    409: "the resource is in a state that forbids this",
+    413: "the body is larger than the limit (see GET /api/meta)",
+    422: "valid JSON that breaks the rules; details.field names the field",
+}
 
 
-def _ref(name: str) -> dict[str, str]:
+def ref(name: str) -> Schema:
+    """A reference to a component schema."""
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+def _json(schema: Schema, description: str) -> Schema:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _errors(*codes: int) -> dict[str, Any]:
-    text = {
-        400: "the body is not JSON (syntax, encoding, empty)",
-        404: "unknown id",
-        409: "the resource is in a state that forbids this",
-        413: "the body is larger than the limit (see GET /api/meta)",
-        422: "valid JSON that breaks the rules; details.field names the field",
-    }
-    return {str(c): _json(_ref("Error"), text[c]) for c in codes}
+def _body(schema: Schema) -> Schema:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
-def _body(schema: dict[str, Any], description: str = "") -> dict[str, Any]:
-    doc: dict[str, Any] = {"required": True, "content": {"application/json": {"schema": schema}}}
-    if description:
-        doc["description"] = description
-    return doc
-
-
-def _param(name: str, description: str) -> dict[str, Any]:
+def _path_param(name: str, description: str) -> Schema:
     return {
         "name": name,
         "in": "path",
@@ -61,9 +89,58 @@ def _param(name: str, description: str) -> dict[str, Any]:
     }
 
 
-def _schemas() -> dict[str, Any]:
-    subscribable = {"type": "string", "enum": list(EVENT_TYPES)}
-    verification = {
+# --- component schemas, each from the module that enforces it ---------------------------------
+
+
+def _error_schema() -> Schema:
+    return {
+        "type": "object",
+        "required": ["error"],
+        "additionalProperties": False,
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message", "details"],
+                "additionalProperties": False,
+                "properties": {
+                    "code": {"type": "string", "description": ", ".join(ERROR_CODES)},
+                    "message": _STR,
+                    "details": {"type": "object"},
+                },
+            }
+        },
+    }
+
+
+def _registration_fields() -> dict[str, Schema]:
+    """url, events and secret as :func:`whsim.core.registry.validate_registration` takes them."""
+    return {
+        "url": {"type": "string", "maxLength": MAX_URL_LENGTH},
+        "events": {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "string", "enum": list(EVENT_TYPES)},
+        },
+        "secret": {
+            "type": "string",
+            "minLength": SECRET_MIN,
+            "maxLength": SECRET_MAX,
+            "writeOnly": True,
+        },
+    }
+
+
+def _webhook_schemas() -> dict[str, Schema]:
+    create = _registration_fields()
+    create["url"]["description"] = (
+        "http or https; production mode: https only, and the host must not resolve to a "
+        "loopback, private, link-local, CGNAT or metadata address (HTTPS-1, HTTPS-2)"
+    )
+    create["events"]["description"] = (
+        "known event types only (REG-6 reject-unknown); duplicates are dropped"
+    )
+    create["secret"]["description"] = "printable characters; never returned by any call (REG-7)"
+    verification: Schema = {
         "type": ["object", "null"],
         "description": "The last challenge handshake: when, whether it passed, and why not.",
         "properties": {
@@ -76,58 +153,12 @@ def _schemas() -> dict[str, Any]:
         },
         "required": ["checked_at", "result"],
     }
-    schemas: dict[str, Any] = {
-        "Error": {
-            "type": "object",
-            "required": ["error"],
-            "additionalProperties": False,
-            "properties": {
-                "error": {
-                    "type": "object",
-                    "required": ["code", "message", "details"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "code": {
-                            "type": "string",
-                            "description": "invalid_json, body_too_large, missing_field, "
-                            "invalid_request, invalid_url, https_required, forbidden_address, "
-                            "unknown_event_type, invalid_field, invalid_query, unknown_proposal, "
-                            "not_found, method_not_allowed, webhook_not_active, "
-                            "delivery_pending, event_expired, internal_error",
-                        },
-                        "message": _STR,
-                        "details": {"type": "object"},
-                    },
-                }
-            },
-        },
+    return {
         "WebhookCreate": {
             "type": "object",
             "required": ["url", "events", "secret"],
             "additionalProperties": False,
-            "properties": {
-                "url": {
-                    "type": "string",
-                    "maxLength": MAX_URL_LENGTH,
-                    "description": "http or https; production mode: https only, and the host "
-                    "must not resolve to a loopback, private, link-local, CGNAT or metadata "
-                    "address (HTTPS-1, HTTPS-2)",
-                },
-                "events": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": subscribable,
-                    "description": "known event types only (REG-6 reject-unknown); duplicates "
-                    "are dropped",
-                },
-                "secret": {
-                    "type": "string",
-                    "minLength": SECRET_MIN,
-                    "maxLength": SECRET_MAX,
-                    "description": "printable characters; never returned by any call (REG-7)",
-                    "writeOnly": True,
-                },
-            },
+            "properties": create,
         },
         "WebhookUpdate": {
             "type": "object",
@@ -136,16 +167,7 @@ def _schemas() -> dict[str, Any]:
             "description": "Partial update (REG-4 'partial'): fields present replace the stored "
             "ones. A url runs the handshake again when it differs from the stored one or the "
             "webhook is not active (VERIFY-4 'reverify'); the answer comes after it.",
-            "properties": {
-                "url": {"type": "string", "maxLength": MAX_URL_LENGTH},
-                "events": {"type": "array", "minItems": 1, "items": subscribable},
-                "secret": {
-                    "type": "string",
-                    "minLength": SECRET_MIN,
-                    "maxLength": SECRET_MAX,
-                    "writeOnly": True,
-                },
-            },
+            "properties": _registration_fields(),
         },
         "Webhook": {
             "type": "object",
@@ -167,11 +189,20 @@ def _schemas() -> dict[str, Any]:
                 "verification": verification,
             },
         },
-        "WebhookList": {
-            "type": "object",
-            "required": ["webhooks"],
-            "properties": {"webhooks": {"type": "array", "items": _ref("Webhook")}},
-        },
+        "WebhookList": _list_of("webhooks", "Webhook"),
+    }
+
+
+def _list_of(key: str, item: str) -> Schema:
+    return {
+        "type": "object",
+        "required": [key],
+        "properties": {key: {"type": "array", "items": ref(item)}},
+    }
+
+
+def _delivery_schemas() -> dict[str, Schema]:
+    return {
         "Delivery": {
             "type": "object",
             "required": ["id", "webhook_id", "event_id", "event_type", "status", "attempt_count"],
@@ -205,7 +236,7 @@ def _schemas() -> dict[str, Any]:
                 "latency_ms": {"type": "number", "description": "wall milliseconds"},
                 "status_code": {"type": ["integer", "null"]},
                 "error": {
-                    "enum": ["timeout", "connect", "dns", "tls", "reset", "blocked", None],
+                    "enum": [*NETWORK_ERRORS, None],
                     "description": "set when no HTTP answer came; timeout is 5 s wall time",
                 },
                 "error_detail": _NSTR,
@@ -216,16 +247,89 @@ def _schemas() -> dict[str, Any]:
                 "response_truncated": {"type": "boolean"},
             },
         },
-        "DeliveryList": {
+        "DeliveryList": _list_of("deliveries", "Delivery"),
+        "DeliveryDetail": {
+            "allOf": [ref("Delivery")],
             "type": "object",
-            "required": ["deliveries"],
-            "properties": {"deliveries": {"type": "array", "items": _ref("Delivery")}},
+            "required": ["event", "attempts"],
+            "properties": {
+                "event": {
+                    "type": "object",
+                    "required": ["id", "type", "timestamp", "body"],
+                    "properties": {
+                        "id": _STR,
+                        "type": _STR,
+                        "timestamp": _TIME,
+                        "body": {
+                            "type": "string",
+                            "description": "the exact bytes sent and signed",
+                        },
+                    },
+                },
+                "attempts": {"type": "array", "items": ref("Attempt")},
+            },
         },
-        "Event": copy.deepcopy(ENVELOPE_SCHEMA),
+    }
+
+
+def _event_schemas() -> dict[str, Schema]:
+    envelope = copy.deepcopy(ENVELOPE_SCHEMA)
+    envelope.pop("$schema", None)
+    envelope["description"] = (
+        "What a receiver gets: compact UTF-8 JSON {id, type, timestamp, data}, serialized once and "
+        "signed as sent. The id is the kit's addition (EVENT-9 'envelope-id'). data follows the "
+        "schema of its type (GET /api/event-types)."
+    )
+    schemas: dict[str, Schema] = {
+        "Event": envelope,
+        "EventTypes": {
+            "type": "object",
+            "required": ["event_types"],
+            "properties": {
+                "event_types": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["type", "data_schema", "subscribable"],
+                        "properties": {
+                            "type": _STR,
+                            "data_schema": {"type": "object"},
+                            "subscribable": {"type": "boolean"},
+                        },
+                    },
+                }
+            },
+        },
+    }
+    for event_type in (*EVENT_TYPES, TEST_EVENT_TYPE):
+        schemas["Data_" + event_type.replace(".", "_")] = data_schema(event_type)
+    return schemas
+
+
+def _source_schemas() -> dict[str, Schema]:
+    """Proposals and jobs, with the limits :mod:`whsim.sender.source` enforces."""
+    return {
+        "ProposalCreate": {
+            "type": "object",
+            "required": ["title"],
+            "additionalProperties": False,
+            "properties": {"title": {"type": "string", "minLength": 1, "maxLength": MAX_TITLE}},
+        },
         "Proposal": {
             "type": "object",
             "required": ["id", "title", "created_at"],
             "properties": {"id": _STR, "title": _STR, "created_at": _TIME, "event_id": _STR},
+        },
+        "JobCreate": {
+            "type": "object",
+            "required": ["proposal_id", "steps", "step_seconds"],
+            "additionalProperties": False,
+            "properties": {
+                "proposal_id": _STR,
+                "steps": {"type": "integer", "minimum": 1, "maximum": MAX_STEPS},
+                "step_seconds": {"type": "number", "minimum": 0, "maximum": MAX_STEP_SECONDS},
+                "fail_at_step": {"type": ["integer", "null"], "minimum": 1},
+            },
         },
         "Job": {
             "type": "object",
@@ -236,7 +340,7 @@ def _schemas() -> dict[str, Any]:
                 "steps": {"type": "integer"},
                 "step_seconds": {"type": "number"},
                 "fail_at_step": {"type": ["integer", "null"]},
-                "status": {"enum": ["pending", "processing", "completed", "failed"]},
+                "status": {"enum": list(JOB_STATUSES)},
                 "completed_steps": {"type": "integer"},
                 "document_id": _NSTR,
                 "error": _NSTR,
@@ -244,74 +348,295 @@ def _schemas() -> dict[str, Any]:
                 "updated_at": _TIME,
             },
         },
-        "Meta": {
-            "type": "object",
-            "required": ["mode", "reading", "time_scale", "version"],
-            "properties": {
-                "mode": {"enum": ["development", "production"]},
-                "reading": {"enum": list(reading_names("RETRY-1"))},
-                "time_scale": {"type": "number"},
-                "version": _STR,
-                "retry": {"type": "object"},
-                "limits": {"type": "object"},
-                "faults": {"type": "array", "items": _STR},
-            },
-        },
     }
-    schemas["Event"].pop("$schema", None)
-    schemas["Event"]["description"] = (
-        "What a receiver gets: compact UTF-8 JSON {id, type, timestamp, data}, serialized once and "
-        "signed as sent. The id is the kit's addition (EVENT-9 'envelope-id'). data follows the "
-        "schema of its type (GET /api/event-types)."
-    )
-    schemas["DeliveryDetail"] = {
-        "allOf": [_ref("Delivery")],
-        "type": "object",
-        "required": ["event", "attempts"],
-        "properties": {
-            "event": {
-                "type": "object",
-                "required": ["id", "type", "timestamp", "body"],
-                "properties": {
-                    "id": _STR,
-                    "type": _STR,
-                    "timestamp": _TIME,
-                    "body": {"type": "string", "description": "the exact bytes sent and signed"},
-                },
-            },
-            "attempts": {"type": "array", "items": _ref("Attempt")},
-        },
-    }
-    schemas["EventTypes"] = {
-        "type": "object",
-        "required": ["event_types"],
-        "properties": {
-            "event_types": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["type", "data_schema", "subscribable"],
-                    "properties": {
-                        "type": _STR,
-                        "data_schema": {"type": "object"},
-                        "subscribable": {"type": "boolean"},
-                    },
-                },
-            }
-        },
-    }
-    for event_type in (*EVENT_TYPES, TEST_EVENT_TYPE):
-        schemas["Data_" + event_type.replace(".", "_")] = data_schema(event_type)
-    return schemas
 
 
-def openapi_document(config: SenderConfig) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of a sender running with ``config``."""
+def _meta_schema() -> Schema:
+    return {
+        "type": "object",
+        "required": ["mode", "reading", "time_scale", "version"],
+        "properties": {
+            "mode": {"enum": ["development", "production"]},
+            "reading": {"enum": list(reading_names("RETRY-1"))},
+            "time_scale": {"type": "number"},
+            "version": _STR,
+            "retry": {"type": "object"},
+            "limits": {"type": "object"},
+            "faults": {"type": "array", "items": _STR},
+        },
+    }
+
+
+def component_schemas() -> dict[str, Schema]:
+    """Every schema under ``components.schemas``, by name."""
+    return {
+        "Error": _error_schema(),
+        **_webhook_schemas(),
+        **_delivery_schemas(),
+        **_source_schemas(),
+        "Meta": _meta_schema(),
+        **_event_schemas(),
+    }
+
+
+# --- routes ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One route and method: what it takes and every answer it can give.
+
+    ``answer`` is ``(status, schema name or None, description)``; ``errors`` are the error
+    statuses, each answered with the common ``Error`` shape.
+    """
+
+    method: str
+    path: str
+    operation_id: str
+    summary: str
+    answer: tuple[int, str | None, str]
+    errors: tuple[int, ...] = ()
+    request: str | None = None
+    description: str = ""
+    answer_schema: Schema | None = field(default=None)
+
+    def document(self) -> Schema:
+        status, schema_name, text = self.answer
+        if schema_name is not None:
+            answer = _json(ref(schema_name), text)
+        elif self.answer_schema is not None:
+            answer = _json(self.answer_schema, text)
+        else:
+            answer = {"description": text}
+        doc: Schema = {"summary": self.summary}
+        if self.description:
+            doc["description"] = self.description
+        doc["operationId"] = self.operation_id
+        if self.request is not None:
+            doc["requestBody"] = _body(ref(self.request))
+        doc["responses"] = {
+            str(status): answer,
+            **{str(c): _json(ref("Error"), _ERROR_TEXT[c]) for c in self.errors},
+        }
+        return doc
+
+
+_WID: Final = _path_param("webhook_id", "a webhook id")
+_DID: Final = _path_param("delivery_id", "a delivery id of that webhook")
+
+PATH_PARAMETERS: Final[Mapping[str, Sequence[Schema]]] = {
+    "/api/webhooks/{webhook_id}": (_WID,),
+    "/api/webhooks/{webhook_id}/test": (_WID,),
+    "/api/webhooks/{webhook_id}/deliveries": (
+        _WID,
+        {
+            "name": "limit",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+        },
+        {"name": "status", "in": "query", "schema": {"enum": list(DELIVERY_STATUSES)}},
+    ),
+    "/api/webhooks/{webhook_id}/deliveries/{delivery_id}": (_WID, _DID),
+    "/api/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": (_WID, _DID),
+    "/api/proposals/{proposal_id}": (_path_param("proposal_id", "a proposal id"),),
+    "/api/jobs/{job_id}": (_path_param("job_id", "a job id"),),
+}
+"""Parameters shared by every method of a path."""
+
+OPERATIONS: Final[tuple[Operation, ...]] = (
+    Operation(
+        "get",
+        "/openapi.json",
+        "openapi",
+        "This document",
+        (200, None, "the OpenAPI document"),
+        answer_schema={"type": "object"},
+    ),
+    Operation(
+        "get",
+        "/api/meta",
+        "getMeta",
+        "How this sender runs: mode, RETRY-1 reading, time scale, version",
+        (200, "Meta", "settings"),
+    ),
+    Operation(
+        "get",
+        "/api/event-types",
+        "listEventTypes",
+        "The event catalog with each type's data schema",
+        (200, "EventTypes", "the catalog"),
+    ),
+    Operation(
+        "post",
+        "/api/webhooks",
+        "createWebhook",
+        "Register a webhook; the challenge handshake runs before the answer",
+        (
+            201,
+            "Webhook",
+            "stored; status active or verification_failed (the secret is never returned). "
+            "Duplicate URLs are allowed.",
+        ),
+        (400, 413, 422),
+        request="WebhookCreate",
+    ),
+    Operation(
+        "get",
+        "/api/webhooks",
+        "listWebhooks",
+        "List webhooks, oldest first",
+        (200, "WebhookList", "every webhook"),
+    ),
+    Operation(
+        "get",
+        "/api/webhooks/{webhook_id}",
+        "getWebhook",
+        "One webhook",
+        (200, "Webhook", "the webhook"),
+        (404,),
+    ),
+    Operation(
+        "put",
+        "/api/webhooks/{webhook_id}",
+        "updateWebhook",
+        "Change url, events or secret (partial); a new url is verified again",
+        (200, "Webhook", "the updated webhook"),
+        (400, 404, 413, 422),
+        request="WebhookUpdate",
+    ),
+    Operation(
+        "delete",
+        "/api/webhooks/{webhook_id}",
+        "deleteWebhook",
+        "Delete a webhook with its pending deliveries and its delivery log",
+        (204, None, "deleted; a second DELETE is 404"),
+        (404,),
+    ),
+    Operation(
+        "post",
+        "/api/webhooks/{webhook_id}/test",
+        "testWebhook",
+        "Queue a signed webhook.test event (EVENT-11), retried like any other",
+        (202, "Delivery", "queued"),
+        (404, 409),
+        description="Sent whatever the subscription; any request body is ignored. The answer "
+        "is the new delivery; follow it in the delivery log.",
+    ),
+    Operation(
+        "get",
+        "/api/webhooks/{webhook_id}/deliveries",
+        "listDeliveries",
+        "The delivery log (REG-10): newest first",
+        (200, "DeliveryList", "deliveries"),
+        (404, 422),
+    ),
+    Operation(
+        "get",
+        "/api/webhooks/{webhook_id}/deliveries/{delivery_id}",
+        "getDelivery",
+        "One delivery with the event bytes and every attempt",
+        (200, "DeliveryDetail", "the delivery"),
+        (404,),
+    ),
+    Operation(
+        "post",
+        "/api/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+        "redeliver",
+        "Send an ended delivery's event again, as a new delivery",
+        (202, "Delivery", "the new delivery"),
+        (404, 409),
+        description="Same event id and bytes; a fresh retry schedule. 409 while the delivery "
+        "is pending, when the webhook is not active, or when the event is older than the 24 h "
+        "expiry.",
+    ),
+    Operation(
+        "post",
+        "/api/proposals",
+        "createProposal",
+        "Create a proposal; emits proposal.created",
+        (201, "Proposal", "created"),
+        (400, 413, 422),
+        request="ProposalCreate",
+    ),
+    Operation(
+        "get",
+        "/api/proposals/{proposal_id}",
+        "getProposal",
+        "One proposal",
+        (200, "Proposal", "the proposal"),
+        (404,),
+    ),
+    Operation(
+        "post",
+        "/api/jobs",
+        "createJob",
+        "Run a job: job.created, job.started, job.progress (throttled), then job.completed and "
+        "document.created, or job.failed",
+        (201, "Job", "started"),
+        (400, 413, 422),
+        request="JobCreate",
+        description="step_seconds are policy seconds. job.progress goes through the 10 s "
+        "throttle per job, newest held update sent when the window ends (THROTTLE-1 "
+        "'coalesce', THROTTLE-2 'per-job'); none after the terminal event (THROTTLE-3). A job "
+        "interrupted by a restart ends with job.failed.",
+    ),
+    Operation("get", "/api/jobs/{job_id}", "getJob", "One job", (200, "Job", "the job"), (404,)),
+)
+"""Every route of the API, in the order the document lists them."""
+
+
+def paths() -> dict[str, Schema]:
+    """The ``paths`` object: :data:`OPERATIONS` grouped by path, with shared parameters."""
+    out: dict[str, Schema] = {}
+    for op in OPERATIONS:
+        item = out.setdefault(op.path, {})
+        if op.path in PATH_PARAMETERS and "parameters" not in item:
+            item["parameters"] = list(PATH_PARAMETERS[op.path])
+        item[op.method] = op.document()
+    return out
+
+
+def _outgoing_webhook() -> Schema:
+    """What this sender POSTs to a registered URL (the document's ``webhooks`` section)."""
+
+    def header(name: str, description: str, schema: Schema) -> Schema:
+        return {
+            "name": name,
+            "in": "header",
+            "required": True,
+            "description": description,
+            "schema": schema,
+        }
+
+    return {
+        "post": {
+            "summary": "What this sender POSTs to a registered URL",
+            "parameters": [
+                header(
+                    "X-Webhook-Signature",
+                    "hex HMAC-SHA256 of the raw body, keyed with the secret",
+                    {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                ),
+                header(
+                    "X-Webhook-Id", "the event id (also in the body), the same on retries", _STR
+                ),
+                header(
+                    "X-Webhook-Attempt",
+                    "1 for the first attempt of a delivery, 2 for the first retry, ...",
+                    {"type": "string", "pattern": "^[1-9][0-9]*$"},
+                ),
+            ],
+            "requestBody": _body(ref("Event")),
+            "responses": {"200": {"description": "any 2xx is success"}},
+        }
+    }
+
+
+def description(config: SenderConfig) -> str:
+    """The document's ``info.description``: how delivery and verification behave under ``config``."""
     policy = RetryPolicy.seed(config.reading)
     offsets = ", ".join(f"{o:g}" for o in policy.attempt_offsets())
-    wid = _param("webhook_id", "a webhook id")
-    did = _param("delivery_id", "a delivery id of that webhook")
-    description = f"""The Proposal Generator webhook service of the guide, over real HTTP.
+    return f"""The Proposal Generator webhook service of the guide, over real HTTP.
 
 Delivery: every event is stored with one delivery per subscribed active webhook in one
 transaction, then POSTed as its exact serialized bytes with `Content-Type: application/json`
@@ -335,235 +660,18 @@ verification_failed (VERIFY-3 'mark-failed').
 Test-only faults: the environment variable `{FAULTS_ENV}` can switch on deliberate
 violations ({", ".join(FAULTS)}) for testing conformance suites; GET /api/meta lists those on.
 """
-    paths: dict[str, Any] = {
-        "/openapi.json": {
-            "get": {
-                "summary": "This document",
-                "operationId": "openapi",
-                "responses": {"200": _json({"type": "object"}, "the OpenAPI document")},
-            }
-        },
-        "/api/meta": {
-            "get": {
-                "summary": "How this sender runs: mode, RETRY-1 reading, time scale, version",
-                "operationId": "getMeta",
-                "responses": {"200": _json(_ref("Meta"), "settings")},
-            }
-        },
-        "/api/event-types": {
-            "get": {
-                "summary": "The event catalog with each type's data schema",
-                "operationId": "listEventTypes",
-                "responses": {"200": _json(_ref("EventTypes"), "the catalog")},
-            }
-        },
-        "/api/webhooks": {
-            "post": {
-                "summary": "Register a webhook; the challenge handshake runs before the answer",
-                "operationId": "createWebhook",
-                "requestBody": _body(_ref("WebhookCreate")),
-                "responses": {
-                    "201": _json(
-                        _ref("Webhook"),
-                        "stored; status active or verification_failed (the secret is never "
-                        "returned). Duplicate URLs are allowed.",
-                    ),
-                    **_errors(400, 413, 422),
-                },
-            },
-            "get": {
-                "summary": "List webhooks, oldest first",
-                "operationId": "listWebhooks",
-                "responses": {"200": _json(_ref("WebhookList"), "every webhook")},
-            },
-        },
-        "/api/webhooks/{webhook_id}": {
-            "parameters": [wid],
-            "get": {
-                "summary": "One webhook",
-                "operationId": "getWebhook",
-                "responses": {"200": _json(_ref("Webhook"), "the webhook"), **_errors(404)},
-            },
-            "put": {
-                "summary": "Change url, events or secret (partial); a new url is verified again",
-                "operationId": "updateWebhook",
-                "requestBody": _body(_ref("WebhookUpdate")),
-                "responses": {
-                    "200": _json(_ref("Webhook"), "the updated webhook"),
-                    **_errors(400, 404, 413, 422),
-                },
-            },
-            "delete": {
-                "summary": "Delete a webhook with its pending deliveries and its delivery log",
-                "operationId": "deleteWebhook",
-                "responses": {
-                    "204": {"description": "deleted; a second DELETE is 404"},
-                    **_errors(404),
-                },
-            },
-        },
-        "/api/webhooks/{webhook_id}/test": {
-            "parameters": [wid],
-            "post": {
-                "summary": "Queue a signed webhook.test event (EVENT-11), retried like any other",
-                "description": "Sent whatever the subscription; any request body is ignored. "
-                "The answer is the new delivery; follow it in the delivery log.",
-                "operationId": "testWebhook",
-                "responses": {
-                    "202": _json(_ref("Delivery"), "queued"),
-                    **_errors(404, 409),
-                },
-            },
-        },
-        "/api/webhooks/{webhook_id}/deliveries": {
-            "parameters": [
-                wid,
-                {
-                    "name": "limit",
-                    "in": "query",
-                    "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
-                },
-                {"name": "status", "in": "query", "schema": {"enum": list(DELIVERY_STATUSES)}},
-            ],
-            "get": {
-                "summary": "The delivery log (REG-10): newest first",
-                "operationId": "listDeliveries",
-                "responses": {
-                    "200": _json(_ref("DeliveryList"), "deliveries"),
-                    **_errors(404, 422),
-                },
-            },
-        },
-        "/api/webhooks/{webhook_id}/deliveries/{delivery_id}": {
-            "parameters": [wid, did],
-            "get": {
-                "summary": "One delivery with the event bytes and every attempt",
-                "operationId": "getDelivery",
-                "responses": {
-                    "200": _json(_ref("DeliveryDetail"), "the delivery"),
-                    **_errors(404),
-                },
-            },
-        },
-        "/api/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": {
-            "parameters": [wid, did],
-            "post": {
-                "summary": "Send an ended delivery's event again, as a new delivery",
-                "description": "Same event id and bytes; a fresh retry schedule. 409 while the "
-                "delivery is pending, when the webhook is not active, or when the event is "
-                "older than the 24 h expiry.",
-                "operationId": "redeliver",
-                "responses": {
-                    "202": _json(_ref("Delivery"), "the new delivery"),
-                    **_errors(404, 409),
-                },
-            },
-        },
-        "/api/proposals": {
-            "post": {
-                "summary": "Create a proposal; emits proposal.created",
-                "operationId": "createProposal",
-                "requestBody": _body(
-                    {
-                        "type": "object",
-                        "required": ["title"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "title": {"type": "string", "minLength": 1, "maxLength": 1000}
-                        },
-                    }
-                ),
-                "responses": {
-                    "201": _json(_ref("Proposal"), "created"),
-                    **_errors(400, 413, 422),
-                },
-            }
-        },
-        "/api/proposals/{proposal_id}": {
-            "parameters": [_param("proposal_id", "a proposal id")],
-            "get": {
-                "summary": "One proposal",
-                "operationId": "getProposal",
-                "responses": {"200": _json(_ref("Proposal"), "the proposal"), **_errors(404)},
-            },
-        },
-        "/api/jobs": {
-            "post": {
-                "summary": "Run a job: job.created, job.started, job.progress (throttled), then "
-                "job.completed and document.created, or job.failed",
-                "description": "step_seconds are policy seconds. job.progress goes through the "
-                "10 s throttle per job, newest held update sent when the window ends "
-                "(THROTTLE-1 'coalesce', THROTTLE-2 'per-job'); none after the terminal event "
-                "(THROTTLE-3). A job interrupted by a restart ends with job.failed.",
-                "operationId": "createJob",
-                "requestBody": _body(
-                    {
-                        "type": "object",
-                        "required": ["proposal_id", "steps", "step_seconds"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "proposal_id": _STR,
-                            "steps": {"type": "integer", "minimum": 1, "maximum": 1000},
-                            "step_seconds": {"type": "number", "minimum": 0, "maximum": 3600},
-                            "fail_at_step": {"type": ["integer", "null"], "minimum": 1},
-                        },
-                    }
-                ),
-                "responses": {
-                    "201": _json(_ref("Job"), "started"),
-                    **_errors(400, 413, 422),
-                },
-            }
-        },
-        "/api/jobs/{job_id}": {
-            "parameters": [_param("job_id", "a job id")],
-            "get": {
-                "summary": "One job",
-                "operationId": "getJob",
-                "responses": {"200": _json(_ref("Job"), "the job"), **_errors(404)},
-            },
-        },
-    }
+
+
+def openapi_document(config: SenderConfig) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of a sender running with ``config``."""
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "whsim reference sender",
             "version": __version__,
-            "description": description,
+            "description": description(config),
         },
-        "paths": paths,
-        "webhooks": {
-            "event": {
-                "post": {
-                    "summary": "What this sender POSTs to a registered URL",
-                    "parameters": [
-                        {
-                            "name": "X-Webhook-Signature",
-                            "in": "header",
-                            "required": True,
-                            "description": "hex HMAC-SHA256 of the raw body, keyed with the secret",
-                            "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-                        },
-                        {
-                            "name": "X-Webhook-Id",
-                            "in": "header",
-                            "required": True,
-                            "description": "the event id (also in the body), the same on retries",
-                            "schema": _STR,
-                        },
-                        {
-                            "name": "X-Webhook-Attempt",
-                            "in": "header",
-                            "required": True,
-                            "description": "1 for the first attempt of a delivery, 2 for the "
-                            "first retry, ...",
-                            "schema": {"type": "string", "pattern": "^[1-9][0-9]*$"},
-                        },
-                    ],
-                    "requestBody": _body(_ref("Event")),
-                    "responses": {"200": {"description": "any 2xx is success"}},
-                }
-            }
-        },
-        "components": {"schemas": _schemas()},
+        "paths": paths(),
+        "webhooks": {"event": _outgoing_webhook()},
+        "components": {"schemas": component_schemas()},
     }

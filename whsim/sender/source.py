@@ -20,13 +20,15 @@ from whsim.sender.dispatcher import wall_iso
 from whsim.sender.service import Sender, not_found
 from whsim.sender.store import JobRow, new_id
 
-__all__ = ["EventSource"]
+__all__ = ["JOB_STATUSES", "MAX_STEPS", "MAX_STEP_SECONDS", "MAX_TITLE", "EventSource"]
 
 log = logging.getLogger("whsim.sender")
 
 MAX_STEPS: Final = 1000
 MAX_STEP_SECONDS: Final = 3600.0
 MAX_TITLE: Final = 1000
+JOB_STATUSES: Final = ("pending", "processing", "completed", "failed")
+"""Where a job stands; pending until its first step starts."""
 
 
 def _invalid(message: str, field: str) -> SenderError:
