@@ -31,7 +31,14 @@ if TYPE_CHECKING:
 
     from whsim.sim.tally import Tally
 
-__all__ = ["EPOCH_MS", "OUTCOMES", "SimResult", "attempts_hash", "canonical_order"]
+__all__ = [
+    "EPOCH_MS",
+    "OUTCOMES",
+    "SimResult",
+    "attempts_hash",
+    "canonical_order",
+    "summary_of",
+]
 
 EPOCH_MS: Final = 1_705_314_600_000
 """Virtual time 0 as epoch ms: 2024-01-15T10:30:00Z, the guide's first example timestamp."""
@@ -226,7 +233,18 @@ class SimResult:
         first attempt succeeds. ``peak_attempts_per_s`` is the most attempts one webhook got in
         one second of virtual time.
         """
-        return self._summary_of(self.tally)
+        plan = self.plan
+        t = self.tally
+        return summary_of(
+            t,
+            scenario=plan.scenario.name,
+            seed=plan.seed,
+            engine=self.engine,
+            policy=plan.policy.name,
+            webhooks=len(plan.hook_ids),
+            events=len(plan.events),
+            peak_webhook=plan.hook_ids[t.peak_hook - t.first_hook] if t.peak_hook >= 0 else "",
+        )
 
     @cached_property
     def tally(self) -> Tally:
@@ -235,39 +253,47 @@ class SimResult:
 
         return tally(self.plan, self.log, self.plan.first_hook)
 
-    def _summary_of(self, t: Tally) -> dict[str, Any]:
-        plan = self.plan
-        states = t.states
-        n, n_att = t.deliveries, t.attempts
-        peak = t.peak
-        peak_hook = plan.hook_ids[t.peak_hook - t.first_hook] if t.peak_hook >= 0 else ""
-        failed_verify = sum(1 for s in plan.hook_status if s == "verification_failed")
-        from whsim import __version__
 
-        return {
-            "whsim": __version__,
-            "scenario": plan.scenario.name,
-            "seed": plan.seed,
-            "engine": self.engine,
-            "policy": plan.policy.name,
-            "webhooks": len(plan.hook_ids),
-            "webhooks_failed_verification": failed_verify,
-            "events": len(plan.events),
-            "deliveries": n,
-            "attempts": n_att,
-            "delivered": int(states[DELIVERED]),
-            "exhausted": int(states[EXHAUSTED]),
-            "expired": int(states[EXPIRED]),
-            "rejected": int(states[REJECTED]),
-            "loss_rate": round(1 - int(states[DELIVERED]) / n, 6) if n else 0.0,
-            "amplification": round(n_att / n, 4) if n else 0.0,
-            "attempts_per_event": round(n_att / len(plan.events), 4) if len(plan.events) else 0.0,
-            "timeouts": t.timeouts,
-            "refused": t.refused,
-            "peak_attempts_per_s": peak,
-            "peak_webhook": peak_hook,
-            "p50_time_to_delivery_ms": t.percentile_ttd(50),
-            "p99_time_to_delivery_ms": t.percentile_ttd(99),
-            "virtual_end_ms": t.virtual_end_ms,
-            "attempts_sha256": t.digest(),
-        }
+def summary_of(
+    t: Tally,
+    *,
+    scenario: str,
+    seed: int,
+    engine: str,
+    policy: str,
+    webhooks: int,
+    events: int,
+    peak_webhook: str,
+) -> dict[str, Any]:
+    """The summary dict of a run from its (merged) tally; :attr:`SimResult.summary` documents it."""
+    from whsim import __version__
+
+    states = t.states
+    n, n_att = t.deliveries, t.attempts
+    return {
+        "whsim": __version__,
+        "scenario": scenario,
+        "seed": seed,
+        "engine": engine,
+        "policy": policy,
+        "webhooks": webhooks,
+        "webhooks_failed_verification": t.failed_verification,
+        "events": events,
+        "deliveries": n,
+        "attempts": n_att,
+        "delivered": int(states[DELIVERED]),
+        "exhausted": int(states[EXHAUSTED]),
+        "expired": int(states[EXPIRED]),
+        "rejected": int(states[REJECTED]),
+        "loss_rate": round(1 - int(states[DELIVERED]) / n, 6) if n else 0.0,
+        "amplification": round(n_att / n, 4) if n else 0.0,
+        "attempts_per_event": round(n_att / events, 4) if events else 0.0,
+        "timeouts": t.timeouts,
+        "refused": t.refused,
+        "peak_attempts_per_s": t.peak,
+        "peak_webhook": peak_webhook,
+        "p50_time_to_delivery_ms": t.percentile_ttd(50),
+        "p99_time_to_delivery_ms": t.percentile_ttd(99),
+        "virtual_end_ms": t.virtual_end_ms,
+        "attempts_sha256": t.digest(),
+    }

@@ -165,6 +165,7 @@ class Tally:
     states: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(len(STATES), np.int64))
     timeouts: int = 0
     refused: int = 0
+    failed_verification: int = 0
     peak: int = 0
     peak_hook: int = -1  # global webhook index of the first webhook reaching ``peak``
     virtual_end_ms: int = 0
@@ -199,6 +200,7 @@ class Tally:
             states=self.states + other.states,
             timeouts=self.timeouts + other.timeouts,
             refused=self.refused + other.refused,
+            failed_verification=self.failed_verification + other.failed_verification,
             peak=peak,
             peak_hook=peak_hook,
             virtual_end_ms=max(self.virtual_end_ms, other.virtual_end_ms),
@@ -216,6 +218,16 @@ class Tally:
         h.update(len(self.leaves).to_bytes(8, "little"))
         h.update(b"".join(self.leaves))
         return h.hexdigest()
+
+    def timeline(self, bin_s: int = 60) -> npt.NDArray[np.int64]:
+        """Attempts sent per ``bin_s`` seconds of virtual time, from time 0 (exact)."""
+        if bin_s < 1:
+            raise ValueError("bin_s must be at least 1")
+        per = self.per_second
+        bins = -(-len(per) // bin_s)
+        padded = np.zeros(bins * bin_s, dtype=np.int64)
+        padded[: len(per)] = per
+        return padded.reshape(bins, bin_s).sum(axis=1)
 
     def percentile_ttd(self, q: float) -> int | None:
         if not len(self.ttd_values):
@@ -253,6 +265,7 @@ def tally(plan: Plan, log: RawLog, first_hook: int = 0) -> Tally:
         states=states,
         timeouts=int(np.count_nonzero(log.code == TIMEOUT)),
         refused=int(np.count_nonzero(log.code == CONNECT)),
+        failed_verification=sum(1 for s in plan.hook_status if s == "verification_failed"),
         peak=peak,
         peak_hook=peak_hook,
         virtual_end_ms=int(log.ended_ms.max()) if n else 0,
