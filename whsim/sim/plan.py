@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
-from whsim.core.behaviours import Behaviour
+from whsim.core.behaviours import Behaviour, LoadMeter, respond
 from whsim.core.errors import ScenarioError
 from whsim.core.policy import RetryPolicy, Verdict
 from whsim.sim import keyed
@@ -32,6 +32,7 @@ __all__ = [
     "REJECTED",
     "STATES",
     "TIMEOUT",
+    "LoadedAnswers",
     "Plan",
     "answers",
     "compile_plan",
@@ -265,8 +266,11 @@ def compile_plan(
         dtype=np.int64,
     )
     groups = list(group_of)
-    with_outages = np.array([bool(b.outages) for b in behaviours], dtype=np.bool_)
-    sticky = with_outages[hook_idx]  # an outage can turn any answer into a retry
+    # an outage, or a load (capacity), can turn any planned answer into a retry
+    unsettled = np.array(
+        [bool(b.outages) or b.capacity is not None for b in behaviours], dtype=np.bool_
+    )
+    sticky = unsettled[hook_idx]
     live: npt.NDArray[np.int64] | None = None  # None: every delivery (attempt 1)
     for k in range(1, A + 1):
         if live is not None and len(live) == 0:
@@ -330,6 +334,59 @@ def compile_plan(
         outage_code=np.array(o_code, dtype=np.int64),
         first_hook=lo,
     )
+
+
+class LoadedAnswers:
+    """Answers of receivers whose failures depend on their load (a ``capacity``).
+
+    The engine calls :meth:`answer` as each attempt reaches such a receiver, in time order; it
+    feeds the receiver's :class:`~whsim.core.behaviours.LoadMeter` and asks
+    :func:`~whsim.core.behaviours.respond` (the same function ``whsim receiver`` calls) with the
+    attempt's keyed uniforms, so the planned answer of every other receiver is untouched.
+    """
+
+    def __init__(self, plan: Plan) -> None:
+        self._plan = plan
+        self._behaviours: list[Behaviour | None] = []
+        self.meters: list[LoadMeter | None] = []
+        lo, hi = plan.first_hook, plan.first_hook + len(plan.hook_ids)  # an endpoint shard
+        index = 0
+        for hook in plan.scenario.webhooks:
+            b = plan.scenario.behaviour(hook.receiver)
+            for _ in range(hook.count):
+                if lo <= index < hi:
+                    self._behaviours.append(b if b.capacity is not None else None)
+                    self.meters.append(LoadMeter(b.capacity) if b.capacity is not None else None)
+                index += 1
+
+    @property
+    def any(self) -> bool:
+        return any(m is not None for m in self.meters)
+
+    def answer(self, h: int, j: int, t: int) -> tuple[int, int]:
+        """(code, ms taken) of attempt ``j`` reaching receiver ``h`` at ``t`` (which has a meter)."""
+        plan = self._plan
+        meter, b = self.meters[h], self._behaviours[h]
+        assert meter is not None and b is not None
+        n, seed = plan.n, plan.seed
+        d, k = j % n, j // n + 1
+        e = int(plan.event[d])
+        h_key = h + plan.first_hook  # draws are keyed on the global webhook index
+        got = respond(
+            b,
+            now_ms=t,
+            attempt=k,
+            u_fail=keyed.uniform_py(seed, h_key, e, k, keyed.FAIL),
+            u_latency=keyed.uniform_py(seed, h_key, e, k, keyed.LATENCY),
+            u_hang=keyed.uniform_py(seed, h_key, e, k, keyed.HANG),
+            load=meter.admit(t),
+        )
+        timeout = plan.timeout_ms
+        if got.kind == "refused":
+            return CONNECT, 0
+        if got.kind == "hang" or got.latency_ms > timeout:
+            return TIMEOUT, timeout
+        return int(got.status or 0), got.latency_ms
 
 
 _SHIFT: Final = 42  # hook << 42 | time: times stay below 2**42 ms (139 years)
