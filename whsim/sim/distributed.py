@@ -26,7 +26,8 @@ def check_client(client: Any) -> int:
             f"client must be a dask.distributed.Client, got {type(client).__name__}",
             field="client",
         )
-    return max(1, sum(client.nthreads().values()))
+    threads: dict[str, int] = client.nthreads()
+    return max(1, sum(threads.values()))
 
 
 def ordered_map(

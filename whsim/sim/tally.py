@@ -227,7 +227,8 @@ class Tally:
         bins = -(-len(per) // bin_s)
         padded = np.zeros(bins * bin_s, dtype=np.int64)
         padded[: len(per)] = per
-        return padded.reshape(bins, bin_s).sum(axis=1)
+        out: npt.NDArray[np.int64] = padded.reshape(bins, bin_s).sum(axis=1)
+        return out
 
     def percentile_ttd(self, q: float) -> int | None:
         if not len(self.ttd_values):
