@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -42,7 +44,7 @@ def test_shards_cover_every_webhook_once_and_match_the_whole_plan():
     whole = compile_plan(scenario, 3)
     ranges = shards(scenario, len(whole.events), 3 * len(whole.events))
     assert ranges[0][0] == 0 and ranges[-1][1] == hook_count(scenario) == 16
-    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
     lo, hi = ranges[1]
     part = compile_plan(scenario, 3, hooks=(lo, hi), events=whole.events)
     mine = (whole.hook >= lo) & (whole.hook < hi)
