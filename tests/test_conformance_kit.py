@@ -37,8 +37,8 @@ from whsim.conformance.report import build_report, role_clauses, write_reports
 from whsim.conformance.timing import PROFILES, expected_gaps, grade_gaps, match_reading, profile
 from whsim.core.spec.clauses import clause
 from whsim.core.spec.events import verification_body
-from whsim.receiver.server import bind
 from whsim.sender import SenderConfig, create_app
+from whsim.serve import bind
 
 # --- timing -----------------------------------------------------------------------------------
 

@@ -274,6 +274,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "suite": str(Path(session.items[0].path).parent) if session.items else "",
             **extra,
         },
+        secrets=[settings.secret] if settings.secret else (),
     )
     report.readings.update(readings)
     report.notes[:0] = [*notes, f"wall time of the whole run: {wall:.1f} s"]

@@ -80,8 +80,8 @@ def load_behaviour(spec: str) -> Behaviour:
 
 def run(args: argparse.Namespace) -> int:
     from whsim.receiver.app import create_app
-    from whsim.receiver.server import bind, make_server
     from whsim.receiver.store import ReceiverStore
+    from whsim.serve import bind, make_server, run_server
 
     if not args.secret:
         raise SpecInputError(
@@ -105,15 +105,17 @@ def run(args: argparse.Namespace) -> int:
     )
     port = sock.getsockname()[1]
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(
-        f"whsim receiver: listening on http://{host}:{port}/webhook "
-        f"(behaviour {faults.name if faults else 'none'}, db {args.db}); "
-        f"GET http://{host}:{port}/received lists what arrived",
-        flush=True,
-    )
-    server = make_server(app)
+
+    def ready() -> None:
+        print(
+            f"whsim receiver: listening on http://{host}:{port}/webhook "
+            f"(behaviour {faults.name if faults else 'none'}, db {args.db}); "
+            f"GET http://{host}:{port}/received lists what arrived",
+            flush=True,
+        )
+
     try:
-        server.run(sockets=[sock])
+        run_server(make_server(app, lifespan="off"), sock, on_ready=ready)
     finally:
         sock.close()
         store.close()

@@ -7,9 +7,7 @@ service accepts requests (``--port 0`` picks a free port and the line tells whic
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -60,9 +58,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from whsim.sender import SenderConfig, create_app
+    from whsim.serve import bind, make_server, run_server
 
     config = SenderConfig.from_env(
         db_path=Path(args.db),
@@ -78,38 +75,32 @@ def run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((args.host, args.port))
+        sock = bind(args.host, args.port)
     except OSError as exc:
         print(
             f"whsim sender: error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
         )
         return 2
     port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(config),
-            log_level=args.log_level,
-            access_log=args.access_log,
-            lifespan="on",
-        )
+    server = make_server(
+        create_app(config),
+        log_level=args.log_level,
+        access_log=args.access_log,
+        lifespan="on",
+        graceful_s=None,
     )
-    host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
+    host = f"[{args.host}]" if ":" in args.host else args.host
 
-    async def serve() -> None:
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started and not task.done():
-            await asyncio.sleep(0.01)
-        if server.started:
-            print(
-                f"whsim sender: listening on http://{host}:{port} (mode={config.mode}, "
-                f"reading={config.reading}, time-scale={config.time_scale:g}, db={config.db_path})",
-                flush=True,
-            )
-        await task
+    def ready() -> None:
+        print(
+            f"whsim sender: listening on http://{host}:{port} (mode={config.mode}, "
+            f"reading={config.reading}, time-scale={config.time_scale:g}, db={config.db_path})",
+            flush=True,
+        )
 
-    asyncio.run(serve())
-    return 0 if server.started else 1
+    try:
+        started = run_server(server, sock, on_ready=ready)
+    finally:
+        sock.close()
+    return 0 if started else 1
