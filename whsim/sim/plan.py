@@ -145,10 +145,18 @@ def verdict_table(policy: RetryPolicy) -> npt.NDArray[np.int8]:
 
 
 def jitter_delays(
-    policy: RetryPolicy, retry: int, u: npt.NDArray[np.float64]
+    policy: RetryPolicy,
+    retry: int,
+    u: npt.NDArray[np.float64],
+    previous: npt.NDArray[np.int64] | None = None,
 ) -> npt.NDArray[np.int64]:
-    """``policy.retry_delay_ms(retry, u)`` over an array of uniforms (same values)."""
+    """``policy.retry_delay_ms(retry, u, previous)`` over arrays of uniforms (same values)."""
     base = policy.delays_ms[retry - 1]
+    if policy.jitter == "decorrelated":
+        low = policy.delays_ms[0]
+        prev = np.full(len(u), low, dtype=np.int64) if previous is None else previous
+        span = np.maximum(0, 3 * prev - low)
+        return np.minimum(max(policy.delays_ms), low + np.trunc(span * u).astype(np.int64))
     if policy.jitter == "none":
         return np.full(len(u), base, dtype=np.int64)
     if policy.jitter == "full":
@@ -299,7 +307,9 @@ def compile_plan(
         took[k - 1, target] = row_took
         latency[k - 1, target] = lat
         if k < A:
-            delay[k - 1, target] = jitter_delays(policy, k, keyed.uniforms_np(kk, k, keyed.JITTER))
+            previous = delay[k - 2, target].astype(np.int64) if k > 1 else None
+            u_jitter = keyed.uniforms_np(kk, k, keyed.JITTER)
+            delay[k - 1, target] = jitter_delays(policy, k, u_jitter, previous)
             retry = verdicts[row_code + 2] == RETRY_V
             live = np.flatnonzero(retry | sticky) if live is None else live[retry | sticky[live]]
     o_hook, o_start, o_end, o_code = [], [], [], []
