@@ -50,8 +50,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--db",
         type=Path,
-        default=Path("whsim-receiver.sqlite3"),
-        help="SQLite file (default whsim-receiver.sqlite3)",
+        default=Path("data/whsim-receiver.sqlite3"),
+        help="SQLite file, its folder created when missing (default data/whsim-receiver.sqlite3)",
     )
     parser.add_argument(
         "--seed", type=int, default=None, help="seed of random faults (failure_probability, hangs)"
@@ -95,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
             f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", field="port"
         ) from None
     try:
+        args.db.parent.mkdir(parents=True, exist_ok=True)
         store = ReceiverStore(args.db)
     except Exception as exc:  # sqlite3 raises several kinds for a bad path
         sock.close()

@@ -26,7 +26,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
     parser.add_argument(
-        "--db", default="whsim-sender.db", help="SQLite file (default: ./whsim-sender.db)"
+        "--db",
+        default="data/whsim-sender.db",
+        help="SQLite file, its folder created when missing (default: data/whsim-sender.db)",
     )
     parser.add_argument(
         "--mode",
@@ -61,6 +63,14 @@ def run(args: argparse.Namespace) -> int:
     from whsim.sender import SenderConfig, create_app
     from whsim.serve import bind, make_server, run_server
 
+    try:
+        Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(
+            f"whsim sender: error: cannot create the folder of --db {args.db}: {exc}",
+            file=sys.stderr,
+        )
+        return 2
     config = SenderConfig.from_env(
         db_path=Path(args.db),
         mode=args.mode,

@@ -141,10 +141,18 @@ def verdict_table(policy: RetryPolicy) -> npt.NDArray[np.int8]:
 
 
 def jitter_delays(
-    policy: RetryPolicy, retry: int, u: npt.NDArray[np.float64]
+    policy: RetryPolicy,
+    retry: int,
+    u: npt.NDArray[np.float64],
+    previous: npt.NDArray[np.int64] | None = None,
 ) -> npt.NDArray[np.int64]:
-    """``policy.retry_delay_ms(retry, u)`` over an array of uniforms (same values)."""
+    """``policy.retry_delay_ms(retry, u, previous)`` over arrays of uniforms (same values)."""
     base = policy.delays_ms[retry - 1]
+    if policy.jitter == "decorrelated":
+        low = policy.delays_ms[0]
+        prev = np.full(len(u), low, dtype=np.int64) if previous is None else previous
+        span = np.maximum(0, 3 * prev - low)
+        return np.minimum(max(policy.delays_ms), low + np.trunc(span * u).astype(np.int64))
     if policy.jitter == "none":
         return np.full(len(u), base, dtype=np.int64)
     if policy.jitter == "full":
@@ -235,7 +243,9 @@ def compile_plan(scenario: Scenario, seed: int) -> Plan:
         took[k - 1] = np.where(slow, timeout, lat)
         latency[k - 1] = np.minimum(lat, 2**31 - 1)
         if k < A:
-            delay[k - 1] = jitter_delays(policy, k, keyed.uniforms_np(keys, k, keyed.JITTER))
+            delay[k - 1] = jitter_delays(
+                policy, k, keyed.uniforms_np(keys, k, keyed.JITTER), delay[k - 2] if k > 1 else None
+            )
     o_hook, o_start, o_end, o_code = [], [], [], []
     for h, b in enumerate(behaviours):
         for o in b.outages:
