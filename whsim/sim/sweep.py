@@ -153,7 +153,9 @@ def outage_loss(
     seeds: Sequence[int] | None = None,
     expiry_s: float | None = 86_400,
 ) -> pd.DataFrame:
-    """Share of an outage's events lost, per policy, outage length and seed (one run each).
+    """Share of an outage's events lost, per policy, outage length and seed (one run each;
+    a policy without jitter against a refusing or hanging receiver is simulated once and its
+    counts repeated over the seeds, since no seed changes them).
 
     Columns: ``policy``, ``outage_s``, ``seed``, ``events``, ``delivered``, ``exhausted``,
     ``expired``, ``lost``, ``loss_rate`` (lost / events), ``attempts``, ``amplification``
@@ -166,28 +168,42 @@ def outage_loss(
     from whsim.sim.run import simulate
 
     rows = []
-    for policy, length, one in itertools.product(policies, outages_s, _seeds(seed, seeds)):
+    chosen = _seeds(seed, seeds)
+    for policy, length in itertools.product(policies, outages_s):
         scenario = outage_scenario(
             float(length), policy, events=events, kind=kind, expiry_s=expiry_s
         )
-        s = simulate(scenario, seed=one).summary
-        lost = int(s["deliveries"]) - int(s["delivered"])
-        rows.append(
-            {
-                "policy": policy,
-                "outage_s": float(length),
-                "seed": one,
-                "events": int(s["events"]),
-                "delivered": int(s["delivered"]),
-                "exhausted": int(s["exhausted"]),
-                "expired": int(s["expired"]),
-                "lost": lost,
-                "loss_rate": lost / int(s["deliveries"]) if s["deliveries"] else 0.0,
-                "attempts": int(s["attempts"]),
-                "amplification": float(s["amplification"]),
-            }
-        )
+        if _seed_free(policy, kind):
+            once = simulate(scenario, seed=chosen[0]).summary
+            runs = [(one, once) for one in chosen]
+        else:
+            runs = [(one, simulate(scenario, seed=one).summary) for one in chosen]
+        for one, s in runs:
+            rows.append(_loss_row(policy, float(length), one, s))
     return pd.DataFrame(rows)
+
+
+def _seed_free(policy: str, kind: str) -> bool:
+    """Whether an outage run's counts are the same for every seed: no jitter, and a receiver
+    that refuses or hangs (its answers then take no random latency)."""
+    return RetryPolicy.named(policy).jitter == "none" and kind in ("down", "hang")
+
+
+def _loss_row(policy: str, length: float, one: int, s: Mapping[str, Any]) -> dict[str, Any]:
+    lost = int(s["deliveries"]) - int(s["delivered"])
+    return {
+        "policy": policy,
+        "outage_s": length,
+        "seed": one,
+        "events": int(s["events"]),
+        "delivered": int(s["delivered"]),
+        "exhausted": int(s["exhausted"]),
+        "expired": int(s["expired"]),
+        "lost": lost,
+        "loss_rate": lost / int(s["deliveries"]) if s["deliveries"] else 0.0,
+        "attempts": int(s["attempts"]),
+        "amplification": float(s["amplification"]),
+    }
 
 
 def first_event_lost(
@@ -284,11 +300,11 @@ def first_losses(
         jittered = RetryPolicy.named(policy).jitter != "none"
         fixed: float | str | None = "unset"
         for one in _seeds(0, seeds):
-            if jittered or kind == "status" or fixed == "unset":
+            if not _seed_free(policy, kind) or fixed == "unset":
                 found = shortest_lossy_outage(
                     policy, kind=kind, seed=one, expiry_s=expiry_s, resolution_s=resolution_s
                 )
-                if not (jittered or kind == "status"):
+                if _seed_free(policy, kind):
                     fixed = found
             else:
                 found = fixed  # type: ignore[assignment]
