@@ -404,7 +404,9 @@ def storm_metrics(result: Any) -> dict[str, float]:
     event; ``down_after_s``: how long after the outage's end the receiver kept refusing (its last
     503 minus the end; 0 if it came straight back); ``lost``: share of events never delivered;
     ``lost_after``: the same for events created after the outage; ``mean_delay_s``: mean time to
-    delivery of the delivered ones.
+    delivery of the delivered ones; ``drain_s``: how long after the outage's end the last retry
+    was sent (from then on every event gets through at its first attempt: the backlog of
+    failures is drained; 0 if no retry followed the end).
     """
     scenario = result.scenario
     outages = scenario.receivers[0].outages
@@ -414,6 +416,7 @@ def storm_metrics(result: Any) -> dict[str, float]:
     refused = after[after["status"] == 503] if "status" in after else after.iloc[:0]
     later = d[d["event_ms"] >= end]
     delivered = d[d["state"] == "delivered"]
+    retries = after[after["attempt"] > 1]
     return {
         "peak_after": float((after["sent_ms"] // 1000).value_counts().max()) if len(after) else 0.0,
         "work": len(a) / max(1, len(d)),
@@ -423,4 +426,5 @@ def storm_metrics(result: Any) -> dict[str, float]:
         "mean_delay_s": float(delivered["time_to_delivery_ms"].mean()) / 1000
         if len(delivered)
         else float("nan"),
+        "drain_s": float(retries["sent_ms"].max() - end) / 1000 if len(retries) else 0.0,
     }
