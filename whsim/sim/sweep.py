@@ -152,6 +152,7 @@ def outage_loss(
     seed: int = 0,
     seeds: Sequence[int] | None = None,
     expiry_s: float | None = 86_400,
+    client: Any = None,
 ) -> pd.DataFrame:
     """Share of an outage's events lost, per policy, outage length and seed (one run each;
     a policy without jitter against a refusing or hanging receiver is simulated once and its
@@ -162,24 +163,30 @@ def outage_loss(
     (attempts per event). ``seeds`` (default: just ``seed``) is a dimension of the frame; summarise
     it with :func:`spread`. ``expiry_s`` is the event expiry every policy runs under (the guide's
     24 h by default; None lifts it, to see another system's schedule as that system runs it).
+    ``client`` (a ``dask.distributed.Client``) runs the simulations on its workers; the frame is
+    the same.
     """
     import pandas as pd
 
-    from whsim.sim.run import simulate
+    from whsim.sim.distributed import summaries
 
-    rows = []
     chosen = _seeds(seed, seeds)
-    for policy, length in itertools.product(policies, outages_s):
-        scenario = outage_scenario(
-            float(length), policy, events=events, kind=kind, expiry_s=expiry_s
-        )
-        if _seed_free(policy, kind):
-            once = simulate(scenario, seed=chosen[0]).summary
-            runs = [(one, once) for one in chosen]
-        else:
-            runs = [(one, simulate(scenario, seed=one).summary) for one in chosen]
-        for one, s in runs:
-            rows.append(_loss_row(policy, float(length), one, s))
+    # a seed-free run is simulated on the first seed only and its counts repeated
+    runs = [
+        (policy, float(length), chosen[:1] if _seed_free(policy, kind) else chosen)
+        for policy, length in itertools.product(policies, outages_s)
+    ]
+    jobs = [
+        (outage_scenario(length, policy, events=events, kind=kind, expiry_s=expiry_s), one)
+        for policy, length, simulated in runs
+        for one in simulated
+    ]
+    done = iter(summaries(jobs, client))
+    rows = []
+    for policy, length, simulated in runs:
+        got = {one: next(done) for one in simulated}
+        for one in chosen:
+            rows.append(_loss_row(policy, length, one, got.get(one, got[chosen[0]])))
     return pd.DataFrame(rows)
 
 
@@ -322,20 +329,26 @@ def first_losses(
 
 
 def over_seeds(
-    scenarios: Mapping[str, Scenario], seeds: Sequence[int], *, keys: Sequence[str] = ()
+    scenarios: Mapping[str, Scenario],
+    seeds: Sequence[int],
+    *,
+    keys: Sequence[str] = (),
+    client: Any = None,
 ) -> pd.DataFrame:
     """Each labelled scenario run once per seed: one row per (``label``, ``seed``).
 
     Columns are the label, the seed and every numeric entry of ``SimResult.summary`` (or only
-    ``keys``); summarise with :func:`spread`.
+    ``keys``); summarise with :func:`spread`. ``client`` (a ``dask.distributed.Client``) runs the
+    simulations on its workers; the frame is the same.
     """
     import pandas as pd
 
-    from whsim.sim.run import simulate
+    from whsim.sim.distributed import summaries
 
     rows: list[dict[str, Any]] = []
-    for (label, scenario), one in itertools.product(scenarios.items(), _seeds(0, seeds)):
-        summary = simulate(scenario, seed=one).summary
+    grid = list(itertools.product(scenarios.items(), _seeds(0, seeds)))
+    done = summaries([(scenario, one) for (_, scenario), one in grid], client)
+    for ((label, _), one), summary in zip(grid, done, strict=True):
         wanted = keys or [
             k for k, v in summary.items() if isinstance(v, int | float) and k != "seed"
         ]
