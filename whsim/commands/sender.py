@@ -2,6 +2,10 @@
 
 Prints one readiness line, ``whsim sender: listening on http://HOST:PORT ...``, once the
 service accepts requests (``--port 0`` picks a free port and the line tells which).
+
+SIGTERM or Ctrl-C stops it gracefully: no new attempt starts, attempts in flight end (at most
+the 5 s attempt timeout) and are recorded, then the command exits 0. Test-only broken senders
+run through ``python -m whsim.sender.faults`` with the same options.
 """
 
 from __future__ import annotations
@@ -9,8 +13,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import signal
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,12 +66,26 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(
+    args: argparse.Namespace,
+    *,
+    make_app: Callable[[Any], Any] | None = None,
+    faults_env_ok: bool = False,
+) -> int:
+    """Serve until SIGTERM/SIGINT. ``make_app(config)`` replaces the production app (faults)."""
     import uvicorn
 
     from whsim.sender import SenderConfig, create_app
 
-    config = SenderConfig.from_env(
+    if os.environ.get("WHSIM_SENDER_FAULTS") and not faults_env_ok:
+        print(
+            "whsim sender: error: WHSIM_SENDER_FAULTS is set, but the production sender has no "
+            "faults; run the test-only broken sender with `python -m whsim.sender.faults` "
+            "(same options), or unset the variable",
+            file=sys.stderr,
+        )
+        return 2
+    config = SenderConfig(
         db_path=Path(args.db),
         mode=args.mode,
         reading=args.reading,
@@ -91,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(config),
+            (make_app or create_app)(config),
             log_level=args.log_level,
             access_log=args.access_log,
             lifespan="on",
@@ -111,5 +132,19 @@ def run(args: argparse.Namespace) -> int:
             )
         await task
 
+    _stop_quietly()
     asyncio.run(serve())
     return 0 if server.started else 1
+
+
+def _stop_quietly() -> None:
+    """Make SIGTERM and SIGINT end the command with exit status 0 after a graceful stop.
+
+    uvicorn handles both signals while it serves (it stops accepting, waits for open requests,
+    runs the lifespan shutdown: the dispatcher's drain) and afterwards raises the signal again
+    under the handler it found; with the default handler that kills the process (-15, or a
+    KeyboardInterrupt traceback). A handler that does nothing turns that second delivery into
+    a no-op, so the command returns normally.
+    """
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: None)

@@ -91,12 +91,15 @@ def create_app(
     config: SenderConfig,
     *,
     resolver: netguard.Resolver = netguard.system_resolver,
+    sender: Sender | None = None,
 ) -> Starlette:
     """The sender app; its lifespan opens the store and runs the dispatcher.
 
-    ``app.state.sender`` and ``app.state.source`` are set while it runs.
+    ``sender`` replaces the :class:`Sender` built from ``config`` (the test-only faults layer
+    passes its broken one). ``app.state.sender`` and ``app.state.source`` are set while it runs.
     """
-    sender = Sender(config, resolver=resolver)
+    if sender is None:
+        sender = Sender(config, resolver=resolver)
     source = EventSource(sender)
     limit = config.max_body_bytes
 
@@ -106,11 +109,6 @@ def create_app(
         await source.start()
         app.state.sender = sender
         app.state.source = source
-        if config.faults:
-            log.warning(
-                "TEST-ONLY FAULTS ARE ON (%s): this sender breaks the guide on purpose",
-                ", ".join(sorted(config.faults)),
-            )
         try:
             yield
         finally:
