@@ -60,6 +60,13 @@ def register(subparsers: Any) -> None:
         "--max-per-endpoint", type=int, default=8, help="attempts at once, per webhook"
     )
     parser.add_argument(
+        "--sqlite-synchronous",
+        choices=("FULL", "NORMAL"),
+        default="FULL",
+        help="FULL (default): an acknowledged registration or event is on the disk before the "
+        "answer and survives a power cut; NORMAL: it survives a crash, not a power cut",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=("debug", "info", "warning", "error")
     )
     parser.add_argument("--access-log", action="store_true", help="log every API request")
@@ -92,6 +99,7 @@ def run(
         time_scale=args.time_scale,
         max_in_flight=args.max_in_flight,
         max_per_endpoint=args.max_per_endpoint,
+        synchronous=args.sqlite_synchronous,
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.basicConfig(

@@ -211,7 +211,11 @@ def create_app(
     def by_method(**handlers: Handler) -> Handler:
         # One Route per path, so a 405 lists every allowed method in Allow.
         async def endpoint(request: Request) -> Response:
-            return await handlers[request.method.lower()](request)
+            response = await handlers[request.method.lower()](request)
+            if request.method != "GET":  # what it acknowledged is on the disk before it answers
+                await sender.sync()
+                await source.sync()
+            return response
 
         return endpoint
 

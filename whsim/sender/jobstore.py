@@ -67,9 +67,10 @@ class JobStore:
         self.path = Path(path)
         self._db = connect(self.path)
         self._db.executescript(_SCHEMA)
-        self.durable = Durable(self._db, synchronous)
+        self.durable = Durable(self.path, synchronous)
 
     def close(self) -> None:
+        self.durable.close()
         self._db.close()
 
     def insert_proposal(self, proposal_id: str, title: str, created_at: str) -> None:

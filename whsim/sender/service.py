@@ -114,6 +114,10 @@ class Sender:
         await self.client.aclose()
         self.store.close()
 
+    async def sync(self) -> None:
+        """Make every acknowledged write so far power-safe (see :class:`~whsim.sender.store.Durable`)."""
+        await self.store.durable.sync()
+
     def retry_policy(self) -> RetryPolicy:
         """The retry policy deliveries follow (the RETRY-1 reading of the config)."""
         return RetryPolicy.seed(self.config.reading)

@@ -78,6 +78,10 @@ class EventSource:
             )
             store.update_job(job.id, wall_iso(), status="failed", error=error)
 
+    async def sync(self) -> None:
+        """Make acknowledged proposals and jobs power-safe (see :mod:`whsim.sender.store`)."""
+        await self.jobs.durable.sync()
+
     async def stop(self) -> None:
         for task in list(self._tasks):
             task.cancel()

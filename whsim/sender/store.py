@@ -4,8 +4,8 @@ The event source's proposals and jobs are not here: :mod:`whsim.sender.jobstore`
 
 Durability. WAL journal. Every commit survives the process being killed (kill -9). The commits
 that acknowledge a request (a registration, its change or deletion, an event with its
-deliveries, a redelivery) are *durable* (:meth:`Store.durable`): with ``synchronous="FULL"``
-(the default, ``SenderConfig.synchronous``) SQLite fsyncs the WAL before the call returns, so an
+deliveries, a redelivery) are *durable* (:class:`Durable`): with ``synchronous="FULL"``
+(the default, ``SenderConfig.synchronous``) the WAL is fsynced before the API answers, so an
 acknowledged registration or event also survives a power cut. Attempt records are committed at
 ``synchronous=NORMAL``: a power cut can lose the last few, and those attempts are made again
 (at least once, IDEM-2); the next durable commit makes them durable too, since the WAL is
@@ -23,7 +23,9 @@ statements, well under a millisecond. Times named ``*_ms`` are policy time (see
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import random
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -239,25 +241,46 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 class Durable:
-    """``with durable():`` runs the statements inside at the configured durable level.
+    """Power safety for the commits that acknowledge a request, without blocking the loop.
 
-    SQLite applies ``synchronous`` at commit time, so switching it around one transaction makes
-    just that commit (and, the WAL being sequential, every commit before it) power-safe.
+    ``with store.durable:`` around a write marks it as one to make durable; ``await
+    store.durable.sync()`` (the API layer calls it before it answers) fsyncs the WAL file in a
+    worker thread, which makes that commit and every commit before it power-safe (the WAL is
+    written in order). This is ``synchronous=FULL`` for those commits, with the fsync off the
+    event loop: a slow disk delays the acknowledgement, never another delivery. With
+    ``synchronous="NORMAL"`` it does nothing.
     """
 
-    def __init__(self, db: sqlite3.Connection, synchronous: str) -> None:
+    def __init__(self, path: Path, synchronous: str) -> None:
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be FULL or NORMAL, got {synchronous!r}")
-        self._db = db
+        self._wal = Path(f"{path}-wal")
         self._full = synchronous == "FULL"
+        self._written = 0
+        self._synced = 0
+        self._fd: int | None = None
 
     def __enter__(self) -> None:
-        if self._full:
-            self._db.execute("PRAGMA synchronous=FULL")
+        return None
 
-    def __exit__(self, *exc: object) -> None:
-        if self._full:
-            self._db.execute("PRAGMA synchronous=NORMAL")
+    def __exit__(self, kind: object, *rest: object) -> None:
+        if kind is None and self._full:
+            self._written += 1
+
+    async def sync(self) -> None:
+        """Return once every write marked durable so far is on the disk."""
+        target = self._written
+        if self._synced >= target:
+            return
+        if self._fd is None:
+            self._fd = os.open(self._wal, os.O_RDONLY)
+        await asyncio.to_thread(os.fsync, self._fd)
+        self._synced = max(self._synced, target)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class Store:
@@ -267,9 +290,10 @@ class Store:
         self.path = Path(path)
         self._db = connect(self.path)
         self._db.executescript(_SCHEMA)
-        self.durable = Durable(self._db, synchronous)
+        self.durable = Durable(self.path, synchronous)
 
     def close(self) -> None:
+        self.durable.close()
         self._db.close()
 
     def _tx(self, statements: Iterable[tuple[str, Sequence[Any]]]) -> None:
