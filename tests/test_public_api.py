@@ -28,6 +28,7 @@ EXPECTED = {
     "EventDataError",
     "Mode",
     "Reading",
+    "Readings",
     "Registration",
     "RegistrationError",
     "RetryPolicy",

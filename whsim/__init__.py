@@ -19,6 +19,7 @@ from whsim.core.errors import (
     WhsimError,
 )
 from whsim.core.policy import RetryPolicy, Verdict
+from whsim.core.readings import Readings
 from whsim.core.registry import Mode, Registration, WebhookStatus
 from whsim.core.signing import sign, standard_sign, standard_verify, verify
 from whsim.core.spec.clauses import Clause, Reading, clauses, findings
@@ -54,6 +55,7 @@ __all__ = [
     "Mode",
     "Outage",
     "Reading",
+    "Readings",
     "Registration",
     "RegistrationError",
     "RetryPolicy",

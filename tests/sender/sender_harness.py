@@ -29,6 +29,7 @@ from jsonschema import Draft202012Validator
 from whsim.sender import SenderConfig
 from whsim.sender.faults import create_faulty_app
 from whsim.sender.openapi import openapi_document
+from whsim.serve import bind
 
 SECRET = "s3cr3t-Zebra-Quokka-4711"
 ALL_EVENTS = [
@@ -240,7 +241,7 @@ def running_sender(tmp_path: Path, **values: Any) -> Iterator[LiveSender]:
         app = create_faulty_app(config, faults, resolver=resolver)
     else:
         app = create_faulty_app(config, faults)
-    sock = free_socket()
+    sock = bind()  # whsim's listening socket: TCP_NODELAY on every accepted connection
     server = uvicorn.Server(
         uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     )

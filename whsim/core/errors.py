@@ -11,6 +11,7 @@ __all__ = [
     "CaseError",
     "ConformanceUsageError",
     "EventDataError",
+    "ReadingNotHonouredError",
     "RegistrationError",
     "ScenarioError",
     "SenderError",
@@ -119,3 +120,17 @@ class SenderError(WhsimError):
         self.status = status
         self.code = code
         self.details = details or {}
+
+
+class ReadingNotHonouredError(SpecInputError):
+    """A tool was given a reading it does not implement; names the tool, the reading, and what
+    the tool does honour for that clause (see :mod:`whsim.core.honoured`)."""
+
+    def __init__(self, tool: str, clause: str, reading: str, honoured: tuple[str, ...]):
+        can = f"it honours {', '.join(honoured)}" if honoured else "it honours no reading of it"
+        super().__init__(
+            f"{tool} does not honour {clause}={reading}; {can}", field="reading", clause=clause
+        )
+        self.tool = tool
+        self.reading = reading
+        self.honoured = honoured

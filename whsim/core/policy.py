@@ -13,16 +13,18 @@ from enum import StrEnum
 from typing import Final
 
 from whsim.core.errors import SpecInputError, UnknownReadingError
-from whsim.core.spec.clauses import resolve_reading
+from whsim.core.spec.clauses import reading_names, resolve_reading
 
 __all__ = [
     "DEFAULT_READING",
     "EXPIRY_MS",
     "NETWORK_ERRORS",
     "TIMEOUT_MS",
+    "VENDOR_POLICIES",
     "RetryPolicy",
     "Verdict",
     "classify",
+    "resolve_policy",
 ]
 
 TIMEOUT_MS: Final = 5_000
@@ -82,6 +84,16 @@ _OTHERS: Final[dict[str, tuple[tuple[int, ...], str, float, str]]] = {
 }
 
 
+_READING_FIELDS: Final = (
+    ("jitter", "RETRY-4"),
+    ("codes", "RETRY-2"),
+    ("backoff_from", "RETRY-3"),
+    ("expiry_from", "EXPIRY-1"),
+    ("success", "CODES-1"),
+)
+"""RetryPolicy fields that hold a reading, and their clause."""
+
+
 class Verdict(StrEnum):
     """What one attempt's outcome means for the delivery."""
 
@@ -90,17 +102,29 @@ class Verdict(StrEnum):
     REJECTED = "rejected"
 
 
-def classify(status: int | None, error: str | None, codes: str = "5xx-and-network") -> Verdict:
-    """Classify an attempt by HTTP status or network error under a reading of clause RETRY-2.
+def classify(
+    status: int | None,
+    error: str | None,
+    codes: str = "5xx-and-network",
+    success: str = "any-2xx",
+) -> Verdict:
+    """Classify an attempt by HTTP status or network error under readings of RETRY-2 and CODES-1.
 
-    2xx is success (reading ``any-2xx`` of CODES-1); 3xx is an answer and never followed; an error
-    (``timeout``, ``connect``, ...) with no status is always retried.
+    Success is any 2xx (CODES-1 ``any-2xx``) or only 200 (``200-only``: another 2xx is a failed
+    answer, retried only under RETRY-2 ``all-non-2xx``, which retries every answer that is not a
+    success); 3xx is an answer and never followed; an error (``timeout``, ``connect``, ...) with
+    no status is always retried.
     """
     if status is None:
         if error is None:
             raise SpecInputError("an attempt needs a status or an error", field="status")
         return Verdict.RETRY
-    if 200 <= status < 300:
+    if success == "200-only":
+        if status == 200:
+            return Verdict.SUCCESS
+    elif success != "any-2xx":
+        raise UnknownReadingError("reading of CODES-1", success, reading_names("CODES-1"))
+    elif 200 <= status < 300:
         return Verdict.SUCCESS
     if codes == "all-non-2xx":
         return Verdict.RETRY
@@ -108,9 +132,25 @@ def classify(status: int | None, error: str | None, codes: str = "5xx-and-networ
         return Verdict.RETRY if status == 500 else Verdict.REJECTED
     if codes == "5xx-and-network":
         return Verdict.RETRY if status >= 500 or status in (408, 429) else Verdict.REJECTED
-    raise UnknownReadingError(
-        "reading of RETRY-2", codes, ("5xx-and-network", "all-non-2xx", "only-500")
-    )
+    raise UnknownReadingError("reading of RETRY-2", codes, reading_names("RETRY-2"))
+
+
+VENDOR_POLICIES: Final[tuple[str, ...]] = tuple(_OTHERS)
+"""Names of the other vendors' retry policies (``--policy NAME``)."""
+
+
+def resolve_policy(name: str) -> RetryPolicy:
+    """Another vendor's retry policy by name (``--policy NAME``); a clear error otherwise.
+
+    The guide's own schedules are readings of RETRY-1, not policies: naming one here says so.
+    """
+    if name not in _OTHERS:
+        error = UnknownReadingError("vendor policy", name, VENDOR_POLICIES)
+        if name in _GUIDE_DELAYS:
+            error.message += f" (the guide's own schedule is --reading RETRY-1={name})"
+            error.args = (error.message,)
+        raise error
+    return RetryPolicy.named(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +171,7 @@ class RetryPolicy:
     backoff_from: str = "from-failure"
     codes: str = "5xx-and-network"
     expiry_from: str = "from-event-timestamp"
+    success: str = "any-2xx"
     source: str = ""
 
     def __post_init__(self) -> None:
@@ -140,15 +181,14 @@ class RetryPolicy:
             raise SpecInputError("timeout_ms must be a positive integer", field="timeout_ms")
         if not isinstance(self.expiry_ms, int) or self.expiry_ms <= 0:
             raise SpecInputError("expiry_ms must be a positive integer", field="expiry_ms")
-        if self.jitter not in ("none", "full", "equal", "proportional"):
-            raise UnknownReadingError(
-                "jitter", self.jitter, ("none", "full", "equal", "proportional")
-            )
         if not 0.0 <= self.jitter_ratio <= 1.0:
             raise SpecInputError("jitter_ratio must be within [0, 1]", field="jitter_ratio")
-        resolve_reading("RETRY-3", self.backoff_from)
-        resolve_reading("RETRY-2", self.codes)
-        resolve_reading("EXPIRY-1", self.expiry_from)
+        for field, clause_id in _READING_FIELDS:
+            try:
+                resolve_reading(clause_id, getattr(self, field))
+            except UnknownReadingError as exc:
+                exc.field = field  # the field to fix, as in a scenario file
+                raise
 
     @classmethod
     def seed(cls, reading: str | None = None, **overrides: object) -> RetryPolicy:
@@ -199,13 +239,22 @@ class RetryPolicy:
             offsets.append(offsets[-1] + delay)
         return tuple(o / 1000 for o in offsets)
 
-    def retry_delay_ms(self, retry: int, u: float = 0.5) -> int:
-        """The wait before retry number ``retry`` (1-based), with jitter drawn from ``u`` in [0, 1)."""
+    def retry_delay_ms(self, retry: int, u: float = 0.5, previous_ms: int | None = None) -> int:
+        """The wait before retry number ``retry`` (1-based), with jitter drawn from ``u`` in [0, 1).
+
+        ``decorrelated`` jitter (Brooker 2015) draws from the previous wait instead of the
+        schedule: uniformly in [first delay, 3 x ``previous_ms``), capped at the longest delay;
+        ``previous_ms`` defaults to the first delay.
+        """
         if not 1 <= retry <= len(self.delays_ms):
             raise SpecInputError(
                 f"retry must be within 1..{len(self.delays_ms)}, got {retry}", field="retry"
             )
         base = self.delays_ms[retry - 1]
+        if self.jitter == "decorrelated":
+            low = self.delays_ms[0]
+            high = 3 * (low if previous_ms is None else previous_ms)
+            return min(max(self.delays_ms), low + int(max(0, high - low) * u))
         if self.jitter == "none":
             return base
         if self.jitter == "full":
@@ -215,8 +264,8 @@ class RetryPolicy:
         return max(0, int(base * (1.0 + self.jitter_ratio * (2.0 * u - 1.0))))
 
     def classify(self, status: int | None, error: str | None) -> Verdict:
-        """:func:`classify` under this policy's reading of RETRY-2."""
-        return classify(status, error, self.codes)
+        """:func:`classify` under this policy's readings of RETRY-2 and CODES-1."""
+        return classify(status, error, self.codes, self.success)
 
     def window_ms(self) -> int:
         """Longest span from first to last attempt without jitter, when attempts fail instantly."""

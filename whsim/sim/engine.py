@@ -27,6 +27,7 @@ from whsim.sim.plan import (
     RETRY_V,
     SUCCESS_V,
     TIMEOUT,
+    LoadedAnswers,
     Plan,
     answers,
 )
@@ -253,6 +254,7 @@ def _run_coupled(plan: Plan, progress: Progress | None) -> RawLog:
     from_send = plan.backoff_from_send
     cap = plan.scenario.sender.concurrency or n + 1
     downtime = [(w.start_ms, w.end_ms) for w in plan.scenario.sender.downtime]
+    loaded = LoadedAnswers(plan)  # receivers with a capacity answer by their load
     deadline = [2**62] * n if from_first else (plan.event_ms + expiry).tolist()
     state = bytearray(n)
     ended = [0] * n
@@ -287,7 +289,9 @@ def _run_coupled(plan: Plan, progress: Progress | None) -> RawLog:
         c = code_mv[j]
         took = took_mv[j]
         outs = outages[hook[d]]
-        if outs is not None:
+        if loaded.meters[hook[d]] is not None:
+            c, took = loaded.answer(hook[d], j, t)
+        elif outs is not None:
             c, took = _outage_answer(outs, t, c, took, lat_mv[j], timeout)
         log_j.append(j)
         log_t.append(t)

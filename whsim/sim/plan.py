@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
-from whsim.core.behaviours import Behaviour
+from whsim.core.behaviours import Behaviour, LoadMeter, respond
 from whsim.core.policy import RetryPolicy, Verdict
 from whsim.sim import keyed
 from whsim.sim.scenario import Scenario
@@ -31,6 +31,7 @@ __all__ = [
     "REJECTED",
     "STATES",
     "TIMEOUT",
+    "LoadedAnswers",
     "Plan",
     "answers",
     "compile_plan",
@@ -140,10 +141,18 @@ def verdict_table(policy: RetryPolicy) -> npt.NDArray[np.int8]:
 
 
 def jitter_delays(
-    policy: RetryPolicy, retry: int, u: npt.NDArray[np.float64]
+    policy: RetryPolicy,
+    retry: int,
+    u: npt.NDArray[np.float64],
+    previous: npt.NDArray[np.int64] | None = None,
 ) -> npt.NDArray[np.int64]:
-    """``policy.retry_delay_ms(retry, u)`` over an array of uniforms (same values)."""
+    """``policy.retry_delay_ms(retry, u, previous)`` over arrays of uniforms (same values)."""
     base = policy.delays_ms[retry - 1]
+    if policy.jitter == "decorrelated":
+        low = policy.delays_ms[0]
+        prev = np.full(len(u), low, dtype=np.int64) if previous is None else previous
+        span = np.maximum(0, 3 * prev - low)
+        return np.minimum(max(policy.delays_ms), low + np.trunc(span * u).astype(np.int64))
     if policy.jitter == "none":
         return np.full(len(u), base, dtype=np.int64)
     if policy.jitter == "full":
@@ -234,7 +243,9 @@ def compile_plan(scenario: Scenario, seed: int) -> Plan:
         took[k - 1] = np.where(slow, timeout, lat)
         latency[k - 1] = np.minimum(lat, 2**31 - 1)
         if k < A:
-            delay[k - 1] = jitter_delays(policy, k, keyed.uniforms_np(keys, k, keyed.JITTER))
+            delay[k - 1] = jitter_delays(
+                policy, k, keyed.uniforms_np(keys, k, keyed.JITTER), delay[k - 2] if k > 1 else None
+            )
     o_hook, o_start, o_end, o_code = [], [], [], []
     for h, b in enumerate(behaviours):
         for o in b.outages:
@@ -266,6 +277,54 @@ def compile_plan(scenario: Scenario, seed: int) -> Plan:
         outage_end=np.array(o_end, dtype=np.int64),
         outage_code=np.array(o_code, dtype=np.int64),
     )
+
+
+class LoadedAnswers:
+    """Answers of receivers whose failures depend on their load (a ``capacity``).
+
+    The engine calls :meth:`answer` as each attempt reaches such a receiver, in time order; it
+    feeds the receiver's :class:`~whsim.core.behaviours.LoadMeter` and asks
+    :func:`~whsim.core.behaviours.respond` (the same function ``whsim receiver`` calls) with the
+    attempt's keyed uniforms, so the planned answer of every other receiver is untouched.
+    """
+
+    def __init__(self, plan: Plan) -> None:
+        self._plan = plan
+        self._behaviours: list[Behaviour | None] = []
+        self.meters: list[LoadMeter | None] = []
+        for hook in plan.scenario.webhooks:
+            b = plan.scenario.behaviour(hook.receiver)
+            for _ in hook.ids():
+                self._behaviours.append(b if b.capacity is not None else None)
+                self.meters.append(LoadMeter(b.capacity) if b.capacity is not None else None)
+
+    @property
+    def any(self) -> bool:
+        return any(m is not None for m in self.meters)
+
+    def answer(self, h: int, j: int, t: int) -> tuple[int, int]:
+        """(code, ms taken) of attempt ``j`` reaching receiver ``h`` at ``t`` (which has a meter)."""
+        plan = self._plan
+        meter, b = self.meters[h], self._behaviours[h]
+        assert meter is not None and b is not None
+        n, seed = plan.n, plan.seed
+        d, k = j % n, j // n + 1
+        e = int(plan.event[d])
+        got = respond(
+            b,
+            now_ms=t,
+            attempt=k,
+            u_fail=keyed.uniform_py(seed, h, e, k, keyed.FAIL),
+            u_latency=keyed.uniform_py(seed, h, e, k, keyed.LATENCY),
+            u_hang=keyed.uniform_py(seed, h, e, k, keyed.HANG),
+            load=meter.admit(t),
+        )
+        timeout = plan.timeout_ms
+        if got.kind == "refused":
+            return CONNECT, 0
+        if got.kind == "hang" or got.latency_ms > timeout:
+            return TIMEOUT, timeout
+        return int(got.status or 0), got.latency_ms
 
 
 _SHIFT: Final = 42  # hook << 42 | time: times stay below 2**42 ms (139 years)

@@ -511,6 +511,15 @@ _CLAUSES: Final[tuple[Clause, ...]] = (
         R("none", "no jitter, as the guide's fixed list reads", default=True),
         R("full", "each delay drawn uniformly in [0, delay]"),
         R("equal", "each delay drawn uniformly in [delay/2, delay]"),
+        R(
+            "proportional",
+            "each delay drawn uniformly in delay x (1 +- ratio), as Svix does (+-20 %)",
+        ),
+        R(
+            "decorrelated",
+            "each delay drawn uniformly in [first delay, 3 x the previous one], capped at the "
+            "longest (Brooker 2015)",
+        ),
         note="Without jitter, endpoints that fail together retry together (see the retry-storm "
         "scenario).",
     ),
