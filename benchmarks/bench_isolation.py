@@ -92,7 +92,6 @@ class _Receiver(asyncio.Protocol):
                 return  # never answer
             elif headers.get("x-webhook-attempt", "1") == "1":
                 _STATS["healthy"].append(now_ms - _event_ms(doc["timestamp"]))
-                _STATS.setdefault("detail", []).append((_event_ms(doc["timestamp"]), now_ms, path))
         self.transport.write(
             b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
             + str(len(out)).encode()
@@ -180,14 +179,6 @@ async def _run(healthy: int, hanging: int, rate: float, duration: float) -> dict
             _stop(sender)
             _stop(receiver)
     latencies = [ms / 1000 for ms in stats.get("healthy", [])]
-    if os.environ.get("BENCH_DEBUG"):
-        d = stats.get("detail", [])
-        t0 = min(e for e, _, _ in d)
-        worst = sorted(d, key=lambda x: x[0] - x[1])[:15]
-        print(
-            [(round((e - t0) / 1000, 2), round((a - e) / 1000, 2), p) for e, a, p in worst],
-            file=sys.stderr,
-        )
     return {
         "healthy_webhooks": healthy,
         "hanging_webhooks": hanging,
