@@ -24,6 +24,19 @@ from whsim.sender.config import SenderConfig
 from whsim.sender.service import DELIVERY_STATUSES
 from whsim.sender.source import JOB_STATUSES, MAX_STEP_SECONDS, MAX_STEPS, MAX_TITLE
 
+_UNSAFE = "\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069"
+TITLE_PATTERN: Final = f"^[^{_UNSAFE}]*[^\\s{_UNSAFE}][^{_UNSAFE}]*$"
+"""A title: :mod:`whsim.sender.text`'s rule plus one character that is not white space."""
+URL_PATTERN: Final = (
+    '^[hH][tT][tT][pP][sS]?://[A-Za-z0-9-]*[A-Za-z][A-Za-z0-9.-]*(:[1-9][0-9]{0,3})?(/[!-"$-~]*)?$'
+)
+"""An http(s) URL with a host name, an optional port and path, no fragment, credentials, spaces
+or control characters. The API takes more (IP literals, other ports); the document describes
+what it guarantees to take."""
+
+SECRET_PATTERN: Final = "^[ -~\\u00a1-\\u00ac\\u00ae-\\u024f]*$"
+"""Printable ASCII and Latin letters: a subset of what the API takes (``str.isprintable``)."""
+
 __all__ = ["OPERATIONS", "Operation", "component_schemas", "openapi_document"]
 
 Schema = dict[str, Any]
@@ -116,7 +129,12 @@ def _error_schema() -> Schema:
 def _registration_fields() -> dict[str, Schema]:
     """url, events and secret as :func:`whsim.core.registry.validate_registration` takes them."""
     return {
-        "url": {"type": "string", "maxLength": MAX_URL_LENGTH},
+        "url": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_URL_LENGTH,
+            "pattern": URL_PATTERN,
+        },
         "events": {
             "type": "array",
             "minItems": 1,
@@ -126,6 +144,7 @@ def _registration_fields() -> dict[str, Schema]:
             "type": "string",
             "minLength": SECRET_MIN,
             "maxLength": SECRET_MAX,
+            "pattern": SECRET_PATTERN,
             "writeOnly": True,
         },
     }
@@ -314,7 +333,16 @@ def _source_schemas() -> dict[str, Schema]:
             "type": "object",
             "required": ["title"],
             "additionalProperties": False,
-            "properties": {"title": {"type": "string", "minLength": 1, "maxLength": MAX_TITLE}},
+            "properties": {
+                "title": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_TITLE,
+                    "pattern": TITLE_PATTERN,
+                    "description": "at least one character that is not white space; no control, "
+                    "bidirectional-control or surrogate characters (whsim.sender.text)",
+                }
+            },
         },
         "Proposal": {
             "type": "object",
