@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from collections.abc import Callable
+from typing import Final, TypeVar
 
 from whsim.core.errors import SpecInputError, UnknownReadingError
 from whsim.core.spec.clauses import reading_names, resolve_reading
@@ -24,6 +25,7 @@ __all__ = [
     "RetryPolicy",
     "Verdict",
     "classify",
+    "jitter_delay",
     "resolve_policy",
 ]
 
@@ -133,6 +135,33 @@ def classify(
     if codes == "5xx-and-network":
         return Verdict.RETRY if status >= 500 or status in (408, 429) else Verdict.REJECTED
     raise UnknownReadingError("reading of RETRY-2", codes, reading_names("RETRY-2"))
+
+
+_U = TypeVar("_U")
+_I = TypeVar("_I")
+
+
+def jitter_delay(
+    base: int, jitter: str, ratio: float, u: _U, trunc: Callable[[_U], _I] = int  # type: ignore[assignment]
+) -> _I:
+    """The wait ``base`` ms with jitter of kind ``jitter`` (a reading of RETRY-4) drawn from ``u``.
+
+    ``none``: ``base``; ``full``: uniform in [0, base]; ``equal``: uniform in [base/2, base];
+    ``proportional``: base x (1 +- ratio), never negative. Only arithmetic and ``trunc``
+    (towards zero) touch ``u``, so the simulator passes an array of uniforms and numpy's
+    truncation and gets the same values as ``int`` on each one.
+    """
+    if jitter == "none":
+        return base + trunc(u * 0.0)  # type: ignore[operator,no-any-return]
+    if jitter == "full":
+        return trunc(base * u)  # type: ignore[operator]
+    if jitter == "equal":
+        half = base // 2
+        return half + trunc((base - half) * u)  # type: ignore[operator,no-any-return]
+    if jitter == "proportional":
+        raw = trunc(base * (1.0 + ratio * (2.0 * u - 1.0)))  # type: ignore[operator]
+        return raw * (raw > 0)  # type: ignore[operator,no-any-return]
+    raise UnknownReadingError("reading of RETRY-4", jitter, reading_names("RETRY-4"))
 
 
 VENDOR_POLICIES: Final[tuple[str, ...]] = tuple(_OTHERS)
@@ -245,14 +274,7 @@ class RetryPolicy:
             raise SpecInputError(
                 f"retry must be within 1..{len(self.delays_ms)}, got {retry}", field="retry"
             )
-        base = self.delays_ms[retry - 1]
-        if self.jitter == "none":
-            return base
-        if self.jitter == "full":
-            return int(base * u)
-        if self.jitter == "equal":
-            return base // 2 + int((base - base // 2) * u)
-        return max(0, int(base * (1.0 + self.jitter_ratio * (2.0 * u - 1.0))))
+        return jitter_delay(self.delays_ms[retry - 1], self.jitter, self.jitter_ratio, u)
 
     def classify(self, status: int | None, error: str | None) -> Verdict:
         """:func:`classify` under this policy's readings of RETRY-2 and CODES-1."""
