@@ -123,3 +123,20 @@ def test_behaviour_wrong_challenge_and_outage() -> None:
         create_app(SECRET, store=ReceiverStore(), behaviour=behaviour("down"), clock=VirtualClock())
     )
     assert _post(down, _event())[0] == 503
+
+
+def test_a_receiver_with_a_capacity_fails_by_its_load_and_recovers_below_the_threshold() -> None:
+    from whsim.core.behaviours import Behaviour, Capacity, Latency
+
+    clock = VirtualClock()
+    fragile = Behaviour(
+        "fragile", latency=Latency("fixed", 0), capacity=Capacity(per_s=3, recover_below=2)
+    )
+    client = AppClient(create_app(SECRET, store=ReceiverStore(), behaviour=fragile, clock=clock))
+    assert [_post(client, _event(n))[0] for n in range(4)] == [200, 200, 200, 503]
+    clock.advance(900)  # still 5 attempts in the last second: down
+    assert _post(client, _event(9))[0] == 503
+    clock.advance(600)  # 2 in the window: not below 2, so still down (hysteresis)
+    assert _post(client, _event(10))[0] == 503
+    clock.advance(2_000)  # alone in its window: back
+    assert _post(client, _event(11))[0] == 200

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Final, Literal
@@ -22,7 +23,10 @@ __all__ = [
     "TIMEOUT_CODE",
     "Answer",
     "Behaviour",
+    "Capacity",
     "Latency",
+    "Load",
+    "LoadMeter",
     "Outage",
     "behaviour",
     "behaviour_from_dict",
@@ -33,6 +37,7 @@ __all__ = [
 
 LatencyKind = Literal["fixed", "uniform", "exponential"]
 OutageKind = Literal["down", "hang", "status"]
+OverloadKind = Literal["status", "slow"]
 VerifyKind = Literal["echo", "wrong", "status", "hang"]
 AnswerKind = Literal["status", "refused", "hang"]
 
@@ -100,6 +105,98 @@ class Outage:
 
 
 @dataclass(frozen=True, slots=True)
+class Capacity:
+    """How much load a receiver takes before it fails, and what brings it back.
+
+    The receiver counts the attempts that reached it in the last ``window_ms`` (rejected ones
+    too: answering costs work). Above ``per_s`` per second it is overloaded, and it stays
+    overloaded until the count falls below ``recover_below`` per second (default ``per_s``).
+    A ``recover_below`` under ``per_s`` is the metastable case: a load the receiver serves when
+    healthy does not bring it back once it is down, so retries of the failures it answered can
+    keep it down. Overloaded, it answers ``status`` (``answer = "status"``, 503 by default) or
+    serves every attempt ``slow_ms`` later for each attempt over capacity in the window
+    (``answer = "slow"``: its queue grows, and the sender's timeout ends the attempt).
+    """
+
+    per_s: int
+    recover_below: int | None = None
+    answer: OverloadKind = "status"
+    status: int = 503
+    slow_ms: int = 100
+    window_ms: int = 1000
+
+    def __post_init__(self) -> None:
+        for name in ("per_s", "slow_ms", "window_ms"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ScenarioError(
+                    f"must be an integer >= 1, got {value!r}", field=f"capacity.{name}"
+                )
+        low = self.recover_below
+        if low is not None and (
+            isinstance(low, bool) or not isinstance(low, int) or not 0 <= low <= self.per_s
+        ):
+            raise ScenarioError(
+                f"must be an integer in [0, per_s], got {low!r}", field="capacity.recover_below"
+            )
+        if self.answer not in ("status", "slow"):
+            raise ScenarioError(
+                f"unknown overload answer {self.answer!r}; use status or slow",
+                field="capacity.answer",
+            )
+        if not 100 <= self.status <= 599:
+            raise ScenarioError("must be an HTTP status", field="capacity.status")
+
+    @property
+    def limit(self) -> int:
+        """Attempts per window above which the receiver tips over."""
+        return self.per_s * self.window_ms // 1000
+
+    @property
+    def recovery(self) -> int:
+        """Attempts per window below which an overloaded receiver comes back."""
+        low = self.per_s if self.recover_below is None else self.recover_below
+        return low * self.window_ms // 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    """What a :class:`LoadMeter` says about one arriving attempt."""
+
+    overloaded: bool
+    in_window: int
+    excess: int
+
+
+class LoadMeter:
+    """The load state of one receiver: the attempts of the last window and whether it is down.
+
+    Deterministic and clock-free: the caller passes each attempt's arrival time (virtual in the
+    simulator, the receiver's own clock in ``whsim receiver``), in non-decreasing order.
+    """
+
+    __slots__ = ("_arrivals", "capacity", "overloaded")
+
+    def __init__(self, capacity: Capacity) -> None:
+        self.capacity = capacity
+        self.overloaded = False
+        self._arrivals: deque[int] = deque()
+
+    def admit(self, now_ms: int) -> Load:
+        """Count an attempt arriving at ``now_ms`` and return the receiver's state for it."""
+        arrivals, cap = self._arrivals, self.capacity
+        arrivals.append(now_ms)
+        while arrivals[0] <= now_ms - cap.window_ms:
+            arrivals.popleft()
+        count = len(arrivals)
+        if not self.overloaded and count > cap.limit:
+            self.overloaded = True
+        elif self.overloaded and count < cap.recovery:
+            self.overloaded = False
+        return Load(self.overloaded, count, max(0, count - cap.limit))
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """One answer: an HTTP ``status`` after ``latency_ms``, a refused connection, or a hang.
 
@@ -117,9 +214,9 @@ class Behaviour:
 
     ``fail_first`` fails the first N attempts of every event with ``failure_status``;
     ``failure_probability`` fails any attempt at random; ``hang_probability`` hangs at random;
-    ``outages`` override everything while they last. ``verify`` says how the challenge is
-    answered: ``echo`` (right), ``wrong`` (a different value), ``status`` (``failure_status``) or
-    ``hang``.
+    ``outages`` override everything while they last; ``capacity`` makes failures depend on the
+    load (see :class:`Capacity`). ``verify`` says how the challenge is answered: ``echo`` (right),
+    ``wrong`` (a different value), ``status`` (``failure_status``) or ``hang``.
     """
 
     name: str = "healthy"
@@ -131,6 +228,7 @@ class Behaviour:
     outages: tuple[Outage, ...] = ()
     success_status: int = 200
     verify: VerifyKind = "echo"
+    capacity: Capacity | None = None
 
     def __post_init__(self) -> None:
         for name in ("failure_probability", "hang_probability"):
@@ -176,7 +274,12 @@ def outage_at(outages: Sequence[Outage], now_ms: int) -> Outage | None:
 
 
 def outage_answer(
-    outages: Sequence[Outage], now_ms: int, code: int, took_ms: int, latency_ms: int, timeout_ms: int
+    outages: Sequence[Outage],
+    now_ms: int,
+    code: int,
+    took_ms: int,
+    latency_ms: int,
+    timeout_ms: int,
 ) -> tuple[int, int]:
     """(attempt code, ms taken) of an attempt sent at ``now_ms``, outages applied.
 
@@ -204,11 +307,14 @@ def respond(
     u_fail: float,
     u_latency: float,
     u_hang: float = 1.0,
+    load: Load | None = None,
 ) -> Answer:
     """The answer ``behaviour`` gives to delivery attempt ``attempt`` (1-based) at ``now_ms``.
 
     ``u_fail``, ``u_latency`` and ``u_hang`` are uniforms in [0, 1) drawn by the caller; the
     simulator keys them on (endpoint, event, attempt) so two policies see the same failures.
+    ``load`` is what the receiver's :class:`LoadMeter` said about this attempt (it matters only
+    when the behaviour has a ``capacity``).
     """
     if behaviour.outage_at(now_ms) is not None:
         latency = behaviour.latency.sample(u_latency)
@@ -218,9 +324,14 @@ def respond(
         if code == TIMEOUT_CODE:
             return Answer("hang")
         return Answer("status", code, took)
+    cap = behaviour.capacity
+    if cap is not None and load is not None and load.overloaded and cap.answer == "status":
+        return Answer("status", cap.status, behaviour.latency.sample(u_latency))
     if u_hang < behaviour.hang_probability:
         return Answer("hang")
     latency = behaviour.latency.sample(u_latency)
+    if cap is not None and load is not None and load.overloaded:  # slow: its queue grows
+        latency += load.excess * cap.slow_ms
     if attempt <= behaviour.fail_first or u_fail < behaviour.failure_probability:
         return Answer("status", behaviour.failure_status, latency)
     return Answer("status", behaviour.success_status, latency)
@@ -237,6 +348,8 @@ BEHAVIOURS: Final[dict[str, Behaviour]] = {
         Behaviour("hang", hang_probability=1.0),
         Behaviour("down", outages=(Outage(0, 10**12, "down"),)),
         Behaviour("wrong-challenge", verify="wrong"),
+        # serves 20 attempts/s; once over, back only when the load falls under 10/s
+        Behaviour("fragile", capacity=Capacity(per_s=20, recover_below=10)),
     )
 }
 """Named behaviours, usable as ``--behaviour NAME`` and ``behaviour = "NAME"`` in scenarios."""
@@ -267,6 +380,26 @@ def _latency_from(value: Any) -> Latency:
         return Latency(**dict(value))
     except TypeError as exc:
         raise ScenarioError(f"malformed latency: {exc}", field="latency") from None
+
+
+def _capacity_from(value: Any) -> Capacity:
+    if not isinstance(value, Mapping):
+        raise ScenarioError(
+            "must be a table {per_s, recover_below, answer, status, slow_ms, window_ms}",
+            field="capacity",
+        )
+    allowed = {f.name for f in fields(Capacity)}
+    for key in value:
+        if key not in allowed:
+            raise ScenarioError(
+                f"unknown field; allowed: {', '.join(sorted(allowed))}", field=f"capacity.{key}"
+            )
+    if "per_s" not in value:
+        raise ScenarioError("a capacity needs per_s", field="capacity.per_s")
+    try:
+        return Capacity(**dict(value))
+    except TypeError as exc:
+        raise ScenarioError(f"malformed capacity: {exc}", field="capacity") from None
 
 
 def _outages_from(value: Any) -> tuple[Outage, ...]:
@@ -321,6 +454,8 @@ def behaviour_from_dict(doc: Mapping[str, Any], *, source: str | None = None) ->
                 values["latency"] = _latency_from(value)
             elif key == "outages":
                 values["outages"] = _outages_from(value)
+            elif key == "capacity":
+                values["capacity"] = _capacity_from(value)
             else:
                 values[key] = value
         return Behaviour(**values)

@@ -19,12 +19,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final, TypeVar
+from typing import Any, Final
 
 from whsim.core.errors import SpecInputError
 from whsim.core.policy import RetryPolicy, Verdict
-
-_T = TypeVar("_T")
 
 __all__ = [
     "CODE_OF",
@@ -83,7 +81,11 @@ CODE_OF: Final = {status: code for code, status in enumerate(STATUS_OF)}
 
 SUCCESS_V, RETRY_V, REJECT_V = 0, 1, 2
 """Verdicts as small ints, the kernel's input (see :func:`verdict_code`)."""
-_VERDICT_CODE: Final = {Verdict.SUCCESS: SUCCESS_V, Verdict.RETRY: RETRY_V, Verdict.REJECTED: REJECT_V}
+_VERDICT_CODE: Final = {
+    Verdict.SUCCESS: SUCCESS_V,
+    Verdict.RETRY: RETRY_V,
+    Verdict.REJECTED: REJECT_V,
+}
 
 
 def verdict_code(verdict: Verdict) -> int:
@@ -91,17 +93,17 @@ def verdict_code(verdict: Verdict) -> int:
     return _VERDICT_CODE[verdict]
 
 
-def expiry_deadline(policy: RetryPolicy, event_ms: _T, first_attempt_ms: _T | None) -> _T | None:
+def expiry_deadline(policy: RetryPolicy, event_ms: Any, first_attempt_ms: Any) -> Any:
     """The last instant an attempt may start (clause EXPIRY-1); None while the basis is unknown.
 
     The basis is the event's timestamp or, under ``from-first-attempt``, the first attempt's
     start (None before it). Plain arithmetic, so it also takes numpy arrays of times.
     """
     if policy.expiry_from == "from-event-timestamp":
-        return event_ms + policy.expiry_ms  # type: ignore[operator,no-any-return]
+        return event_ms + policy.expiry_ms
     if first_attempt_ms is None:
         return None
-    return first_attempt_ms + policy.expiry_ms  # type: ignore[operator,no-any-return]
+    return first_attempt_ms + policy.expiry_ms
 
 
 def may_start(now_ms: int, deadline_ms: int | None) -> bool:
@@ -175,7 +177,8 @@ def new_delivery(event_ms: int, ready_ms: int | None = None) -> DeliveryState:
 
 def expiry_deadline_ms(state: DeliveryState, policy: RetryPolicy) -> int | None:
     """:func:`expiry_deadline` of a delivery state."""
-    return expiry_deadline(policy, state.event_ms, state.first_attempt_ms)
+    deadline: int | None = expiry_deadline(policy, state.event_ms, state.first_attempt_ms)
+    return deadline
 
 
 def _end(state: DeliveryState, status: DeliveryStatus, at_ms: int, reason: str) -> DeliveryState:

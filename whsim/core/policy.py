@@ -8,10 +8,10 @@ Randomness (jitter) is passed in as a uniform number, so callers decide how it i
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from collections.abc import Callable
-from typing import Final, TypeVar
+from typing import Any, Final
 
 from whsim.core.errors import SpecInputError, UnknownReadingError
 from whsim.core.spec.clauses import reading_names, resolve_reading
@@ -137,13 +137,9 @@ def classify(
     raise UnknownReadingError("reading of RETRY-2", codes, reading_names("RETRY-2"))
 
 
-_U = TypeVar("_U")
-_I = TypeVar("_I")
-
-
 def jitter_delay(
-    base: int, jitter: str, ratio: float, u: _U, trunc: Callable[[_U], _I] = int  # type: ignore[assignment]
-) -> _I:
+    base: int, jitter: str, ratio: float, u: Any, trunc: Callable[[Any], Any] = int
+) -> Any:
     """The wait ``base`` ms with jitter of kind ``jitter`` (a reading of RETRY-4) drawn from ``u``.
 
     ``none``: ``base``; ``full``: uniform in [0, base]; ``equal``: uniform in [base/2, base];
@@ -152,15 +148,15 @@ def jitter_delay(
     truncation and gets the same values as ``int`` on each one.
     """
     if jitter == "none":
-        return base + trunc(u * 0.0)  # type: ignore[operator,no-any-return]
+        return base + trunc(u * 0.0)
     if jitter == "full":
-        return trunc(base * u)  # type: ignore[operator]
+        return trunc(base * u)
     if jitter == "equal":
         half = base // 2
-        return half + trunc((base - half) * u)  # type: ignore[operator,no-any-return]
+        return half + trunc((base - half) * u)
     if jitter == "proportional":
-        raw = trunc(base * (1.0 + ratio * (2.0 * u - 1.0)))  # type: ignore[operator]
-        return raw * (raw > 0)  # type: ignore[operator,no-any-return]
+        raw = trunc(base * (1.0 + ratio * (2.0 * u - 1.0)))
+        return raw * (raw > 0)
     raise UnknownReadingError("reading of RETRY-4", jitter, reading_names("RETRY-4"))
 
 
@@ -274,7 +270,7 @@ class RetryPolicy:
             raise SpecInputError(
                 f"retry must be within 1..{len(self.delays_ms)}, got {retry}", field="retry"
             )
-        return jitter_delay(self.delays_ms[retry - 1], self.jitter, self.jitter_ratio, u)
+        return int(jitter_delay(self.delays_ms[retry - 1], self.jitter, self.jitter_ratio, u))
 
     def classify(self, status: int | None, error: str | None) -> Verdict:
         """:func:`classify` under this policy's readings of RETRY-2 and CODES-1."""

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from whsim.core.behaviours import Behaviour, respond
+from whsim.core.behaviours import Behaviour, LoadMeter, respond
 from whsim.core.clock import Clock, WallClock
 from whsim.core.errors import EventDataError
 from whsim.core.signing import SIGNATURE_HEADER, verify
@@ -76,6 +76,8 @@ def create_app(
     wall = clock if clock is not None else WallClock()
     origin = wall.now_ms()
     say = log if log is not None else (lambda _line: None)
+    # a behaviour with a capacity fails by its load: one meter, fed every faultable attempt
+    meter = LoadMeter(behaviour.capacity) if behaviour and behaviour.capacity else None
 
     def record(
         request: Request,
@@ -125,6 +127,7 @@ def create_app(
                 u_fail=draw.random(),
                 u_latency=draw.random(),
                 u_hang=draw.random(),
+                load=meter.admit(now_ms) if meter is not None else None,
             )
             if answer.kind == "hang":
                 record(request, 504, f"fault: hang (attempt {attempt})", body, event.id, event.type)

@@ -24,7 +24,7 @@ import numpy as np
 
 from whsim.core.behaviours import Outage, outage_answer
 from whsim.core.delivery import EXPIRED_C, PENDING_C, expiry_deadline, may_start, settle
-from whsim.sim.plan import Plan
+from whsim.sim.plan import LoadedAnswers, Plan
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -189,6 +189,7 @@ def _run_coupled(plan: Plan, progress: Progress | None) -> RawLog:
     from_send = plan.backoff_from_send
     cap = plan.scenario.sender.concurrency or n + 1
     downtime = [(w.start_ms, w.end_ms) for w in plan.scenario.sender.downtime]
+    loaded = LoadedAnswers(plan)  # receivers with a capacity answer by their load
     basis = expiry_deadline(policy, plan.event_ms, None)
     from_first = basis is None
     deadline = [2**62] * n if basis is None else basis.tolist()
@@ -224,7 +225,9 @@ def _run_coupled(plan: Plan, progress: Progress | None) -> RawLog:
         c = code_mv[j]
         took = took_mv[j]
         outs = outages[hook[d]]
-        if outs is not None:
+        if loaded.meters[hook[d]] is not None:
+            c, took = loaded.answer(hook[d], j, t)
+        elif outs is not None:
             c, took = outage_answer(outs, t, c, took, lat_mv[j], timeout)
         log_j.append(j)
         log_t.append(t)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
-from whsim.core.behaviours import CONNECT_CODE, TIMEOUT_CODE, Behaviour, Outage
+from whsim.core.behaviours import CONNECT_CODE, TIMEOUT_CODE, Behaviour, LoadMeter, Outage, respond
 from whsim.core.delivery import (
     DELIVERED_C,
     EXHAUSTED_C,
@@ -45,6 +45,7 @@ __all__ = [
     "STATES",
     "SUCCESS_V",
     "TIMEOUT",
+    "LoadedAnswers",
     "Plan",
     "answers",
     "compile_plan",
@@ -284,6 +285,54 @@ def compile_plan(scenario: Scenario, seed: int) -> Plan:
         outage_code=np.array(o_code, dtype=np.int64),
         outages=tuple(b.outages for b in behaviours),
     )
+
+
+class LoadedAnswers:
+    """Answers of receivers whose failures depend on their load (a ``capacity``).
+
+    The engine calls :meth:`answer` as each attempt reaches such a receiver, in time order; it
+    feeds the receiver's :class:`~whsim.core.behaviours.LoadMeter` and asks
+    :func:`~whsim.core.behaviours.respond` (the same function ``whsim receiver`` calls) with the
+    attempt's keyed uniforms, so the planned answer of every other receiver is untouched.
+    """
+
+    def __init__(self, plan: Plan) -> None:
+        self._plan = plan
+        self._behaviours: list[Behaviour | None] = []
+        self.meters: list[LoadMeter | None] = []
+        for hook in plan.scenario.webhooks:
+            b = plan.scenario.behaviour(hook.receiver)
+            for _ in hook.ids():
+                self._behaviours.append(b if b.capacity is not None else None)
+                self.meters.append(LoadMeter(b.capacity) if b.capacity is not None else None)
+
+    @property
+    def any(self) -> bool:
+        return any(m is not None for m in self.meters)
+
+    def answer(self, h: int, j: int, t: int) -> tuple[int, int]:
+        """(code, ms taken) of attempt ``j`` reaching receiver ``h`` at ``t`` (which has a meter)."""
+        plan = self._plan
+        meter, b = self.meters[h], self._behaviours[h]
+        assert meter is not None and b is not None
+        n, seed = plan.n, plan.seed
+        d, k = j % n, j // n + 1
+        e = int(plan.event[d])
+        got = respond(
+            b,
+            now_ms=t,
+            attempt=k,
+            u_fail=keyed.uniform_py(seed, h, e, k, keyed.FAIL),
+            u_latency=keyed.uniform_py(seed, h, e, k, keyed.LATENCY),
+            u_hang=keyed.uniform_py(seed, h, e, k, keyed.HANG),
+            load=meter.admit(t),
+        )
+        timeout = plan.timeout_ms
+        if got.kind == "refused":
+            return CONNECT, 0
+        if got.kind == "hang" or got.latency_ms > timeout:
+            return TIMEOUT, timeout
+        return int(got.status or 0), got.latency_ms
 
 
 _SHIFT: Final = 42  # hook << 42 | time: times stay below 2**42 ms (139 years)

@@ -279,7 +279,11 @@ class Scenario:
 
     @property
     def coupled(self) -> bool:
-        return self.sender.coupled
+        """Whether deliveries interact: a sender cap or downtime, or a receiver whose answers
+        depend on its load (a ``capacity``); only the reference loop runs such scenarios."""
+        return self.sender.coupled or any(
+            self.behaviour(h.receiver).capacity is not None for h in self.webhooks
+        )
 
     def replace(self, **changes: object) -> Scenario:
         """A copy with fields changed (validated again)."""

@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from whsim.core.behaviours import Behaviour, Latency, Outage
+from whsim.core.behaviours import Behaviour, Capacity, Latency, Outage
 from whsim.core.errors import ScenarioError
 from whsim.core.policy import RetryPolicy
 from whsim.sim.scenario import Arrival, Scenario, Sender, Webhook, Workload
@@ -32,6 +32,8 @@ __all__ = [
     "schedule_reach_s",
     "shortest_lossy_outage",
     "spread",
+    "storm_metrics",
+    "storm_scenario",
 ]
 
 _MIN, _H, _D = 60, 3_600, 86_400
@@ -336,3 +338,73 @@ def spread(frame: pd.DataFrame, value: str, by: str | Sequence[str]) -> pd.DataF
     out["p95"] = groups.quantile(0.95)
     out["seeds"] = groups.size()
     return out.reset_index()
+
+
+def storm_scenario(
+    policy: str = "immediate-plus-five",
+    *,
+    jitter: str | None = None,
+    rate_per_s: float = 2.0,
+    per_s: int = 10,
+    recover_below: int | None = 5,
+    outage_s: float = 30,
+    start_s: float = 60,
+    duration_s: float = 600,
+) -> Scenario:
+    """A receiver whose failures depend on its load, knocked over by a short outage.
+
+    Events arrive at ``rate_per_s`` (Poisson; a fifth of ``per_s`` by default, so the healthy
+    receiver is far from full). It serves ``per_s`` attempts per second, and once over it comes
+    back only when the load falls under ``recover_below`` (see
+    :class:`~whsim.core.behaviours.Capacity`). An outage (503) of ``outage_s`` from ``start_s``
+    makes every event fail and be retried; whether the receiver comes back when the outage ends
+    depends on how much load the retries keep on it. ``outage_s = 0``: no outage (the control).
+    """
+    start_ms = round(start_s * 1000)
+    outages = (Outage(start_ms, start_ms + round(outage_s * 1000), "status"),) if outage_s else ()
+    receiver = Behaviour(
+        "fragile",
+        latency=Latency("uniform", 20, 120),
+        capacity=Capacity(per_s=per_s, recover_below=recover_below),
+        outages=outages,
+    )
+    return Scenario(
+        name=f"storm-{policy}-{jitter or 'default'}",
+        webhooks=(Webhook("wh", receiver="fragile", events=("proposal.created",)),),
+        receivers=(receiver,),
+        sender=Sender(retry=policy, jitter=jitter),
+        workload=Workload(
+            duration_ms=round(duration_s * 1000),
+            arrival=Arrival("poisson", rate_per_s),
+            jobs_per_proposal=0,
+        ),
+    )
+
+
+def storm_metrics(result: Any) -> dict[str, float]:
+    """What a storm cost, from a run of :func:`storm_scenario`.
+
+    ``peak_after``: most attempts in one second after the outage ended; ``work``: attempts per
+    event; ``down_after_s``: how long after the outage's end the receiver kept refusing (its last
+    503 minus the end; 0 if it came straight back); ``lost``: share of events never delivered;
+    ``lost_after``: the same for events created after the outage; ``mean_delay_s``: mean time to
+    delivery of the delivered ones.
+    """
+    scenario = result.scenario
+    outages = scenario.receivers[0].outages
+    end = outages[0].end_ms if outages else 0
+    a, d = result.attempts, result.deliveries
+    after = a[a["sent_ms"] >= end]
+    refused = after[after["status"] == 503] if "status" in after else after.iloc[:0]
+    later = d[d["event_ms"] >= end]
+    delivered = d[d["state"] == "delivered"]
+    return {
+        "peak_after": float((after["sent_ms"] // 1000).value_counts().max()) if len(after) else 0.0,
+        "work": len(a) / max(1, len(d)),
+        "down_after_s": float(refused["sent_ms"].max() - end) / 1000 if len(refused) else 0.0,
+        "lost": float((d["state"] != "delivered").mean()) if len(d) else 0.0,
+        "lost_after": float((later["state"] != "delivered").mean()) if len(later) else 0.0,
+        "mean_delay_s": float(delivered["time_to_delivery_ms"].mean()) / 1000
+        if len(delivered)
+        else float("nan"),
+    }
