@@ -121,27 +121,29 @@ def settle(
     delay_ms: int,
     deadline_ms: int,
     backoff_from_send: bool,
-) -> tuple[int, int]:
-    """What an ended attempt means, on ints: ``(state code, ms)``.
+) -> int:
+    """What an ended attempt means, on ints: the next attempt's due time, or ``-state``.
 
-    ``(PENDING_C, next attempt's due time)`` while retries remain, else a terminal code and the
-    time it was reached (the attempt's end). ``verdict`` is :func:`verdict_code` of the answer,
-    ``attempt`` is 1-based, ``delay_ms`` the drawn wait before the next attempt (jitter
-    included), counted from the failure or, under RETRY-3 ``from-send``, from the send (never
-    before the failure). The next attempt expires when it would start after ``deadline_ms``.
+    A result ``>= 0`` is the due time of the next attempt (the delivery stays pending); a
+    negative one is ``-DELIVERED_C``, ``-REJECTED_C``, ``-EXHAUSTED_C`` or ``-EXPIRED_C``, reached
+    when the attempt ended (``finished_ms``). One int, not a tuple, because the simulator calls
+    this once per attempt. ``verdict`` is :func:`verdict_code` of the answer, ``attempt`` is
+    1-based, ``delay_ms`` the drawn wait before the next attempt (jitter included), counted
+    from the failure or, under RETRY-3 ``from-send``, from the send (never before the failure).
+    The next attempt expires when it would start after ``deadline_ms``.
     """
     if verdict == SUCCESS_V:
-        return DELIVERED_C, finished_ms
+        return -DELIVERED_C
     if verdict != RETRY_V:
-        return REJECTED_C, finished_ms
+        return -REJECTED_C
     if attempt >= max_attempts:
-        return EXHAUSTED_C, finished_ms
+        return -EXHAUSTED_C
     nxt = (sent_ms if backoff_from_send else finished_ms) + delay_ms
     if nxt < finished_ms:
         nxt = finished_ms
     if nxt > deadline_ms:
-        return EXPIRED_C, finished_ms
-    return PENDING_C, nxt
+        return -EXPIRED_C
+    return nxt
 
 
 # --- the state-machine face ---------------------------------------------------------------------
@@ -236,7 +238,7 @@ def after_attempt(
     outcome = f"HTTP {status}" if status is not None else (error or "error")
     delay = policy.retry_delay_ms(attempts, jitter_u) if attempts < policy.max_attempts else 0
     deadline = expiry_deadline_ms(state, policy)
-    code, at_ms = settle(
+    due = settle(
         verdict_code(verdict),
         attempts,
         policy.max_attempts,
@@ -246,12 +248,13 @@ def after_attempt(
         2**62 if deadline is None else deadline,
         policy.backoff_from == "from-send",
     )
-    if code == PENDING_C:
-        return dataclasses.replace(state, next_attempt_ms=at_ms)
+    if due >= 0:
+        return dataclasses.replace(state, next_attempt_ms=due)
+    code = -due
     reason = {
         DELIVERED_C: outcome,
         REJECTED_C: f"{outcome} is not retried",
         EXHAUSTED_C: f"{outcome} on attempt {attempts} of {policy.max_attempts}",
         EXPIRED_C: "the next attempt would start after the expiry",
     }[code]
-    return _end(state, STATUS_OF[code], at_ms, reason)
+    return _end(state, STATUS_OF[code], finished_ms, reason)

@@ -103,5 +103,6 @@ def table() -> list[dict[str, object]]:
 
 # --- the declarations (one line per tool) -----------------------------------------------------
 SIMULATE: Final = declare(
-    "whsim simulate", "RETRY-1", "RETRY-2", "RETRY-3", "RETRY-4", "EXPIRY-1", "THROTTLE-1"
-)
+    "whsim simulate", "RETRY-1", "RETRY-2", "RETRY-3", "RETRY-4", "EXPIRY-1", "THROTTLE-1",
+    "CODES-1", "VERIFY-2", "VERIFY-3", "THROTTLE-2=per-job", policy=True,
+)  # fmt: skip

@@ -8,7 +8,9 @@ break on (phase, attempt, delivery) and never on insertion order.
 Every attempt goes through the core's delivery kernel (:func:`whsim.core.delivery.may_start`
 before it is sent, :func:`whsim.core.delivery.settle` when it ended) and outages through
 :func:`whsim.core.behaviours.outage_answer`, the functions the reference sender's state machine
-uses; the loops only keep the time order, the slots and the log.
+uses; the loops only keep the time order, the slots and the log. They look those functions up
+on their modules at each run (one attribute lookup per run, then a local), so a rule changed in the
+core is the rule both loops run.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from whsim.core.behaviours import Outage, outage_answer
-from whsim.core.delivery import EXPIRED_C, PENDING_C, expiry_deadline, may_start, settle
+from whsim.core import behaviours, delivery
+from whsim.core.behaviours import Outage
+from whsim.core.delivery import EXPIRED_C
 from whsim.sim.plan import LoadedAnswers, Plan
 
 if TYPE_CHECKING:
@@ -97,6 +100,8 @@ def run_reference(plan: Plan, progress: Progress | None = None) -> RawLog:
 
 def _run_independent(plan: Plan, progress: Progress | None) -> RawLog:
     """Deliveries that never interact: an attempt's outcome is settled when it is sent."""
+    settle, may_start = delivery.settle, delivery.may_start
+    expiry_deadline, outage_answer = delivery.expiry_deadline, behaviours.outage_answer
     n, A = plan.n, plan.max_attempts
     policy = plan.policy
     code_mv = _view(plan.code)
@@ -140,13 +145,14 @@ def _run_independent(plan: Plan, progress: Progress | None) -> RawLog:
                 next_report += step
             if from_first:
                 deadline[d] = expiry_deadline(policy, event_t[d], t)
+            # a retry was checked against the deadline by settle when it was scheduled, and
+            # here it starts exactly when due; a first attempt is checked now
+            if not may_start(t, deadline[d]):
+                state[d] = EXPIRED_C
+                ended[d] = t
+                continue
         else:
             break
-        dl = deadline[d]
-        if not may_start(t, dl):
-            state[d] = EXPIRED_C
-            ended[d] = t
-            continue
         c = code_mv[j]
         took = took_mv[j]
         outs = outages[d]
@@ -157,12 +163,12 @@ def _run_independent(plan: Plan, progress: Progress | None) -> RawLog:
         add_t(t)
         add_f(f)
         add_c(c)
-        st, ms = settle(verdict[c + 2], j // n + 1, A, t, f, delay_mv[j], dl, from_send)
-        if st == PENDING_C:
-            push(heap, (ms, j + n))
+        due = settle(verdict[c + 2], j // n + 1, A, t, f, delay_mv[j], deadline[d], from_send)
+        if due >= 0:
+            push(heap, (due, j + n))
         else:
-            state[d] = st
-            ended[d] = ms
+            state[d] = -due
+            ended[d] = f
     return _finish(plan, log_j, log_t, log_f, log_c, state, ended)
 
 
@@ -174,6 +180,8 @@ def _run_coupled(plan: Plan, progress: Progress | None) -> RawLog:
     attempt that finds no free slot waits in its webhook's FIFO queue; one due during downtime
     waits for the window's end. The expiry is checked when the attempt actually starts.
     """
+    settle, may_start = delivery.settle, delivery.may_start
+    expiry_deadline, outage_answer = delivery.expiry_deadline, behaviours.outage_answer
     n, A = plan.n, plan.max_attempts
     policy = plan.policy
     code_mv = _view(plan.code)
@@ -267,13 +275,13 @@ def _run_coupled(plan: Plan, progress: Progress | None) -> RawLog:
         d = j % n
         h = hook[d]
         inflight[h] -= 1
-        st, ms = settle(
+        nxt = settle(
             verdict[log_c[x] + 2], j // n + 1, A, log_t[x], t, delay_mv[j], deadline[d], from_send
         )
-        if st == PENDING_C:
-            push(heap, (ms, 1, j + n))
+        if nxt >= 0:
+            push(heap, (nxt, 1, j + n))
         else:
-            state[d], ended[d] = st, ms
+            state[d], ended[d] = -nxt, t
         queue = queues[h]
         while queue and inflight[h] < cap:
             resume = sender_down(t)

@@ -8,11 +8,13 @@ arithmetic on the same arrays, which is why they agree to the byte.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
+from whsim.core import registry
 from whsim.core.behaviours import CONNECT_CODE, TIMEOUT_CODE, Behaviour, LoadMeter, Outage, respond
 from whsim.core.delivery import (
     DELIVERED_C,
@@ -175,12 +177,24 @@ def jitter_delays(
 
 def _verify(scenario: Scenario, seed: int, index: int, behaviour: Behaviour) -> tuple[str, int]:
     """Run the handshake of a pending webhook at time 0: (status, active from ms)."""
-    timeout = scenario.sender.timeout_ms
+    sender = scenario.sender
     u = keyed.uniform_py(seed, index, 2**32 - 1, 1, keyed.LATENCY)
     took = behaviour.latency.sample(u)
-    if behaviour.verify != "echo" or behaviour.outage_at(0) is not None or took > timeout:
-        return "verification_failed", 0
-    return "active", took
+    # what the receiver answers, then the registry's rules (VERIFY-2, VERIFY-3) decide
+    challenge = "sim-challenge"
+    status: int | None = 200
+    echoed = challenge if behaviour.verify == "echo" else "not-the-challenge"
+    if behaviour.verify == "hang" or behaviour.outage_at(0) is not None or took > sender.timeout_ms:
+        status = None
+    elif behaviour.verify == "status":
+        status = behaviour.failure_status
+    body = json.dumps({"challenge": echoed}).encode()
+    readings = sender.readings
+    ok, _ = registry.challenge_accepted(challenge, status, body, readings["VERIFY-2"])
+    after = registry.status_after_verification(ok, readings["VERIFY-3"])
+    if after is None:  # reject-registration: the webhook was never stored
+        return "rejected", 0
+    return str(after), took if ok else 0
 
 
 def compile_plan(scenario: Scenario, seed: int) -> Plan:
