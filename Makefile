@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.whsim-installed
 
-.PHONY: demo test lint typecheck install clean
+.PHONY: demo test lint typecheck install clean browser
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck
+# Headless Chromium for the layout tests: installed when missing and we are root (CI).
+browser:
+	@.ci/ensure-chromium
+
+test: lint typecheck browser
 	MPLBACKEND=Agg $(BIN)/python -m pytest
 
 demo: $(STAMP)

@@ -37,8 +37,8 @@ from whsim.conformance.report import build_report, role_clauses, write_reports
 from whsim.conformance.timing import PROFILES, expected_gaps, grade_gaps, match_reading, profile
 from whsim.core.spec.clauses import clause
 from whsim.core.spec.events import verification_body
-from whsim.receiver.server import bind
 from whsim.sender import SenderConfig, create_app
+from whsim.serve import bind
 
 # --- timing -----------------------------------------------------------------------------------
 
@@ -339,10 +339,3 @@ def test_sender_suite_runs_as_plain_pytest_with_options_and_env(tmp_path: Path) 
         "SND-REG-003": "pass",
         "SND-EVENT-002": "untestable",
     }
-
-
-def test_sender_suite_without_a_target_is_untestable_not_passed(tmp_path: Path) -> None:
-    code = _plain_pytest(tmp_path, "-k", "REG-001", "--whsim-report", str(tmp_path / "r"))
-    report = json.loads((tmp_path / "r" / "report.json").read_text())
-    assert [c["outcome"] for c in report["cases"]] == ["untestable"]
-    assert "no sender URL" in report["cases"][0]["message"] and code == 2

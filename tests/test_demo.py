@@ -13,6 +13,7 @@ import pytest
 
 from whsim.cli import main
 from whsim.demo import DemoError, DemoResult, Processes, run_demo, run_notebooks, write_index
+from whsim.demo.page import duration
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -109,6 +110,40 @@ def test_index_links_what_ran(tmp_path):
     assert "RCV-SIG-001" in page and "receiver/index.html" in page
     assert "Because 42." in page and "notebooks/01-x.html" in page
     assert not result.ok and json.loads((tmp_path / "demo.json").read_text())["ok"] is False
+
+
+@pytest.mark.parametrize(
+    ("ms", "shown"),
+    [
+        (None, "none delivered"),
+        (12, "12 ms"),
+        (12_400, "12.4 s"),
+        (3_356_932, "55.9 min"),
+        (8_280_000, "2.3 h"),
+    ],
+)
+def test_times_on_the_index_are_in_a_readable_unit(ms, shown):
+    assert duration(ms) == shown
+
+
+def test_index_says_what_peak_and_p99_are_per(tmp_path):
+    result = DemoResult(out=tmp_path)
+    summary = {
+        "policy": "backoff-only",
+        "events": 10,
+        "deliveries": 10,
+        "attempts": 30,
+        "loss_rate": 0.0,
+        "expired": 0,
+        "amplification": 3.0,
+        "peak_attempts_per_s": 4,
+        "p99_time_to_delivery_ms": 3_356_932,
+        "description": "d",
+    }
+    result.simulations.append({"name": "outage", "summary": summary, "png": "sim/o.png"})
+    page = write_index(result).read_text()
+    assert "3356932" not in page and "55.9 min" in page
+    assert "attempts/s on one webhook" in page and "per second, one webhook" in page
 
 
 @pytest.mark.slow

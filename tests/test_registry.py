@@ -158,3 +158,44 @@ def test_verification_state_machine():
     assert status_after_url_change(WebhookStatus.ACTIVE) is WebhookStatus.PENDING_VERIFICATION
     assert status_after_url_change(WebhookStatus.ACTIVE, "keep") is WebhookStatus.ACTIVE
     assert status_after_url_change(WebhookStatus.DISABLED) is WebhookStatus.DISABLED
+
+
+# IPv6 forms that carry an IPv4 address: each one wrapping an internal IPv4 address is refused,
+# and the reason names the form and the embedded address.
+EMBEDDED_INTERNAL = [
+    ("2002:7f00:1::", "6to4", "127.0.0.1"),
+    ("2002:a00:1::1", "6to4", "10.0.0.1"),
+    ("2002:a9fe:a9fe::", "6to4", "169.254.169.254"),
+    ("64:ff9b::7f00:1", "NAT64", "127.0.0.1"),
+    ("64:ff9b::c0a8:101", "NAT64", "192.168.1.1"),
+    ("64:ff9b::a9fe:a9fe", "NAT64", "169.254.169.254"),
+    # Teredo: server 65.54.227.120, client 127.0.0.1 obfuscated (bits inverted) in the last 32.
+    ("2001:0:4136:e378:8000:63bf:80ff:fffe", "Teredo client", "127.0.0.1"),
+    ("2001:0:a00:1:8000:63bf:f7f7:f7f7", "Teredo server", "10.0.0.1"),
+    ("::127.0.0.1", "IPv4-compatible", "127.0.0.1"),
+    ("::10.1.2.3", "IPv4-compatible", "10.1.2.3"),
+    ("::ffff:127.0.0.1", "IPv4-mapped", "127.0.0.1"),
+    ("::ffff:100.64.0.1", "IPv4-mapped", "100.64.0.1"),
+]
+
+
+@pytest.mark.parametrize(("address", "form", "embedded"), EMBEDDED_INTERNAL)
+def test_ipv6_forms_embedding_an_internal_ipv4_address_are_refused(address, form, embedded):
+    reason = address_refusal(address)
+    assert reason is not None
+    assert f"embeds {embedded} ({form})" in reason
+    with pytest.raises(RegistrationError) as err:
+        validate_url(f"https://[{address}]/hook", Mode.PRODUCTION)
+    assert err.value.field == "url" and err.value.code == "forbidden_address"
+    assert embedded in err.value.message
+    assert validate_url(f"https://[{address}]/hook", Mode.DEVELOPMENT)
+
+
+@pytest.mark.parametrize("address", ["64:ff9b:1::1", "64:ff9b:1:ffff::8.8.8.8"])
+def test_local_use_nat64_is_refused_whole(address):
+    assert "local-use NAT64" in address_refusal(address)
+
+
+def test_an_ipv4_mapped_public_address_is_judged_as_that_address():
+    assert address_refusal("::ffff:8.8.8.8") is None
+    assert address_refusal("8.8.8.8") is None

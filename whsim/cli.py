@@ -22,6 +22,7 @@ COMMANDS = (
     "whsim.commands.explore",
     "whsim.commands.simulate",
     "whsim.commands.receiver",
+    "whsim.commands.listen",
     "whsim.commands.sender",
     "whsim.commands.conformance",
 )
@@ -48,7 +49,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    # `--` ends whsim's own arguments; what follows goes to a command that takes it (conformance
+    # passes it to pytest). Split here: argparse would bind it to no positional in between.
+    passthrough: list[str] = []
+    if "--" in words:
+        cut = words.index("--")
+        words, passthrough = words[:cut], words[cut + 1 :]
+    args = parser.parse_args(words)
+    if passthrough and not getattr(args, "accepts_passthrough", False):
+        parser.error(f"whsim {args.command} takes no arguments after --")
+    args.passthrough = passthrough
     try:
         code: int = args.func(args)
     except WhsimError as exc:

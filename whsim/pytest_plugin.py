@@ -1,11 +1,15 @@
 """pytest plugin for the whsim conformance suites (registered by the ``pytest11`` entry point).
 
 Inert unless a test carries the ``whsim_case`` marker: it adds ``--whsim-*`` options (with
-``WHSIM_*`` environment fallbacks), a ``whsim_case`` fixture, and at the end of a session with
-whsim cases it writes the reports (when ``--whsim-report`` is given) and sets the exit status to
-the kit's own: 0 no case failed, 1 one did, 2 the kit hit an error. Importing it costs only the
-standard library and whsim's small core; the HTTP and Hypothesis parts are imported only when a
-whsim case runs.
+``WHSIM_*`` environment fallbacks) and a ``whsim_case`` fixture. With whsim cases collected it
+behaves as ``whsim conformance`` does: a missing target URL or secret, or a target that cannot be
+reached at all, is a usage error (pytest's exit 4, one ``ERROR:`` line, no case run); each test
+id carries the case id and title (``test_plain_challenge[RCV-VERIFY-001 a plain challenge ...]``,
+which is also its name in ``--junitxml``); at the end it writes the reports (``--whsim-report
+DIR``, default ``reports/ROLE/`` under the directory pytest was started in, ``none`` for none)
+and sets the exit status to the kit's own: 0 no case failed, 1 one did, 2 the kit hit an error.
+Importing it costs only the standard library and whsim's small core; the HTTP and Hypothesis
+parts are imported only when a whsim case runs.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class WhsimSettings:
     secret: str | None
     seed: int
     report: Path | None
+    """``--whsim-report``; None: the default folder, ``reports/ROLE/``."""
     strict: bool
     timeout_budget_s: float
     started: float
@@ -52,6 +57,13 @@ class WhsimSettings:
     mode: str | None = None
     reading: str | None = None
     timing: str = "default"
+    write_reports: bool = True
+
+    def report_dir(self, role: str, start: Path) -> Path | None:
+        """Where the reports of ``role`` go (``start``: where pytest was started), None: nowhere."""
+        if not self.write_reports:
+            return None
+        return self.report if self.report is not None else start / "reports" / role
 
 
 _SETTINGS = pytest.StashKey[WhsimSettings]()
@@ -59,6 +71,7 @@ _RESULTS: pytest.StashKey[list[CaseResult]] = pytest.StashKey()
 _CASE: pytest.StashKey[Case] = pytest.StashKey()
 _REPORT: pytest.StashKey[Report] = pytest.StashKey()
 _EXTRA: pytest.StashKey[dict[str, Any]] = pytest.StashKey()
+_FOLDER: pytest.StashKey[Path] = pytest.StashKey()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -72,7 +85,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--whsim-seed", type=int, help="seed for generated cases (env WHSIM_SEED)")
     group.addoption(
-        "--whsim-report", help="write report.json, junit.xml, index.html here (env WHSIM_REPORT)"
+        "--whsim-report",
+        help="write report.json, junit.xml, index.html here (env WHSIM_REPORT; default "
+        "reports/ROLE/; none: write no reports)",
     )
     group.addoption(
         "--whsim-strict",
@@ -135,7 +150,8 @@ def pytest_configure(config: pytest.Config) -> None:
             receiver_url=_option(config, "whsim_receiver_url", "WHSIM_RECEIVER_URL") or None,
             secret=_option(config, "whsim_secret", "WHSIM_SECRET"),
             seed=int(seed) if seed not in (None, "") else random.SystemRandom().randrange(2**32),
-            report=Path(report) if report else None,
+            report=Path(report) if report and str(report).lower() != "none" else None,
+            write_reports=report is None or str(report).lower() != "none",
             strict=bool(strict)
             if strict is not None
             else os.environ.get("WHSIM_STRICT", "").lower() in _TRUE,
@@ -155,12 +171,72 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_EXTRA] = {}
 
 
+def case_label(spec: CaseSpec) -> str:
+    """The test-id part of a case: its id and title (``RCV-VERIFY-001 a plain challenge ...``).
+
+    Kept to printable ASCII without brackets, so the id can be pasted back into pytest.
+    """
+    text = f"{spec.id} {spec.title}"
+    text = text.replace("[", "(").replace("]", ")").replace("::", ":")
+    return "".join(c if c.isascii() and c.isprintable() else "?" for c in text)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # The case id and title go into the test id (and so into --junitxml names and -k).
+    marker = metafunc.definition.get_closest_marker("whsim_case")
+    if marker is None or not marker.args or "whsim_case_title" not in metafunc.fixturenames:
+        return
+    spec = marker.args[0]
+    metafunc.parametrize("whsim_case_title", [spec.title], ids=[case_label(spec)])
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Let -k select by case id ("-k RCV-SIG-003", "-k 'SIG-00 and not SIG-006'").
     for item in items:
         marker = item.get_closest_marker("whsim_case")
         if marker is not None and marker.args:
             item.extra_keyword_matches.add(marker.args[0].id)
+
+
+def _roles(items: list[pytest.Item]) -> set[str]:
+    roles = set()
+    for item in items:
+        marker = item.get_closest_marker("whsim_case")
+        if marker is not None and marker.args:
+            roles.add(_ROLES.get(marker.args[0].id.split("-", 1)[0], "unknown"))
+    return roles
+
+
+def target_problem(role: str, settings: WhsimSettings) -> str | None:
+    """Why the ``role`` suite cannot run against its target at all, in one line; None: it can.
+
+    The same text ``whsim conformance`` prints, so both routes say the same thing.
+    """
+    if role == "receiver":
+        url, option, env = settings.receiver_url, "--whsim-receiver-url", "WHSIM_RECEIVER_URL"
+    elif role == "sender":
+        url, option, env = settings.sender_url, "--whsim-sender-url", "WHSIM_SENDER_URL"
+    else:
+        return None
+    if not url:
+        return f"no {role} URL: pass {option} URL or set {env}"
+    if role == "receiver" and not settings.secret:
+        return "no signing secret: pass --whsim-secret S or set WHSIM_SECRET"
+    from whsim.conformance.http import probe
+
+    why = probe(url)
+    return None if why is None else f"cannot reach {url} at all: {why}"
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    config = session.config
+    settings = config.stash.get(_SETTINGS, None)
+    if settings is None or config.option.collectonly:
+        return
+    for role in sorted(_roles(session.items)):
+        problem = target_problem(role, settings)
+        if problem is not None:
+            raise pytest.UsageError(f"whsim {role} conformance: {problem}")
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -191,7 +267,15 @@ def whsim_report_extra(pytestconfig: pytest.Config) -> dict[str, Any]:
 
 
 @pytest.fixture
-def whsim_case(request: pytest.FixtureRequest, whsim_settings: WhsimSettings) -> Case:
+def whsim_case_title() -> str:
+    """The running case's title; parametrized per case so the test id carries it."""
+    return ""
+
+
+@pytest.fixture
+def whsim_case(
+    request: pytest.FixtureRequest, whsim_settings: WhsimSettings, whsim_case_title: str
+) -> Case:
     """The running :class:`~whsim.conformance.case.Case` of a test marked ``whsim_case``."""
     from whsim.conformance.case import Case
 
@@ -274,12 +358,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "suite": str(Path(session.items[0].path).parent) if session.items else "",
             **extra,
         },
+        secrets=[settings.secret] if settings.secret else (),
     )
     report.readings.update(readings)
     report.notes[:0] = [*notes, f"wall time of the whole run: {wall:.1f} s"]
     session.config.stash[_REPORT] = report
-    if settings.report is not None:
-        write_reports(report, settings.report)
+    folder = settings.report_dir(role, session.config.invocation_params.dir)
+    if folder is not None:
+        write_reports(report, folder)
+        session.config.stash[_FOLDER] = folder
     if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         session.exitstatus = report.exit_code
 
@@ -288,13 +375,11 @@ def pytest_terminal_summary(terminalreporter: TerminalReporter, config: pytest.C
     report = config.stash.get(_REPORT, None)
     if report is None:
         return
-    settings = config.stash[_SETTINGS]
     from whsim.conformance.outcomes import counts
 
     tally = ", ".join(f"{n} {o}" for o, n in counts(report.outcomes).items() if n)
     terminalreporter.write_sep("=", f"whsim {report.role} conformance: {report.overall.upper()}")
     terminalreporter.write_line(f"{tally}; seed {report.seed}; exit code {report.exit_code}")
-    if settings.report is not None:
-        terminalreporter.write_line(
-            f"reports in {settings.report}/ (index.html, report.json, junit.xml)"
-        )
+    folder = config.stash.get(_FOLDER, None)
+    if folder is not None:
+        terminalreporter.write_line(f"reports in {folder}/ (index.html, report.json, junit.xml)")

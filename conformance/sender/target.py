@@ -18,6 +18,7 @@ from whsim.conformance.case import Case
 from whsim.conformance.exchange import Exchange, Request, Response
 from whsim.conformance.http import UNREACHABLE
 from whsim.conformance.listener import Arrival, Listener, Responder
+from whsim.conformance.masking import KIT_SECRET_PREFIX
 from whsim.conformance.timing import Profile, expected_gaps
 from whsim.core.policy import RetryPolicy
 from whsim.core.spec.clauses import reading_names
@@ -34,7 +35,7 @@ __all__ = [
 
 API_TIMEOUT_S: Final = 20.0
 """How long one API call may take (registration runs the handshake, up to 5 s or so)."""
-SECRET_PREFIX: Final = "whsim-conformance-secret-"
+SECRET_PREFIX: Final = KIT_SECRET_PREFIX  # reports mask every secret with this prefix
 NOWHERE: Final = "https://whsim-conformance.invalid"
 """A public-looking https base that never resolves (RFC 6761), for production-mode registrations."""
 

@@ -28,6 +28,7 @@ from jsonschema import Draft202012Validator
 
 from whsim.sender import SenderConfig, create_app
 from whsim.sender.openapi import openapi_document
+from whsim.serve import bind
 
 SECRET = "s3cr3t-Zebra-Quokka-4711"
 ALL_EVENTS = [
@@ -232,7 +233,7 @@ def running_sender(tmp_path: Path, **values: Any) -> Iterator[LiveSender]:
     resolver = values.pop("resolver", None)
     config = SenderConfig(**values)
     app = create_app(config, resolver=resolver) if resolver else create_app(config)
-    sock = free_socket()
+    sock = bind()  # whsim's listening socket: TCP_NODELAY on every accepted connection
     server = uvicorn.Server(
         uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     )

@@ -1,4 +1,8 @@
-"""``whsim conformance ROLE URL``: run a conformance suite against a URL and write its reports."""
+"""``whsim conformance ROLE URL [-- PYTEST_ARGS]``: run a conformance suite against a URL, write reports.
+
+``-x`` and ``--junit-xml FILE`` are pytest's own and mean what they mean there; anything after
+``--`` goes to pytest unchanged (``-- --tb=line -p no:randomly``).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "conformance",
         help="run a conformance suite against a URL and write reports",
+        usage="whsim conformance ROLE URL [options] [-- PYTEST_ARGS]",
+        epilog="Arguments after -- go to pytest unchanged, e.g. -- --tb=line --maxfail=3.",
         description="Run the conformance suite of ROLE against URL. Exit 0 when no case fails, 1 "
         "when one does, 2 on a usage error, a kit error, or a target that cannot be reached.",
     )
@@ -60,6 +66,20 @@ def register(subparsers: Any) -> None:
         help="bound the whole run (default 300)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="less pytest output")
+    parser.add_argument(
+        "-x", "--exitfirst", action="store_true", help="stop at the first failed case (pytest -x)"
+    )
+    parser.add_argument(
+        "--junit-xml",
+        "--junitxml",
+        dest="junit_xml",
+        type=Path,
+        metavar="FILE",
+        help="also write pytest's own JUnit XML here (pytest --junitxml); the kit's junit.xml "
+        "is in the report folder either way",
+    )
+    # Anything after `--` is split off by whsim.cli.main into args.passthrough.
+    parser.set_defaults(passthrough=[], accepts_passthrough=True)
     sender = parser.add_argument_group("sender suite")
     sender.add_argument(
         "--mode",
@@ -127,4 +147,9 @@ def run(args: argparse.Namespace) -> int:
         timeout_budget=args.timeout_budget,
         quiet=args.quiet,
         sender=sender,
+        pytest_args=[
+            *(["-x"] if args.exitfirst else []),
+            *([f"--junitxml={args.junit_xml}"] if args.junit_xml else []),
+            *args.passthrough,
+        ],
     )

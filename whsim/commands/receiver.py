@@ -50,8 +50,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--db",
         type=Path,
-        default=Path("whsim-receiver.sqlite3"),
-        help="SQLite file (default whsim-receiver.sqlite3)",
+        default=Path("data/whsim-receiver.sqlite3"),
+        help="SQLite file, its folder created when missing (default data/whsim-receiver.sqlite3)",
     )
     parser.add_argument(
         "--seed", type=int, default=None, help="seed of random faults (failure_probability, hangs)"
@@ -80,8 +80,8 @@ def load_behaviour(spec: str) -> Behaviour:
 
 def run(args: argparse.Namespace) -> int:
     from whsim.receiver.app import create_app
-    from whsim.receiver.server import bind, make_server
     from whsim.receiver.store import ReceiverStore
+    from whsim.serve import bind, make_server, run_server
 
     if not args.secret:
         raise SpecInputError(
@@ -95,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
             f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", field="port"
         ) from None
     try:
+        args.db.parent.mkdir(parents=True, exist_ok=True)
         store = ReceiverStore(args.db)
     except Exception as exc:  # sqlite3 raises several kinds for a bad path
         sock.close()
@@ -105,15 +106,17 @@ def run(args: argparse.Namespace) -> int:
     )
     port = sock.getsockname()[1]
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(
-        f"whsim receiver: listening on http://{host}:{port}/webhook "
-        f"(behaviour {faults.name if faults else 'none'}, db {args.db}); "
-        f"GET http://{host}:{port}/received lists what arrived",
-        flush=True,
-    )
-    server = make_server(app)
+
+    def ready() -> None:
+        print(
+            f"whsim receiver: listening on http://{host}:{port}/webhook "
+            f"(behaviour {faults.name if faults else 'none'}, db {args.db}); "
+            f"GET http://{host}:{port}/received lists what arrived",
+            flush=True,
+        )
+
     try:
-        server.run(sockets=[sock])
+        run_server(make_server(app, lifespan="off"), sock, on_ready=ready)
     finally:
         sock.close()
         store.close()

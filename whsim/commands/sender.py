@@ -7,9 +7,7 @@ service accepts requests (``--port 0`` picks a free port and the line tells whic
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
     parser.add_argument(
-        "--db", default="whsim-sender.db", help="SQLite file (default: ./whsim-sender.db)"
+        "--db",
+        default="data/whsim-sender.db",
+        help="SQLite file, its folder created when missing (default: data/whsim-sender.db)",
     )
     parser.add_argument(
         "--mode",
@@ -60,10 +60,17 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from whsim.sender import SenderConfig, create_app
+    from whsim.serve import bind, make_server, run_server
 
+    try:
+        Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(
+            f"whsim sender: error: cannot create the folder of --db {args.db}: {exc}",
+            file=sys.stderr,
+        )
+        return 2
     config = SenderConfig.from_env(
         db_path=Path(args.db),
         mode=args.mode,
@@ -78,38 +85,32 @@ def run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((args.host, args.port))
+        sock = bind(args.host, args.port)
     except OSError as exc:
         print(
             f"whsim sender: error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
         )
         return 2
     port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(config),
-            log_level=args.log_level,
-            access_log=args.access_log,
-            lifespan="on",
-        )
+    server = make_server(
+        create_app(config),
+        log_level=args.log_level,
+        access_log=args.access_log,
+        lifespan="on",
+        graceful_s=None,
     )
-    host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
+    host = f"[{args.host}]" if ":" in args.host else args.host
 
-    async def serve() -> None:
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started and not task.done():
-            await asyncio.sleep(0.01)
-        if server.started:
-            print(
-                f"whsim sender: listening on http://{host}:{port} (mode={config.mode}, "
-                f"reading={config.reading}, time-scale={config.time_scale:g}, db={config.db_path})",
-                flush=True,
-            )
-        await task
+    def ready() -> None:
+        print(
+            f"whsim sender: listening on http://{host}:{port} (mode={config.mode}, "
+            f"reading={config.reading}, time-scale={config.time_scale:g}, db={config.db_path})",
+            flush=True,
+        )
 
-    asyncio.run(serve())
-    return 0 if server.started else 1
+    try:
+        started = run_server(server, sock, on_ready=ready)
+    finally:
+        sock.close()
+    return 0 if started else 1

@@ -98,6 +98,16 @@ class CaseResult:
         }
 
 
+LINE_LIMIT = 400
+"""The longest line a failure prints to the terminal."""
+
+
+def _clip(line: str, limit: int = LINE_LIMIT) -> str:
+    if len(line) <= limit:
+        return line
+    return line[: limit - 60] + f"... ({len(line) - limit + 60} more characters in report.json)"
+
+
 class Case:
     """The running case handed to a conformance test."""
 
@@ -140,15 +150,27 @@ class Case:
         return self.result
 
     def explain(self, message: str, expected: str, actual: str, primary: Exchange | None) -> str:
-        """The failure text: requirement quoted, expected vs actual, a one-line replay."""
-        lines = [f"{self.spec.id}: {message}", "Requirement:"]
+        """The failure text: requirement quoted, expected vs actual, a one-line replay.
+
+        It goes to a terminal, so every line is kept under :data:`LINE_LIMIT` characters (the
+        full text, and the replay of a long request, are in the reports) and secrets are masked.
+        """
+        from whsim.conformance.masking import Masker
+
+        lines = [_clip(f"{self.spec.id}: {message}"), "Requirement:"]
         lines += ["  " + line for line in self.spec.requirement().splitlines()]
         if expected or actual:
-            lines += [f"Expected: {expected}", f"Actual:   {actual}"]
+            lines += [_clip(f"Expected: {expected}"), _clip(f"Actual:   {actual}")]
         ex = primary or (self.exchanges[-1] if self.exchanges else None)
         if ex is not None:
-            lines.append(f"Reproduce: {curl_line(ex.request)}")
-        return "\n".join(lines)
+            replay = curl_line(ex.request)
+            if len(replay) > LINE_LIMIT:
+                replay = (
+                    f"{ex.request.method} {ex.request.url} with a {len(ex.request.body)}-byte body: "
+                    "the curl line is in the HTML report and report.json"
+                )
+            lines.append(f"Reproduce: {replay}")
+        return Masker().text("\n".join(lines))
 
     def passed(self, message: str = "", *, primary: Exchange | None = None) -> None:
         self._finish(Outcome.PASS, message, "", "", primary)

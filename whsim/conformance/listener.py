@@ -210,6 +210,7 @@ def _client_left(sock: socket.socket, seconds: float) -> bool:
 def _handler(state: _State) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # TCP_NODELAY, as whsim.serve sets on its servers
 
         def _any(self) -> None:
             t_headers = time.monotonic_ns()

@@ -21,6 +21,7 @@ from typing import Any
 
 from whsim.conformance.case import CaseResult
 from whsim.conformance.exchange import Exchange, curl_line
+from whsim.conformance.masking import Masker
 from whsim.conformance.outcomes import Outcome, counts, effective, exit_code, overall
 from whsim.core.spec.clauses import Clause, Party, clauses
 
@@ -114,9 +115,17 @@ def build_report(
     strict: bool,
     duration_s: float = 0.0,
     settings: dict[str, Any] | None = None,
+    secrets: Sequence[str] = (),
 ) -> Report:
-    """A :class:`Report` for finished cases; the readings are the kit's defaults for the role."""
+    """A :class:`Report` for finished cases; the readings are the kit's defaults for the role.
+
+    Every secret is masked from here on (``secrets``, the kit's generated ones, any ``"secret"``
+    in a body: :mod:`whsim.conformance.masking`), so no report and no terminal line shows one.
+    """
     from whsim import __version__
+
+    masker = Masker(secrets)
+    results = [masker.result(r) for r in results]
 
     cited = {cid for r in results for cid in r.spec.clauses}
     readings = {
@@ -130,13 +139,13 @@ def build_report(
         notes.append(f"untestable (never counted as pass): {', '.join(untestable)}")
     return Report(
         role=role,
-        target=target,
+        target=masker.text(target),
         kit_version=__version__,
         seed=seed,
         strict=strict,
         cases=list(results),
         readings={k: v for k, v in readings.items() if v},
-        settings=dict(settings or {}),
+        settings=masker.value(dict(settings or {})),
         duration_s=duration_s,
         notes=notes,
     )
@@ -237,22 +246,38 @@ def _failure_text(r: CaseResult) -> str:
 # --- HTML -------------------------------------------------------------------------------------
 
 _CSS = """
-body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:1rem 2rem;color:#222}
-h1{margin:.2rem 0}.banner{padding:1rem 1.2rem;border-radius:6px;color:#fff;margin:1rem 0}
+body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1320px;padding:.6rem 1.5rem;color:#222}
+h1{margin:.2rem 0;font-size:1.5rem}h2{font-size:1.15rem;margin:1.1rem 0 .4rem}
+.banner{display:flex;gap:1.2rem;align-items:center;padding:.6rem 1rem;border-radius:6px;color:#fff;margin:.5rem 0}
 .banner.pass{background:#2e7d32}.banner.fail{background:#c62828}
-.banner .big{font-size:1.6rem;font-weight:700;letter-spacing:.04em}
-table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}
-th,td{border:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
+.banner .big{font-size:1.6rem;font-weight:700;letter-spacing:.04em}.banner .o{border:1px solid #fff8}
+table{border-collapse:collapse;width:100%;margin:.3rem 0 .8rem}
+th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}
 th{background:#f4f4f4}td.num{text-align:right}
-.o{display:inline-block;padding:0 .45rem;border-radius:3px;font-weight:600;font-size:.85rem;color:#fff}
+.o{display:inline-block;padding:0 .45rem;border-radius:3px;font-weight:600;font-size:.85rem;color:#fff;white-space:nowrap}
 .o-pass{background:#2e7d32}.o-fail{background:#c62828}.o-non-strict{background:#ef6c00}
 .o-info{background:#1565c0}.o-untestable{background:#6d6d6d}.o-error{background:#6a1b9a}
 pre{background:#f7f7f7;border:1px solid #e3e3e3;padding:.5rem;overflow:auto;white-space:pre-wrap;
 word-break:break-all;max-height:24rem;margin:.3rem 0}
-section.case{border-top:2px solid #eee;padding:.6rem 0}
-.finding{color:#8e2400;margin-top:.2rem}.kv{color:#555}.muted{color:#777}details{margin:.3rem 0}summary{cursor:pointer}
+.diagnosis{border:2px solid #c62828;border-radius:6px;padding:.4rem 1rem;margin:.6rem 0;background:#fff5f5}
+.diagnosis h3{margin:.3rem 0}.diagnosis .hint{font-weight:600}
+details.case{border-bottom:1px solid #eee}
+details.case>summary{display:grid;grid-template-columns:6.5rem 10.5rem minmax(0,22rem) minmax(0,1fr) 3.5rem;
+gap:.6rem;padding:.2rem .3rem;cursor:pointer;list-style:none;align-items:baseline}
+details.case>summary::-webkit-details-marker{display:none}
+details.case>summary:hover{background:#f6f6f6}details.case[open]>summary{background:#f0f4fa}
+details.case>summary>span{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+details.case>summary .t{text-align:right;color:#777}
+details.case>div{padding:.2rem .8rem .8rem 1.2rem}
+.group{font-weight:600;margin:.8rem 0 .2rem;color:#444}
+.finding{color:#8e2400;margin-top:.2rem}.kv{color:#555}.muted{color:#777}details{margin:.15rem 0}summary{cursor:pointer}
 .ev{display:grid;grid-template-columns:1fr 1fr;gap:.8rem}.ev h4{margin:.2rem 0}
+figure{margin:.4rem 0}figure figcaption{font-size:.85rem;color:#555}
+.settings{display:grid;grid-template-columns:max-content 1fr;gap:0 1rem;margin:.3rem 0}
+.settings dt{font-weight:600}.settings dd{margin:0;overflow-wrap:anywhere}
 """
+
+_ATTENTION = (Outcome.FAIL, Outcome.ERROR, Outcome.NON_STRICT)
 
 
 def _e(text: object) -> str:
@@ -289,14 +314,21 @@ def _exchange_html(ex: Exchange, title: str, *, replay: bool = True, open_: bool
     )
 
 
-def _case_html(report: Report, r: CaseResult) -> str:
+def _figures_html(r: CaseResult) -> str:
+    # Figures are SVG the kit drew itself, so they go in unescaped.
+    return "".join(
+        f'<figure><figcaption><a href="#{_e(r.spec.id)}">{_e(r.spec.id)}</a> '
+        f"{_e(r.spec.title)}</figcaption>{svg}</figure>"
+        for svg in r.details.get("figures", [])
+    )
+
+
+def _case_body(report: Report, r: CaseResult) -> str:
+    """A case's detail: verdict, expected vs actual, figures, then the raw data and exchanges."""
     parts = [
-        f'<section class="case" id="{_e(r.spec.id)}"><h3>{_badge(r.outcome)} {_e(r.spec.id)} '
-        f"{_e(r.spec.title)}</h3>",
         f'<div class="kv">Level {_e(r.spec.level)} · clauses '
         + ", ".join(f'<a href="#clause-{_e(c)}">{_e(c)}</a>' for c in r.spec.clauses)
         + f" · {r.duration_s:.2f} s</div>",
-        f"<pre>{_e(r.spec.requirement())}</pre>",
     ]
     if r.message:
         parts.append(f"<p><b>Verdict:</b> {_e(r.message)}</p>")
@@ -305,12 +337,11 @@ def _case_html(report: Report, r: CaseResult) -> str:
             "<table><tr><th>Expected</th><th>Actual</th></tr>"
             f"<tr><td><pre>{_e(r.expected)}</pre></td><td><pre>{_e(r.actual)}</pre></td></tr></table>"
         )
-    shown = {k: v for k, v in r.details.items() if k != "figures"}
-    if shown:
-        parts.append(f"<pre>{_e(json.dumps(shown, indent=2, ensure_ascii=False))}</pre>")
-    for svg in r.details.get("figures", []):
-        # Figures are SVG the kit drew itself, so they go in unescaped.
-        parts.append(f"<figure>{svg}</figure>")
+    parts.append(
+        f"<details><summary>The guide's words</summary><pre>{_e(r.spec.requirement())}</pre></details>"
+    )
+    if report.effective(r) in _ATTENTION:
+        parts.append(_figures_html(r))
     primary = r.primary_exchange()
     if primary is not None:
         graded_bad = r.outcome not in (Outcome.PASS, Outcome.INFO)
@@ -318,6 +349,12 @@ def _case_html(report: Report, r: CaseResult) -> str:
             f'<p><b>Replay</b> (bash):</p><pre class="curl">{_e(curl_line(primary.request))}</pre>'
         )
         parts.append(_exchange_html(primary, "Deciding exchange", replay=False, open_=graded_bad))
+    shown = {k: v for k, v in r.details.items() if k != "figures"}
+    if shown:
+        parts.append(
+            "<details><summary>Raw details (JSON)</summary>"
+            f"<pre>{_e(json.dumps(shown, indent=2, ensure_ascii=False))}</pre></details>"
+        )
     others = [e for e in r.exchanges if e is not primary]
     if others:
         parts.append(f"<details><summary>{len(others)} more exchange(s)</summary>")
@@ -326,21 +363,52 @@ def _case_html(report: Report, r: CaseResult) -> str:
         if len(others) > 60:
             parts.append(f"<p class=muted>{len(others) - 60} more not shown</p>")
         parts.append("</details>")
-    parts.append("</section>")
     return "\n".join(parts)
 
 
-def html_page(report: Report) -> str:
-    """The whole report as one HTML page with inline CSS and no script."""
-    tally = counts(report.outcomes)
-    outcome = report.overall
-    summary = " · ".join(f"{_badge(o)} {n}" for o, n in tally.items() if n)
+def _case_html(report: Report, r: CaseResult) -> str:
+    """One case as a single summary line; failures open, everything else collapsed."""
+    opened = " open" if report.effective(r) in _ATTENTION else ""
+    return (
+        f'<details class="case" id="{_e(r.spec.id)}"{opened}><summary>'
+        f"<span>{_badge(r.outcome)}</span><span><b>{_e(r.spec.id)}</b></span>"
+        f'<span title="{_e(r.spec.title)}">{_e(r.spec.title)}</span>'
+        f'<span title="{_e(r.message)}" class="muted">{_e(r.message)}</span>'
+        f'<span class="t">{r.duration_s:.1f} s</span></summary>'
+        f"<div>{_case_body(report, r)}</div></details>"
+    )
+
+
+def _diagnosis_html(report: Report) -> str:
+    """The likely root causes the suite named (``report.diagnosis``), before anything else."""
+    findings = getattr(report, "diagnosis", None) or []
+    if not findings:
+        return ""
+    items = []
+    for f in findings:
+        f = f if isinstance(f, dict) else {"summary": str(f)}
+        evidence = "".join(f"<li>{_e(x)}</li>" for x in f.get("evidence", []))
+        cases = ", ".join(f'<a href="#{_e(c)}">{_e(c)}</a>' for c in f.get("cases", []))
+        items.append(
+            f"<h3>Likely cause: {_e(f.get('summary', ''))} "
+            f'<span class="muted">({_e(f.get("code", ""))})</span></h3>'
+            + (f"<ul>{evidence}</ul>" if evidence else "")
+            + (f'<p class="hint">Fix: {_e(f["hint"])}</p>' if f.get("hint") else "")
+            + (f'<p class="muted">cases: {cases}</p>' if cases else "")
+        )
+    return f'<section class="diagnosis" id="diagnosis">{"".join(items)}</section>'
+
+
+def _clauses_html(report: Report) -> str:
     rows = []
+    bad = False
     for row in report.clause_coverage():
         cases = [r for r in report.cases if r.spec.id in row["cases"]]
+        bad = bad or any(report.effective(r) in _ATTENTION for r in cases)
         cell = (
-            "<br>".join(
-                f'{_badge(r.outcome)} <a href="#{_e(r.spec.id)}">{_e(r.spec.id)}</a> {_e(r.spec.title)}'
+            " ".join(
+                f'<a href="#{_e(r.spec.id)}" title="{_e(r.spec.title)}">{_badge(r.outcome)} '
+                f"{_e(r.spec.id)}</a>"
                 for r in cases
             )
             or '<span class="muted">no case in this run</span>'
@@ -354,18 +422,36 @@ def html_page(report: Report) -> str:
             + (f'<div class="finding">finding: {_e(finding)}</div>' if finding else "")
             + f"</td><td>{cell}</td></tr>"
         )
-    extra = [
-        r
-        for r in report.cases
-        if not set(r.spec.clauses) & {c.id for c in role_clauses(report.role)}
-    ]
-    for r in extra:
-        rows.append(
-            f'<tr><td colspan=3 class="muted">other clauses: {_e(", ".join(r.spec.clauses))}</td>'
-            f'<td>{_badge(r.outcome)} <a href="#{_e(r.spec.id)}">{_e(r.spec.id)}</a></td></tr>'
-        )
+    own = {c.id for c in role_clauses(report.role)}
+    for r in report.cases:
+        if not set(r.spec.clauses) & own:
+            rows.append(
+                f'<tr><td colspan=3 class="muted">other clauses: {_e(", ".join(r.spec.clauses))}'
+                f'</td><td><a href="#{_e(r.spec.id)}">{_badge(r.outcome)} {_e(r.spec.id)}</a></td></tr>'
+            )
+    covered = sum(1 for row in report.clause_coverage() if row["cases"])
+    return (
+        f'<details id="clauses"{" open" if bad else ""}><summary><b>Clauses and cases</b> '
+        f'<span class="muted">({covered} of {len(report.clause_coverage())} clauses checked in '
+        "this run)</span></summary>"
+        '<table><colgroup><col style="width:7rem"><col style="width:5rem"><col>'
+        '<col style="width:34%"></colgroup>'
+        "<tr><th>Clause</th><th>Level</th><th>The guide says</th><th>Cases</th></tr>"
+        f"{''.join(rows)}</table></details>"
+    )
+
+
+def html_page(report: Report) -> str:
+    """The whole report as one HTML page with inline CSS and no script.
+
+    Order: the outcome, the likely root cause, the cases that need attention (open), the
+    figures, every case as one line (collapsed, its raw data inside), then clauses and settings.
+    """
+    tally = counts(report.outcomes)
+    outcome = report.overall
+    summary = " ".join(f"{_badge(o)} {n}" for o, n in tally.items() if n)
     settings = "".join(
-        f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>"
+        f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>"
         for k, v in {
             "target": report.target,
             "role": report.role,
@@ -378,7 +464,22 @@ def html_page(report: Report) -> str:
         }.items()
     )
     notes = "".join(f"<li>{_e(n)}</li>" for n in report.notes)
-    cases_html = "\n".join(_case_html(report, r) for r in report.cases)
+    attention = [r for r in report.cases if report.effective(r) in _ATTENTION]
+    rest = [r for r in report.cases if report.effective(r) not in _ATTENTION]
+    figures = "".join(_figures_html(r) for r in rest)
+    sections = [_diagnosis_html(report)]
+    if attention:
+        sections.append(f"<h2>Needs attention ({len(attention)})</h2>")
+        sections += [_case_html(report, r) for r in attention]
+    if figures:
+        sections.append(f"<h2>Figures</h2>{figures}")
+    if rest:
+        sections.append(
+            f"<h2>{'Other cases' if attention else 'Cases'} ({len(rest)}) "
+            '<span class="muted" style="font-weight:normal;font-size:.85rem">'
+            "click a line for its verdict, exchanges and replay</span></h2>"
+        )
+        sections += [_case_html(report, r) for r in rest]
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -388,15 +489,14 @@ def html_page(report: Report) -> str:
 <h1>whsim {_e(report.role)} conformance</h1>
 <div class="banner {_e(outcome)}" id="outcome"><div class="big">{_e(outcome.upper())}</div>
 <div>{_e(report.target)} · {len(report.cases)} cases · seed {report.seed}
-{"· strict" if report.strict else ""} · exit code {report.exit_code}</div></div>
-<p>{summary}</p>
-<table>{settings}</table>
+{"· strict" if report.strict else ""} · exit code {report.exit_code} ·
+{report.duration_s:.1f} s<br>{summary}</div></div>
+{"".join(sections)}
+<h2>Run</h2>
 {f"<ul>{notes}</ul>" if notes else ""}
-<h2>Clauses and cases</h2>
-<table id="clauses"><tr><th>Clause</th><th>Level</th><th>The guide says</th><th>Cases</th></tr>
-{"".join(rows)}</table>
-<h2>Cases</h2>
-{cases_html}
+{_clauses_html(report)}
+<details><summary><b>Settings</b> <span class="muted">(target, seed, readings, timing)</span></summary>
+<dl class="settings">{settings}</dl></details>
 <p class="muted">Outcomes: pass; non-strict = a SHOULD missed or a tolerated reading (a failure
 with --strict); fail = a MUST broken; info = recorded only; untestable = cannot be observed
 from outside; error = the kit or the network failed. Untestable and error are never a pass.</p>

@@ -36,12 +36,17 @@ def suite_dir(role: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _check_url(url: str) -> None:
+def check_url(url: str, *, option: str = "target") -> None:
+    """Raise ConformanceUsageError unless ``url`` is http(s) with a host."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConformanceUsageError(
-            f"target must be an http:// or https:// URL with a host, got {url!r}", field="url"
+            f"{option} must be an http:// or https:// URL with a host, got {url!r}",
+            field=option.lstrip("-").replace("-", "_"),
         )
+
+
+_check_url = check_url
 
 
 def sender_options(
@@ -165,8 +170,9 @@ def run(
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         print(f"whsim conformance: error: no case matched -k {keyword!r}", file=sys.stderr)
         return EXIT_ERROR
+    if code == pytest.ExitCode.USAGE_ERROR:
+        return EXIT_ERROR  # pytest has printed the one ERROR: line
     if code in (
-        pytest.ExitCode.USAGE_ERROR,
         pytest.ExitCode.INTERNAL_ERROR,
         pytest.ExitCode.INTERRUPTED,
     ):

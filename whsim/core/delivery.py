@@ -17,7 +17,7 @@ attempt on generated cases.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
 
@@ -163,6 +163,9 @@ class DeliveryState:
     last_sent_ms: int | None = None
     ended_ms: int | None = None
     reason: str = ""
+    # the previous wait, which decorrelated jitter draws from; bookkeeping the sender does not
+    # store (it honours no jitter reading), so not part of a state's identity
+    last_delay_ms: int | None = field(default=None, compare=False)
 
     @property
     def terminal(self) -> bool:
@@ -236,7 +239,11 @@ def after_attempt(
     )
     verdict = policy.classify(status, error)
     outcome = f"HTTP {status}" if status is not None else (error or "error")
-    delay = policy.retry_delay_ms(attempts, jitter_u) if attempts < policy.max_attempts else 0
+    delay = (
+        policy.retry_delay_ms(attempts, jitter_u, state.last_delay_ms)
+        if attempts < policy.max_attempts
+        else 0
+    )
     deadline = expiry_deadline_ms(state, policy)
     due = settle(
         verdict_code(verdict),
@@ -249,7 +256,7 @@ def after_attempt(
         policy.backoff_from == "from-send",
     )
     if due >= 0:
-        return dataclasses.replace(state, next_attempt_ms=due)
+        return dataclasses.replace(state, next_attempt_ms=due, last_delay_ms=delay)
     code = -due
     reason = {
         DELIVERED_C: outcome,

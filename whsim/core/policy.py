@@ -138,15 +138,31 @@ def classify(
 
 
 def jitter_delay(
-    base: int, jitter: str, ratio: float, u: Any, trunc: Callable[[Any], Any] = int
+    delays_ms: tuple[int, ...],
+    retry: int,
+    jitter: str,
+    ratio: float,
+    u: Any,
+    previous_ms: Any = None,
+    trunc: Callable[[Any], Any] = int,
 ) -> Any:
-    """The wait ``base`` ms with jitter of kind ``jitter`` (a reading of RETRY-4) drawn from ``u``.
+    """The wait before retry ``retry`` (1-based) of schedule ``delays_ms`` with jitter of kind
+    ``jitter`` (a reading of RETRY-4) drawn from ``u`` in [0, 1).
 
-    ``none``: ``base``; ``full``: uniform in [0, base]; ``equal``: uniform in [base/2, base];
-    ``proportional``: base x (1 +- ratio), never negative. Only arithmetic and ``trunc``
-    (towards zero) touch ``u``, so the simulator passes an array of uniforms and numpy's
-    truncation and gets the same values as ``int`` on each one.
+    ``none``: the scheduled delay; ``full``: uniform in [0, delay]; ``equal``: uniform in
+    [delay/2, delay]; ``proportional``: delay x (1 +- ratio), never negative; ``decorrelated``
+    (Brooker 2015): uniform in [first delay, 3 x ``previous_ms``), capped at the longest delay
+    (``previous_ms`` defaults to the first delay). Only arithmetic and ``trunc`` (towards zero)
+    touch ``u`` and ``previous_ms``, so the simulator passes arrays and numpy's truncation and
+    gets the same values as ``int`` on each element.
     """
+    base = delays_ms[retry - 1]
+    if jitter == "decorrelated":
+        low = delays_ms[0]
+        span = 3 * (low if previous_ms is None else previous_ms) - low
+        drawn = low + trunc(span * (span > 0) * u)
+        cap = max(delays_ms)
+        return drawn - (drawn - cap) * (drawn > cap)
     if jitter == "none":
         return base + trunc(u * 0.0)
     if jitter == "full":
@@ -264,13 +280,20 @@ class RetryPolicy:
             offsets.append(offsets[-1] + delay)
         return tuple(o / 1000 for o in offsets)
 
-    def retry_delay_ms(self, retry: int, u: float = 0.5) -> int:
-        """The wait before retry number ``retry`` (1-based), with jitter drawn from ``u`` in [0, 1)."""
+    def retry_delay_ms(self, retry: int, u: float = 0.5, previous_ms: int | None = None) -> int:
+        """The wait before retry number ``retry`` (1-based), with jitter drawn from ``u`` in [0, 1).
+
+        ``decorrelated`` jitter (Brooker 2015) draws from the previous wait instead of the
+        schedule: uniformly in [first delay, 3 x ``previous_ms``), capped at the longest delay;
+        ``previous_ms`` defaults to the first delay.
+        """
         if not 1 <= retry <= len(self.delays_ms):
             raise SpecInputError(
                 f"retry must be within 1..{len(self.delays_ms)}, got {retry}", field="retry"
             )
-        return int(jitter_delay(self.delays_ms[retry - 1], self.jitter, self.jitter_ratio, u))
+        return int(
+            jitter_delay(self.delays_ms, retry, self.jitter, self.jitter_ratio, u, previous_ms)
+        )
 
     def classify(self, status: int | None, error: str | None) -> Verdict:
         """:func:`classify` under this policy's readings of RETRY-2 and CODES-1."""

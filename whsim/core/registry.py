@@ -66,20 +66,58 @@ _METADATA_HOSTS: Final = frozenset({"metadata.google.internal", "metadata", "ins
 _CGNAT: Final = ipaddress.ip_network("100.64.0.0/10")
 _METADATA_V4: Final = ipaddress.ip_address("169.254.169.254")
 _METADATA_V6: Final = ipaddress.ip_address("fd00:ec2::254")
+_NAT64: Final = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL: Final = ipaddress.ip_network("64:ff9b:1::/48")
+_IPV4_COMPATIBLE: Final = ipaddress.ip_network("::/96")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[tuple[str, ipaddress.IPv4Address]]:
+    """The IPv4 addresses an IPv6 address carries, each with the name of the form that carries it.
+
+    A packet to one of these forms can end up at the embedded IPv4 address (a 6to4 or Teredo
+    relay, a NAT64 gateway, a dual stack treating mapped or compatible addresses as IPv4).
+    """
+    if ip.ipv4_mapped is not None:
+        return [("IPv4-mapped", ip.ipv4_mapped)]
+    if ip.sixtofour is not None:
+        return [("6to4", ip.sixtofour)]
+    if ip.teredo is not None:
+        server, client = ip.teredo
+        return [("Teredo server", server), ("Teredo client", client)]
+    if ip in _NAT64:
+        return [("NAT64", ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))]
+    if ip in _IPV4_COMPATIBLE and int(ip) > 1:
+        return [("IPv4-compatible", ipaddress.IPv4Address(int(ip)))]
+    return []
 
 
 def address_refusal(address: str) -> str | None:
     """Why production must not connect to this resolved IP address, or None when it may.
 
     Refuses loopback, private (RFC 1918, ULA), link-local, CGNAT (100.64/10), cloud metadata,
-    multicast, reserved and unspecified addresses; IPv4-mapped IPv6 is judged as its IPv4.
+    multicast, reserved and unspecified addresses. An IPv6 address that embeds an IPv4 one
+    (IPv4-mapped ``::ffff:a.b.c.d``, IPv4-compatible ``::a.b.c.d``, 6to4 ``2002::/16``, Teredo
+    ``2001::/32``, NAT64 ``64:ff9b::/96``) is refused when the embedded address would be;
+    local-use NAT64 (``64:ff9b:1::/48``, RFC 8215) is refused whole, since where its IPv4 sits
+    depends on the operator's prefix length.
     """
     try:
         ip = ipaddress.ip_address(address.strip("[]"))
     except ValueError:
         return f"{address!r} is not an IP address"
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _NAT64_LOCAL:
+            return f"{ip} is a local-use NAT64 (64:ff9b:1::/48) address, internal by definition"
+        for form, embedded in _embedded_ipv4(ip):
+            reason = _refusal(embedded)
+            if reason:
+                return f"{ip} embeds {embedded} ({form}): {reason}"
+        if ip.ipv4_mapped is not None:
+            return None  # judged as the IPv4 address it is
+    return _refusal(ip)
+
+
+def _refusal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     if ip in (_METADATA_V4, _METADATA_V6):
         return f"{ip} is a cloud metadata address"
     if ip.is_loopback:

@@ -30,6 +30,20 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
+def duration(ms: float | None) -> str:
+    """A time in the unit a reader takes in at a glance: "850 ms", "12.4 s", "55.9 min", "2.3 h"."""
+    if ms is None:
+        return "none delivered"
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    seconds = ms / 1000
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def _badge(outcome: str) -> str:
     return f'<span class="o o-{_e(outcome)}">{_e(outcome.upper())}</span>'
 
@@ -113,7 +127,7 @@ def write_index(result: DemoResult) -> Path:
             f'<div class="card"><h3>{_e(s["name"])}</h3><p class="muted">{_e(m.get("description", ""))}</p>'
             f'<a href="{_e(s["png"])}"><img src="{_e(s["png"])}" alt="timeline of {_e(s["name"])}" loading="lazy"></a>'
             f"<p>{m['events']} events · {m['attempts']} attempts · lost {100 * m['loss_rate']:.2f} % · "
-            f"expired {m['expired']} · amplification {m['amplification']} · peak {m['peak_attempts_per_s']}/s · "
+            f"expired {m['expired']} · amplification {m['amplification']} · peak {m['peak_attempts_per_s']} attempts/s on one webhook · "
             f'<a href="sim/{_e(s["name"])}/summary.json">summary.json</a></p></div>'
         )
     table_rows = "".join(
@@ -128,7 +142,7 @@ def write_index(result: DemoResult) -> Path:
                 s["summary"]["expired"],
                 s["summary"]["amplification"],
                 s["summary"]["peak_attempts_per_s"],
-                s["summary"]["p99_time_to_delivery_ms"],
+                duration(s["summary"]["p99_time_to_delivery_ms"]),
             )
         )
         + "</tr>"
@@ -183,7 +197,7 @@ the named simulation scenarios with their retry timelines.</p>
 {"".join(nbs) or '<p class="muted">not executed in this run (--quick or --no-notebooks)</p>'}
 <h2>Simulations of the named scenarios</h2>
 <table><tr><th>scenario</th><th>policy</th><th>events</th><th>deliveries</th><th>attempts</th><th>lost</th>
-<th>expired</th><th>attempts per delivery</th><th>peak attempts/s</th><th>p99 to delivery (ms)</th></tr>
+<th>expired</th><th>attempts per delivery</th><th title="the most attempts one webhook received in one second of simulated time">peak attempts per second, one webhook</th><th title="99th percentile of the time from an event to its successful delivery">p99 time to delivery</th></tr>
 {table_rows}</table>
 <div class="grid">{"".join(sims)}</div>
 </body></html>

@@ -7,7 +7,7 @@ keeps them); bad data gets 400; everything else a fast 200. Faults come from
 """
 
 from whsim.receiver.app import create_app
-from whsim.receiver.server import ServerThread
 from whsim.receiver.store import ReceiverStore
+from whsim.serve import ServerThread
 
 __all__ = ["ReceiverStore", "ServerThread", "create_app"]

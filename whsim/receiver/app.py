@@ -6,6 +6,10 @@ then idempotency by event id. An unsigned verification request is still answered
 VERIFY-5: the guide's own example answers before any signature check, so a sender may not sign
 it); a verification request with a wrong signature gets 401 like anything else.
 
+Limits: a body over ``max_body_bytes`` is answered 413 before it is read in full, and a request
+that fails the signature is logged without its body, so unauthenticated senders cannot fill the
+database. A sender that drops the connection mid-request is logged as one line, not a traceback.
+
 Faults (``behaviour``) are applied to signed, well-formed requests only, so a demo receiver that
 "fails twice" still rejects forgeries. A ``down`` outage cannot refuse connections from inside
 the server; it answers 503 and closes the connection instead.
@@ -18,9 +22,11 @@ import json
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -30,8 +36,12 @@ from whsim.core.errors import EventDataError
 from whsim.core.signing import SIGNATURE_HEADER, verify
 from whsim.core.spec.events import VERIFY_TYPE, parse_event
 from whsim.receiver.store import ReceiverStore
+from whsim.serve import BodyLimit
 
 __all__ = ["create_app"]
+
+MAX_BODY_BYTES = 1024 * 1024
+"""Default largest webhook body the receiver reads (1 MiB); larger ones get 413."""
 
 HANG_LIMIT_S = 600.0
 """A hanging answer gives up after this long, or as soon as the client goes away."""
@@ -69,8 +79,12 @@ def create_app(
     rng: random.Random | None = None,
     clock: Clock | None = None,
     log: Callable[[str], None] | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> Starlette:
-    """The receiver app. ``behaviour`` (None: no faults) runs on ``clock``, zero at creation."""
+    """The receiver app. ``behaviour`` (None: no faults) runs on ``clock``, zero at creation.
+
+    Bodies over ``max_body_bytes`` (any path) are answered 413 ``{"error": ..., "limit": N}``.
+    """
     db = store if store is not None else ReceiverStore()
     draw = rng if rng is not None else random.Random()
     wall = clock if clock is not None else WallClock()
@@ -107,7 +121,7 @@ def create_app(
         unsigned_verification = challenge is not None and signature is None
         if not unsigned_verification and not verify(body, signature, secret):
             why = "missing signature" if signature is None else "invalid signature"
-            record(request, 401, why, body)
+            record(request, 401, f"{why} ({len(body)} bytes, not stored)", b"")
             return JSONResponse({"error": why}, status_code=401)
         now_ms = wall.now_ms() - origin
         outage = behaviour.outage_at(now_ms) if behaviour else None
@@ -181,10 +195,22 @@ def create_app(
             "what arrived.\n"
         )
 
+    async def client_left(request: Request, exc: Exception) -> Response:
+        # The sender dropped the connection mid-request (or the body limit cut it off): nothing
+        # to answer, and not an error of the receiver.
+        say(f"{_now()} {request.url.path} - - - client disconnected before the body was read")
+        return Response(status_code=400)
+
     return Starlette(
         routes=[
             Route("/received", received, methods=["GET"]),
             Route("/{path:path}", webhook, methods=["POST"]),
             Route("/{path:path}", index, methods=["GET", "HEAD"]),
-        ]
+        ],
+        middleware=[Middleware(BodyLimit, limit=lambda _m, _p: max_body_bytes, refusal=_refusal)],
+        exception_handlers={ClientDisconnect: client_left},
     )
+
+
+def _refusal(status: int, code: str, message: str, details: dict[str, Any]) -> bytes:
+    return json.dumps({"error": message, **details}).encode()

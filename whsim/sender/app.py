@@ -16,7 +16,8 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -27,6 +28,7 @@ from whsim.sender.config import SenderConfig
 from whsim.sender.openapi import openapi_document
 from whsim.sender.service import DELIVERY_STATUSES, Sender
 from whsim.sender.source import EventSource
+from whsim.serve import BodyLimit
 
 __all__ = ["create_app"]
 
@@ -267,13 +269,19 @@ def create_app(
             return response
         return _error(exc.status_code, "http_error", str(exc.detail))
 
+    async def client_left(request: Request, exc: Exception) -> Response:
+        # The client went away mid-body, or BodyLimit cut the body off and has answered already.
+        return _error(400, "client_disconnected", "the client closed the request early")
+
     async def internal_error(request: Request, exc: Exception) -> Response:
         return _error(500, "internal_error", "the sender failed; see its log")
 
     return Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(BodyLimit, limit=lambda _method, _path: limit)],
         exception_handlers={
+            ClientDisconnect: client_left,
             SenderError: sender_error,
             RegistrationError: registration_error,
             EventDataError: event_error,

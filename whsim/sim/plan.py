@@ -167,12 +167,17 @@ def _trunc(x: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
 
 
 def jitter_delays(
-    policy: RetryPolicy, retry: int, u: npt.NDArray[np.float64]
+    policy: RetryPolicy,
+    retry: int,
+    u: npt.NDArray[np.float64],
+    previous: npt.NDArray[np.int64] | None = None,
 ) -> npt.NDArray[np.int64]:
-    """``policy.retry_delay_ms(retry, u)`` over an array of uniforms: the core's
+    """``policy.retry_delay_ms(retry, u, previous)`` over arrays of uniforms: the core's
     :func:`~whsim.core.policy.jitter_delay` with numpy's truncation (same values)."""
-    out = jitter_delay(policy.delays_ms[retry - 1], policy.jitter, policy.jitter_ratio, u, _trunc)
-    return np.asarray(out, dtype=np.int64)
+    out = jitter_delay(
+        policy.delays_ms, retry, policy.jitter, policy.jitter_ratio, u, previous, _trunc
+    )
+    return np.asarray(out, dtype=np.int64) + np.zeros(len(u), dtype=np.int64)
 
 
 def _verify(scenario: Scenario, seed: int, index: int, behaviour: Behaviour) -> tuple[str, int]:
@@ -266,7 +271,9 @@ def compile_plan(scenario: Scenario, seed: int) -> Plan:
         took[k - 1] = np.where(slow, timeout, lat)
         latency[k - 1] = np.minimum(lat, 2**31 - 1)
         if k < A:
-            delay[k - 1] = jitter_delays(policy, k, keyed.uniforms_np(keys, k, keyed.JITTER))
+            delay[k - 1] = jitter_delays(
+                policy, k, keyed.uniforms_np(keys, k, keyed.JITTER), delay[k - 2] if k > 1 else None
+            )
     o_hook, o_start, o_end, o_code = [], [], [], []
     for h, b in enumerate(behaviours):
         for o in b.outages:

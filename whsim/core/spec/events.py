@@ -14,11 +14,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
-
-from jsonschema import Draft202012Validator
+from functools import cache
+from typing import TYPE_CHECKING, Any, Final
 
 from whsim.core.errors import EventDataError
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 __all__ = [
     "ENVELOPE_SCHEMA",
@@ -134,9 +136,21 @@ ENVELOPE_SCHEMA: Final[dict[str, Any]] = {
     },
 }
 
-_VALIDATORS = {t: Draft202012Validator(s) for t, s in _DATA_SCHEMAS.items()}
-_ENVELOPE_VALIDATOR = Draft202012Validator(ENVELOPE_SCHEMA)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@cache
+def _validator(event_type: str | None) -> Draft202012Validator:
+    """The compiled validator of one type's ``data`` (``None``: the envelope), built on first use.
+
+    jsonschema is imported here, not at module import: importing it loads its format checkers,
+    and with ``rfc3987_syntax`` installed (jupyter's dependencies bring it) that builds a grammar
+    for about a second, which ``import whsim`` and every ``whsim`` command would otherwise pay.
+    """
+    from jsonschema import Draft202012Validator
+
+    schema = ENVELOPE_SCHEMA if event_type is None else _DATA_SCHEMAS[event_type]
+    return Draft202012Validator(schema)
 
 
 def data_schema(event_type: str) -> dict[str, Any]:
@@ -188,12 +202,11 @@ def _field_path(error: Any) -> str:
 
 
 def _check_data(event_type: str, data: object) -> None:
-    validator = _VALIDATORS.get(event_type)
-    if validator is None:
+    if event_type not in _DATA_SCHEMAS:
         raise EventDataError(
             f"unknown event type {event_type!r}; known: {', '.join(EVENT_TYPES)}", field="type"
         )
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    errors = sorted(_validator(event_type).iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         first = errors[0]
         raise EventDataError(
@@ -258,7 +271,7 @@ def parse_event(body: bytes, *, allow_unknown_type: bool = False) -> Event:
         doc = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EventDataError(f"body is not valid JSON: {exc}", field="body") from None
-    envelope_errors = list(_ENVELOPE_VALIDATOR.iter_errors(doc))
+    envelope_errors = list(_validator(None).iter_errors(doc))
     if envelope_errors:
         first = envelope_errors[0]
         path = ".".join(str(p) for p in first.absolute_path) or "body"
@@ -266,7 +279,7 @@ def parse_event(body: bytes, *, allow_unknown_type: bool = False) -> Event:
             missing = re.search(r"'([^']+)' is a required property", first.message)
             path = missing.group(1) if missing else path
         raise EventDataError(f"envelope: {path}: {first.message}", field=path)
-    if doc["type"] in _VALIDATORS:
+    if doc["type"] in _DATA_SCHEMAS:
         _check_data(doc["type"], doc["data"])
     elif not allow_unknown_type:
         raise EventDataError(f"unknown event type {doc['type']!r}", field="type")
