@@ -15,7 +15,7 @@ from whsim.sim.plan import Plan, compile_plan
 from whsim.sim.results import SimResult
 from whsim.sim.scenario import Scenario
 
-__all__ = ["EngineName", "run_plan", "simulate"]
+__all__ = ["EngineName", "prepare", "run_plan", "simulate"]
 
 EngineName = Literal["auto", "reference", "numpy"]
 
@@ -52,6 +52,20 @@ def simulate(
     policy: a RETRY-1 reading or a vendor policy name. ``progress`` receives the fraction done
     (reference engine only; the numpy engine is done before a bar would show).
     """
+    scenario = prepare(scenario, seed, reading, readings)
+    plan = compile_plan(scenario, seed)
+    started = time.perf_counter()
+    name, log = run_plan(plan, engine, progress)
+    return SimResult(plan=plan, log=log, engine=name, seconds=time.perf_counter() - started)
+
+
+def prepare(
+    scenario: Scenario | str | PathLike[str],
+    seed: int,
+    reading: str | None,
+    readings: Readings | None = None,
+) -> Scenario:
+    """The scenario ``simulate`` runs: loaded if named, ``seed`` checked, readings applied."""
     from whsim.sim.scenarios import load_scenario
 
     if not isinstance(scenario, Scenario):
@@ -70,7 +84,4 @@ def simulate(
         )
     if readings is not None:
         scenario = scenario.replace(sender=scenario.sender.with_readings(readings))
-    plan = compile_plan(scenario, seed)
-    started = time.perf_counter()
-    name, log = run_plan(plan, engine, progress)
-    return SimResult(plan=plan, log=log, engine=name, seconds=time.perf_counter() - started)
+    return scenario
