@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
-from whsim.core.errors import UnknownReadingError
+from whsim.core.errors import PropertyViolation, UnknownReadingError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -45,10 +45,6 @@ __all__ = [
 ]
 
 Check = Callable[["SimResult"], "bool | str | None"]
-
-
-class PropertyViolation(AssertionError):
-    """Raised inside the search when a scenario breaks the property."""
 
 
 @dataclass(frozen=True)

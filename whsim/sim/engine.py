@@ -63,6 +63,16 @@ def _outage_table(plan: Plan) -> list[tuple[Outage, ...] | None]:
     return [outs or None for outs in plan.outages]
 
 
+def _kernel() -> tuple[Any, Any, Any, Any]:
+    """The core's delivery functions, looked up now (so a rule changed in the core is run)."""
+    return delivery.settle, delivery.may_start, delivery.expiry_deadline, behaviours.outage_answer
+
+
+def _tables(plan: Plan) -> tuple[memoryview, memoryview, memoryview, memoryview]:
+    """Scalar views of the plan's per-attempt tables: code, took, latency, delay."""
+    return _view(plan.code), _view(plan.took), _view(plan.latency), _view(plan.delay)
+
+
 def _finish(
     plan: Plan,
     j: list[int],
@@ -100,14 +110,9 @@ def run_reference(plan: Plan, progress: Progress | None = None) -> RawLog:
 
 def _run_independent(plan: Plan, progress: Progress | None) -> RawLog:
     """Deliveries that never interact: an attempt's outcome is settled when it is sent."""
-    settle, may_start = delivery.settle, delivery.may_start
-    expiry_deadline, outage_answer = delivery.expiry_deadline, behaviours.outage_answer
-    n, A = plan.n, plan.max_attempts
-    policy = plan.policy
-    code_mv = _view(plan.code)
-    took_mv = _view(plan.took)
-    lat_mv = _view(plan.latency)
-    delay_mv = _view(plan.delay)
+    settle, may_start, expiry_deadline, outage_answer = _kernel()
+    n, A, policy = plan.n, plan.max_attempts, plan.policy
+    code_mv, took_mv, lat_mv, delay_mv = _tables(plan)
     verdict = plan.verdict.tolist()
     arr_t = plan.ready_ms.tolist()
     arr_t.append(2**62)  # sentinel: the stream never runs dry while the heap has work
@@ -180,14 +185,9 @@ def _run_coupled(plan: Plan, progress: Progress | None) -> RawLog:
     attempt that finds no free slot waits in its webhook's FIFO queue; one due during downtime
     waits for the window's end. The expiry is checked when the attempt actually starts.
     """
-    settle, may_start = delivery.settle, delivery.may_start
-    expiry_deadline, outage_answer = delivery.expiry_deadline, behaviours.outage_answer
-    n, A = plan.n, plan.max_attempts
-    policy = plan.policy
-    code_mv = _view(plan.code)
-    took_mv = _view(plan.took)
-    lat_mv = _view(plan.latency)
-    delay_mv = _view(plan.delay)
+    settle, may_start, expiry_deadline, outage_answer = _kernel()
+    n, A, policy = plan.n, plan.max_attempts, plan.policy
+    code_mv, took_mv, lat_mv, delay_mv = _tables(plan)
     verdict = plan.verdict.tolist()
     arr_t = plan.ready_ms.tolist()
     event_t = plan.event_ms.tolist()
