@@ -95,3 +95,25 @@ def test_honoured_simulator_readings_change_what_it_does():
         _tiny(), seed=2, readings=Readings.parse(["VERIFY-3=reject-registration"])
     )
     assert "rejected" in reject.plan.hook_status
+
+
+def test_the_explorers_table_is_what_explore_does():
+    from hypothesis import strategies as st
+
+    from whsim.analysis.explore import explore
+
+    for row in honoured.table():
+        clause_id, name = row["clause"], row["reading"]
+        try:
+            explore(
+                lambda result: None,
+                st.just(_tiny()),
+                max_examples=1,
+                time_budget_s=5,
+                readings=Readings({clause_id: name}),
+            )
+            refused = False
+        except ReadingNotHonouredError as exc:
+            assert f"{clause_id}={name}" in str(exc)
+            refused = True
+        assert refused == (not honoured.EXPLORE.honours(clause_id, name)), (clause_id, name)
