@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from whsim.core.spec.clauses import clause
-from whsim.sender.config import FAULTS
+from whsim.sender.faults import FAULTS
 
 SCALE = "10"
 WHSIM = [sys.executable, "-m", "whsim"]
@@ -36,10 +36,10 @@ def sender_process(tmp: Path, *args: str, faults: str = "") -> Iterator[str]:
     """``whsim sender --port 0`` in a subprocess; yields its base URL, always stops it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WHSIM_")}
     env.update(PYTHONUNBUFFERED="1", WHSIM_SENDER_FAULTS=faults)
+    command = [sys.executable, "-m", "whsim.sender.faults"] if faults else [*WHSIM, "sender"]
     proc = subprocess.Popen(
         [
-            *WHSIM,
-            "sender",
+            *command,
             "--port",
             "0",
             "--db",
