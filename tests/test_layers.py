@@ -19,6 +19,9 @@ LAYERS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
     ("shells", 1, ("whsim.sim", "whsim.sender", "whsim.receiver", "whsim.serve")),
     ("analysis", 2, ("whsim.analysis",)),
     ("kit", 3, ("whsim.conformance", "whsim_conformance", "whsim.pytest_plugin")),
+    # test-only broken senders (issue 12): subclasses of the sender that tests install; their
+    # `python -m` entry reuses the sender command, so they sit with the tools, above the shells
+    ("faults", 4, ("whsim.sender.faults",)),
     ("tools", 4, ("whsim.cli", "whsim.commands", "whsim.demo", "whsim.listen", "whsim.__main__")),
 )  # fmt: skip
 # the package facade re-exports the core and the simulator; it is no layer of its own

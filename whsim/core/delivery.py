@@ -40,6 +40,7 @@ __all__ = [
     "DeliveryStatus",
     "after_attempt",
     "before_attempt",
+    "cancel",
     "expiry_deadline_ms",
     "may_start",
     "new_delivery",
@@ -265,3 +266,14 @@ def after_attempt(
         EXPIRED_C: "the next attempt would start after the expiry",
     }[code]
     return _end(state, STATUS_OF[code], finished_ms, reason)
+
+
+def cancel(state: DeliveryState, now_ms: int, reason: str) -> DeliveryState:
+    """End a pending delivery without an attempt, as REJECTED: its webhook stopped receiving.
+
+    The guide sends events to active webhooks only (REG-8); a delivery whose webhook was
+    disabled or failed verification before the attempt was due ends here, with ``reason``.
+    """
+    if state.terminal:
+        raise SpecInputError(f"delivery is already {state.status}", field="status")
+    return _end(state, DeliveryStatus.REJECTED, now_ms, reason)
