@@ -59,9 +59,7 @@ def _child(scale: float, workers: int, shard_deliveries: int) -> None:
         client = Client(cluster)
     try:
         started = time.perf_counter()
-        result = simulate_sharded(
-            scenario, SEED, shard_deliveries=shard_deliveries, client=client
-        )
+        result = simulate_sharded(scenario, SEED, shard_deliveries=shard_deliveries, client=client)
         wall = time.perf_counter() - started
     finally:
         if client is not None and cluster is not None:
