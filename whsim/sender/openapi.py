@@ -20,7 +20,7 @@ from whsim.core.policy import NETWORK_ERRORS, RetryPolicy
 from whsim.core.registry import MAX_URL_LENGTH, SECRET_MAX, SECRET_MIN, WebhookStatus
 from whsim.core.spec.clauses import reading_names
 from whsim.core.spec.events import ENVELOPE_SCHEMA, EVENT_TYPES, TEST_EVENT_TYPE, data_schema
-from whsim.sender.config import FAULTS, FAULTS_ENV, SenderConfig
+from whsim.sender.config import SenderConfig
 from whsim.sender.service import DELIVERY_STATUSES
 from whsim.sender.source import JOB_STATUSES, MAX_STEP_SECONDS, MAX_STEPS, MAX_TITLE
 
@@ -66,6 +66,7 @@ ERROR_CODES: Final = (
     "webhook_not_active",
     "delivery_pending",
     "event_expired",
+    "verification_failed",
     "internal_error",
 )
 """Every ``error.code`` the API answers with."""
@@ -390,7 +391,13 @@ def _meta_schema() -> Schema:
             "version": _STR,
             "retry": {"type": "object"},
             "limits": {"type": "object"},
-            "faults": {"type": "array", "items": _STR},
+            "durability": {"type": "object"},
+            "faults": {
+                "type": "array",
+                "items": _STR,
+                "description": "only in a test-only broken sender (whsim.sender.faults): the "
+                "rules it breaks on purpose",
+            },
         },
     }
 
@@ -684,9 +691,6 @@ Verification (VERIFY-1 'sync-on-create'): POST /api/webhooks sends
 `{{"type":"webhook.verify","challenge":...}}` (signed, VERIFY-5) to the URL before it answers;
 the webhook is active if the answer is 200 with JSON `{{"challenge": <the same>}}`, else
 verification_failed (VERIFY-3 'mark-failed').
-
-Test-only faults: the environment variable `{FAULTS_ENV}` can switch on deliberate
-violations ({", ".join(FAULTS)}) for testing conformance suites; GET /api/meta lists those on.
 """
 
 
