@@ -51,6 +51,8 @@ class Report:
     started: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     duration_s: float = 0.0
     notes: list[str] = field(default_factory=list)
+    diagnosis: list[dict[str, Any]] = field(default_factory=list)
+    """The likely root causes (:class:`whsim.conformance.diagnosis.Finding` dicts), first first."""
 
     @property
     def outcomes(self) -> list[Outcome]:
@@ -101,6 +103,7 @@ class Report:
             "readings": self.readings,
             "settings": self.settings,
             "notes": self.notes,
+            "diagnosis": self.diagnosis,
             "clauses": self.clause_coverage(),
             "cases": [r.as_dict() for r in self.cases],
         }
