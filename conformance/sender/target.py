@@ -20,6 +20,7 @@ from whsim.conformance.http import UNREACHABLE
 from whsim.conformance.listener import Arrival, Listener, Responder
 from whsim.conformance.masking import KIT_SECRET_PREFIX
 from whsim.conformance.timing import Profile, expected_gaps
+from whsim.core.errors import TriggerError
 from whsim.core.policy import RetryPolicy
 from whsim.core.spec.clauses import reading_names
 from whsim.core.spec.events import EVENT_TYPES
@@ -38,10 +39,6 @@ API_TIMEOUT_S: Final = 20.0
 SECRET_PREFIX: Final = KIT_SECRET_PREFIX  # reports mask every secret with this prefix
 NOWHERE: Final = "https://whsim-conformance.invalid"
 """A public-looking https base that never resolves (RFC 6761), for production-mode registrations."""
-
-
-class TriggerError(Exception):
-    """The trigger could not make the sender emit an event."""
 
 
 def as_exchange(arrival: Arrival, url: str, note: str = "") -> Exchange:
@@ -181,7 +178,7 @@ class SenderTarget:
 
     def _meta(self) -> dict[str, Any]:
         try:
-            answer = self.client.get(self.base + "/api/meta")
+            answer = self.client.get(self.base + "/api/meta", timeout=5.0)
             doc = answer.json() if answer.status_code == 200 else {}
         except (httpx.HTTPError, ValueError):
             doc = {}
@@ -196,6 +193,7 @@ class SenderTarget:
         *,
         raw: bytes | None = None,
         note: str = "",
+        timeout: float | None = None,
     ) -> Exchange:
         """One API request, recorded on ``case``; an unreachable sender ends the case as error."""
         url = self.base + path
@@ -204,7 +202,13 @@ class SenderTarget:
         request = Request(method, url, tuple(headers.items()), content)
         start = time.monotonic()
         try:
-            answer = self.client.request(method, url, content=content or None, headers=headers)
+            answer = self.client.request(
+                method,
+                url,
+                content=content or None,
+                headers=headers,
+                timeout=API_TIMEOUT_S if timeout is None else timeout,
+            )
         except httpx.HTTPError as exc:
             kind = UNREACHABLE if isinstance(exc, httpx.ConnectError) else type(exc).__name__
             response = Response(None, elapsed_s=time.monotonic() - start, error=f"{kind}: {exc}")
