@@ -14,7 +14,7 @@ import httpx
 import pytest
 from test_conformance_kit import live_sender
 
-from whsim.conformance.grader import check
+from whsim.conformance.grader import CASES, check
 from whsim.conformance.listener import Listener, Responder, always, fail, hang, ok
 from whsim.core.spec.events import TEST_EVENT_TYPE
 
@@ -83,8 +83,10 @@ def test_reference_and_broken_senders_recorded_and_graded(tmp_path: Path) -> Non
     assert (tmp_path / "report" / "junit.xml").exists()
     for fault, (_, case, _) in FAULTED.items():
         result = check(traces[fault], secret=SECRET, time_scale=SCALE)
-        assert result.outcomes[case] == "fail", (fault, result.outcomes)
-        assert result.exit_code == 1
+        # A MUST broken fails; a SHOULD broken (TIMEOUT-2 since issue 11) is non-strict.
+        expected = "fail" if CASES[case].level == "MUST" else "non-strict"
+        assert result.outcomes[case] == expected, (fault, result.outcomes)
+        assert result.exit_code == (1 if expected == "fail" else 0)
         if fault == "new-id-per-retry":  # EVENT-9 is a SHOULD: the new ids are named, non-strict
             assert result.outcomes["CHK-EVENT-003"] == "non-strict"
             assert result.diagnosis[0]["code"] == "new-id-per-retry"
