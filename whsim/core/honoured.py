@@ -104,7 +104,7 @@ def table() -> list[dict[str, object]]:
 # --- the declarations (one line per tool) -----------------------------------------------------
 _SIM_READINGS: Final = (
     "RETRY-1", "RETRY-2", "RETRY-3", "RETRY-4", "EXPIRY-1", "THROTTLE-1", "CODES-1", "VERIFY-2",
-    "VERIFY-3", "THROTTLE-2=per-job",
+    "VERIFY-3", "THROTTLE-2",
 )  # fmt: skip
 SIMULATE: Final = declare("whsim simulate", *_SIM_READINGS, policy=True)
 EXPLORE: Final = declare("whsim explore", *_SIM_READINGS, policy=True)  # runs the simulator
