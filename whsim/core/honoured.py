@@ -24,7 +24,7 @@ from whsim.core.errors import ReadingNotHonouredError, SpecInputError
 from whsim.core.readings import AMBIGUOUS, DEFAULTS, Readings, parse_reading
 from whsim.core.spec.clauses import clause, reading_names
 
-__all__ = ["EXPLORE", "SIMULATE", "TOOLS", "Honoured", "declare", "table"]
+__all__ = ["EXPLORE", "RECEIVER", "SIMULATE", "TOOLS", "Honoured", "declare", "table"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,3 +108,6 @@ _SIM_READINGS: Final = (
 )  # fmt: skip
 SIMULATE: Final = declare("whsim simulate", *_SIM_READINGS, policy=True)
 EXPLORE: Final = declare("whsim explore", *_SIM_READINGS, policy=True)  # runs the simulator
+RECEIVER: Final = declare(
+    "whsim receiver", "SIG-1", "SIG-2", "CODES-5", "EVENT-9", "VERIFY-5"
+)  # EVENT-9, VERIFY-5: the sender's choice, both handled by the same code (receiver/app.py)
