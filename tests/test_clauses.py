@@ -53,7 +53,7 @@ def test_ambiguous_clauses_have_exactly_one_default():
         ("THROTTLE-1", {"drop", "coalesce"}),  # drop or coalesce
         ("THROTTLE-2", {"per-job", "per-webhook"}),  # per job or per webhook
         ("EXPIRY-1", {"from-event-timestamp", "from-first-attempt"}),  # 24 h vs 31 s window
-        ("RETRY-4", {"none", "full", "equal", "proportional"}),  # no jitter
+        ("RETRY-4", {"none", "full", "equal", "proportional", "decorrelated"}),  # no jitter
         ("EVENT-11", {"webhook.test", "subscribed-sample"}),  # the test event's type
         ("HTTPS-1", {"mode-flag", "loopback-host"}),  # "local development"
     ],

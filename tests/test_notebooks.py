@@ -145,3 +145,6 @@ def test_notebook_runs_top_to_bottom(path, kernel_env):
     printed = "".join(o.get("text", "") for o in last.outputs if o.get("output_type") == "stream")
     assert printed.strip(), f"{path.name} must end by printing its answer"
     assert os.environ["MPLBACKEND"] == "Agg"
+    # with MPLBACKEND=Agg (as in CI) the figures must still be in the executed notebook
+    pngs = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert pngs, f"{path.name} lost its figures when executed headless"

@@ -89,4 +89,62 @@ def test_delivery_age_and_overview(result):
     ax = plot.delivery_age(result)
     assert "expiry" in [t.get_text().split(" ")[0] for t in ax.get_legend().get_texts()]
     fig = plot.overview(result)
-    assert len(fig.axes) == 2
+    assert len(fig.axes) == 3  # timeline, load of the busiest webhook, the total on its own scale
+
+
+# --- figures that tell the truth (issue 13) ----------------------------------------------------
+
+
+def test_overview_panels_share_one_time_range(result):
+    fig = plot.overview(result)
+    top, bottom = fig.axes[0], fig.axes[1]
+    assert top.get_xlim() == bottom.get_xlim()
+    assert top.get_xlabel() == bottom.get_xlabel()
+
+
+def test_retry_timeline_never_starts_before_zero_and_labels_rows_by_type(result):
+    ax = plot.retry_timeline(result, max_rows=20)
+    assert ax.get_xlim()[0] >= 0
+    assert all(t >= 0 for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1])
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert labels and all(not t.startswith("evt_") and " #" in t for t in labels)
+
+
+def test_retry_timeline_of_a_short_span_is_in_seconds():
+    r = whsim.simulate(whsim.load_scenario("healthy"), seed=0)
+    span = float(r.attempts["sent_ms"].max() - r.attempts["sent_ms"].min())
+    assert plot.time_unit(60_000) == (1_000.0, "s") and plot.time_unit(span)[1] in ("s", "min", "h")
+    assert plot.time_unit(4 * 3_600_000)[1] == "h"
+
+
+def test_an_immediate_retry_is_visible_next_to_the_first_attempt():
+    ax = plot.attempt_offsets({"backoff-only": [0, 1, 3], "immediate-plus-five": [0, 0, 1, 3]})
+    row = ax.collections[-1].get_offsets()
+    points = {(float(x), float(y)) for x, y in row}
+    assert len(points) == 4, "two attempts at 0 s are drawn on one spot"
+    texts = [t.get_text() for t in ax.texts]
+    assert "2 attempts at 0 s" in texts and "4 attempts" in texts and "3 attempts" in texts
+
+
+def test_identical_loss_curves_are_one_line_named_for_both():
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "policy": ["a", "a", "b", "b", "c", "c"],
+            "outage_s": [10, 60, 10, 60, 10, 60],
+            "loss_rate": [0.0, 0.5, 0.0, 0.5, 0.0, 0.1],
+        }
+    )
+    ax = plot.outage_loss(frame)
+    labels = [line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")]
+    assert labels == ["a = b (identical)", "c"]
+
+
+def test_load_of_one_webhook_does_not_lie_flat_under_the_total(result):
+    ax = plot.attempts_per_second(result)
+    twins = [a for a in ax.figure.axes if a is not ax]
+    assert len(twins) == 1, "the total over all webhooks has its own scale"
+    (one,) = ax.get_lines()[:1]
+    assert max(one.get_ydata()) >= 0.5 * ax.get_ylim()[1]
+    assert any(t.get_text().startswith("peak ") for t in ax.texts)

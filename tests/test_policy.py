@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import whsim
-from whsim.core.policy import DEFAULT_READING, classify
+from whsim.core.policy import DEFAULT_READING, RetryPolicy, classify
 
 
 @pytest.mark.parametrize(
@@ -100,3 +100,11 @@ def test_replace_validates():
         dataclasses.replace(policy, jitter="lots")
     with pytest.raises(whsim.SpecInputError):
         policy.retry_delay_ms(6)
+
+
+def test_decorrelated_jitter_draws_from_the_previous_wait_within_the_cap():
+    policy = RetryPolicy.seed("backoff-only", jitter="decorrelated")  # 1, 2, 4, 8, 16 s
+    assert policy.retry_delay_ms(1, 0.0) == 1_000  # from [first, 3 x first)
+    assert policy.retry_delay_ms(1, 0.5) == 2_000
+    assert policy.retry_delay_ms(3, 0.5, previous_ms=4_000) == 6_500
+    assert policy.retry_delay_ms(4, 0.99, previous_ms=12_000) == 16_000  # capped at the longest

@@ -20,6 +20,10 @@ JITTER_DRAWS = 20  # seeds drawn for each jittered row
 RECEIVER = "always-500"  # a built-in behaviour: "always-500", "down" (refused), "hang" (5 s timeouts)
 
 # %%
+import matplotlib
+
+# Figures inline, also when MPLBACKEND=Agg is set (nbconvert --execute in CI drops them otherwise).
+matplotlib.use("module://matplotlib_inline.backend_inline")
 import matplotlib.pyplot as plt
 import pandas as pd
 

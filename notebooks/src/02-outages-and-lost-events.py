@@ -32,6 +32,10 @@ EXPIRY_S = 86_400  # the guide's 24 h; None lifts the expiry
 SEED = 0
 
 # %%
+import matplotlib
+
+# Figures inline, also when MPLBACKEND=Agg is set (nbconvert --execute in CI drops them otherwise).
+matplotlib.use("module://matplotlib_inline.backend_inline")
 import matplotlib.pyplot as plt
 import pandas as pd
 

@@ -20,6 +20,10 @@ ZOOM_MIN = (8, 17)  # minutes of virtual time to show
 # %%
 import dataclasses
 
+import matplotlib
+
+# Figures inline, also when MPLBACKEND=Agg is set (nbconvert --execute in CI drops them otherwise).
+matplotlib.use("module://matplotlib_inline.backend_inline")
 import matplotlib.pyplot as plt
 import pandas as pd
 
@@ -98,9 +102,12 @@ print(
         for j in JITTERS[1:]
     )
 )
-fig, axes = plt.subplots(len(JITTERS), 1, figsize=(11, 3.0 * len(JITTERS)), sharex=True, sharey=True, squeeze=False)
+# One endpoint's load per panel, on one shared scale, its peak marked: the panels differ where
+# jitter moves the peak (the total over all endpoints is in the table above).
+endpoint = results[plain].summary["peak_webhook"]
+fig, axes = plt.subplots(len(JITTERS), 1, figsize=(11, 2.6 * len(JITTERS)), sharex=True, sharey=True, squeeze=False)
 for ax, (jitter, r) in zip(axes[:, 0], results.items()):
-    plot.attempts_per_second(r, bin_s=BIN_S, ax=ax)
-    ax.set_title(f"{SCENARIO}, {READING}, jitter {jitter}: attempts per second")
+    plot.attempts_per_second(r, [endpoint], bin_s=BIN_S, ax=ax)
+    ax.set_title(f"{SCENARIO}, {READING}, jitter {jitter}: attempts per second to {endpoint}")
     ax.set_xlim(*ZOOM_MIN)
 fig.tight_layout()

@@ -20,6 +20,10 @@ SEED = 0
 # %%
 import dataclasses
 
+import matplotlib
+
+# Figures inline, also when MPLBACKEND=Agg is set (nbconvert --execute in CI drops them otherwise).
+matplotlib.use("module://matplotlib_inline.backend_inline")
 import matplotlib.pyplot as plt
 import pandas as pd
 

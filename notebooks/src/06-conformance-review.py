@@ -27,6 +27,10 @@ CASES = {  # retry cases of the sender suite, and the receiver behaviour each on
 # %%
 import json
 
+import matplotlib
+
+# Figures inline, also when MPLBACKEND=Agg is set (nbconvert --execute in CI drops them otherwise).
+matplotlib.use("module://matplotlib_inline.backend_inline")
 import matplotlib.pyplot as plt
 import pandas as pd
 

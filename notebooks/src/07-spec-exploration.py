@@ -26,10 +26,15 @@ SEED = 0  # seeds the search: the same seed finds the same counterexample
 # %%
 import math
 
+import matplotlib
+
+# Figures inline, also when MPLBACKEND=Agg is set (nbconvert --execute in CI drops them otherwise).
+matplotlib.use("module://matplotlib_inline.backend_inline")
 import matplotlib.pyplot as plt
 import pandas as pd
 
 from whsim.analysis.explore import PROPERTIES as CATALOGUE
+from whsim.analysis import plot
 from whsim.analysis.explore import explore_named
 
 # %%
@@ -97,7 +102,7 @@ cols = 2
 fig, axes = plt.subplots(math.ceil(len(shown) / cols), cols, figsize=(13, 3.6 * math.ceil(len(shown) / cols)), squeeze=False)
 for ax, name in zip(axes.flat, shown):
     found[name].plot(ax=ax)
-    ax.set_title(f"{name}: {found[name].message[:70]}", fontsize=9)
+    plot.title(ax, f"{name}: {found[name].message}", width=75)
 for ax in list(axes.flat)[len(shown):]:
     ax.axis("off")
 fig.tight_layout()

@@ -63,7 +63,7 @@ WEBHOOK_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("test type not subscribable", {**GOOD, "events": ["webhook.test"]}, "unknown_event_type"),
     ("secret a number", {**GOOD, "secret": 12345678}, "invalid_request"),
     ("secret too short", {**GOOD, "secret": "short"}, "invalid_request"),
-    ("secret with a newline", {**GOOD, "secret": "abcd\nefgh"}, "invalid_request"),
+    ("secret with a newline", {**GOOD, "secret": "abcd\nefgh"}, "invalid_text"),
     ("missing url", {"events": ["job.completed"], "secret": SECRET}, "missing_field"),
     ("unknown field", {**GOOD, "active": True}, "invalid_request"),
 ]

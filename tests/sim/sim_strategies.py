@@ -68,7 +68,7 @@ def senders(draw: st.DrawFn, *, coupled: bool = False) -> Sender:
             downtime = (Downtime(start, start + draw(st.integers(1, 30 * 60_000))),)
     return Sender(
         retry=draw(st.sampled_from(RetryPolicy.names())),
-        jitter=draw(st.sampled_from([None, "full", "equal", "proportional"])),
+        jitter=draw(st.sampled_from([None, "full", "equal", "proportional", "decorrelated"])),
         codes=draw(st.sampled_from([None, "all-non-2xx", "only-500"])),
         backoff_from=draw(st.sampled_from([None, "from-send"])),
         expiry_from=draw(st.sampled_from([None, "from-first-attempt"])),

@@ -83,7 +83,7 @@ def _step_state_machine(
 def single_cases(draw: st.DrawFn) -> tuple[Sender, list[int], list[int], list[float], int]:
     sender = Sender(
         retry=draw(st.sampled_from(RetryPolicy.names())),
-        jitter=draw(st.sampled_from([None, "full", "equal", "proportional"])),
+        jitter=draw(st.sampled_from([None, "full", "equal", "proportional", "decorrelated"])),
         codes=draw(st.sampled_from([None, "all-non-2xx", "only-500"])),
         backoff_from=draw(st.sampled_from([None, "from-send"])),
         expiry_from=draw(st.sampled_from([None, "from-first-attempt"])),

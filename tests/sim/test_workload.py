@@ -70,7 +70,7 @@ def test_respond_many_is_respond_over_arrays(behaviour, attempt, us):
 
 @given(
     st.sampled_from(RetryPolicy.names()),
-    st.sampled_from(["none", "full", "equal", "proportional"]),
+    st.sampled_from(["none", "full", "equal", "proportional", "decorrelated"]),
     st.floats(0, 1),
     st.lists(st.floats(0, 1, exclude_max=True), min_size=1, max_size=20),
 )

@@ -30,6 +30,8 @@ __all__ = [
     "outage_loss",
     "overview",
     "retry_timeline",
+    "time_unit",
+    "title",
 ]
 
 OUTCOME_COLOURS: Final = {
@@ -104,17 +106,36 @@ def _busiest_webhook(result: SimResult) -> str:
     return str(source["webhook_id"].value_counts().idxmax())
 
 
+def time_unit(span_ms: float) -> tuple[float, str]:
+    """The unit (milliseconds per unit, name) in which a span of ``span_ms`` reads best."""
+    if span_ms <= 180_000:
+        return 1_000.0, "s"
+    if span_ms <= 3 * 3_600_000:
+        return 60_000.0, "min"
+    return 3_600_000.0, "h"
+
+
+def title(ax: Axes, text: str, *, width: int = 70, fontsize: float = 9) -> None:
+    """Set a title wrapped onto as many lines as it needs (never cut)."""
+    import textwrap
+
+    ax.set_title("\n".join(textwrap.wrap(text, width)) or text, fontsize=fontsize)
+
+
 def retry_timeline(
     result: SimResult,
     webhook: str | None = None,
     *,
     max_rows: int = 60,
+    unit: tuple[float, str] | None = None,
     ax: Axes | None = None,
 ) -> Axes:
     """Events as rows, attempts as marks coloured by outcome, outage windows shaded.
 
     Shows one webhook (default: the one with the most failed attempts) and at most
-    ``max_rows`` of its deliveries, those around the first failures first.
+    ``max_rows`` of its deliveries, those around the first failures first. Rows are labelled
+    by event type (and the event's position among events of that type); time is in the unit
+    that suits the span shown (``unit`` = (ms per unit, name) to choose), never before 0.
     """
     ax = _axes(ax, (11, 6))
     hook = webhook or _busiest_webhook(result)
@@ -142,7 +163,8 @@ def retry_timeline(
     events = every
     rows = {e: i for i, e in enumerate(events)}
     shown = att[att["event_id"].isin(rows)]
-    scale = 60_000.0
+    span = float(shown["sent_ms"].max() - shown["sent_ms"].min())
+    scale, unit_name = unit or time_unit(span)
     y = shown["event_id"].map(rows).astype(float).to_numpy()
     x = shown["sent_ms"].to_numpy() / scale
     for ev, grp in shown.groupby("event_id", observed=True):
@@ -155,11 +177,13 @@ def retry_timeline(
     _shade(ax, result, hook, scale)
     lo, hi = float(x.min()), float(x.max())
     pad = max((hi - lo) * 0.05, 0.2)
-    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_xlim(max(0.0, lo - pad), hi + pad)
     ax.set_yticks(range(len(events)))
-    ax.set_yticklabels(events if len(events) <= 25 else [""] * len(events), fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlabel("virtual time (min)")
+    ax.set_yticklabels(
+        _event_labels(result, events) if len(events) <= 25 else [""] * len(events), fontsize=7
+    )
+    ax.set_ylim(max(len(events), 4) - 0.5, -0.5)  # a few rows stay rows, not a stretched band
+    ax.set_xlabel(f"virtual time ({unit_name})")
     ax.set_ylabel("event")
     ax.set_title(
         f"{result.scenario.name}: attempts to {hook} (policy {result.plan.policy.name}, "
@@ -169,23 +193,38 @@ def retry_timeline(
     return ax
 
 
+def _event_labels(result: SimResult, events: Sequence[str]) -> list[str]:
+    """Row labels: "job.progress #3" (the event's type and its rank among that type)."""
+    d = result.deliveries
+    types = dict(zip(d["event_id"].astype(str), d["event_type"].astype(str), strict=False))
+    order = sorted(types, key=lambda e: e)
+    rank: dict[str, int] = {}
+    seen: dict[str, int] = {}
+    for e in order:
+        seen[types[e]] = seen.get(types[e], 0) + 1
+        rank[e] = seen[types[e]]
+    return [f"{types.get(str(e), str(e))} #{rank.get(str(e), 0)}" for e in events]
+
+
 def attempts_per_second(
     result: SimResult,
     webhooks: Sequence[str] | None = None,
     *,
     bin_s: float = 1.0,
+    unit: tuple[float, str] = (60_000.0, "min"),
     ax: Axes | None = None,
 ) -> Axes:
     """Attempts each receiver gets per second of virtual time (its load), outages shaded.
 
-    Default: the total over all webhooks plus the busiest webhook.
+    Default: the total over all webhooks plus the busiest webhook. ``unit`` = (ms per unit,
+    name) of the time axis.
     """
     ax = _axes(ax)
     att = result.attempts
     width = int(bin_s * 1000)
     end = int(att["sent_ms"].max()) + width if len(att) else width
     edges = np.arange(0, end + width, width)
-    scale = 60_000.0
+    scale, unit_name = unit
     centres = edges[:-1] / scale
     series: list[tuple[str, Any]] = []
     if webhooks is None:
@@ -195,14 +234,36 @@ def attempts_per_second(
     else:
         for hook in webhooks:
             series.append((hook, att.loc[att["webhook_id"] == hook, "sent_ms"].to_numpy()))
-    for label, sent in series:
+    # The total over all webhooks is often 100x one webhook's load: it gets its own scale (right
+    # axis), so neither line lies flat. Each line's peak is marked with its value.
+    handles = []
+    for i, (label, sent) in enumerate(series):
         counts, _ = np.histogram(sent, bins=edges)
-        ax.plot(centres, counts / bin_s, lw=0.8, label=label)
+        rate = counts / bin_s
+        on = ax.twinx() if (webhooks is None and i == 0 and len(series) > 1) else ax
+        colour = "#7f7f7f" if on is not ax else f"C{i}"
+        (line,) = on.plot(centres, rate, lw=0.8, color=colour, label=label)
+        line.sticky_edges.y.append(0.0)  # no margin below 0; shared axes still autoscale up
+        handles.append(line)
+        if len(rate) and rate.max() > 0:
+            k = int(rate.argmax())
+            on.scatter([centres[k]], [rate[k]], s=16, color=colour, zorder=3)
+            on.annotate(
+                f"peak {rate[k]:g}/s",
+                (centres[k], rate[k]),
+                xytext=(5, -2),
+                textcoords="offset points",
+                fontsize=7,
+                color=colour,
+                va="top",
+            )
+        if on is not ax:
+            on.set_ylabel(f"{label}: attempts per second", color=colour, fontsize=8)
     _shade(ax, result, None, scale)
-    ax.set_xlabel("virtual time (min)")
-    ax.set_ylabel("attempts per second")
+    ax.set_xlabel(f"virtual time ({unit_name})")
+    ax.set_ylabel("attempts per second" + (f" ({series[-1][0]})" if webhooks is None else ""))
     ax.set_title(f"{result.scenario.name}: load on receivers ({bin_s:g} s bins)")
-    ax.legend(loc="best", fontsize=8)
+    ax.legend(handles=handles, loc="upper right", fontsize=8)
     return ax
 
 
@@ -301,6 +362,33 @@ def _series(value: Sequence[float] | Sequence[Sequence[float]]) -> list[Sequence
     return [list(value)]  # type: ignore[arg-type]
 
 
+def _coincident(xs: Sequence[float], close: float) -> list[tuple[float, int]]:
+    """Groups of attempts within ``close`` of the group's first: (offset, count) for count > 1."""
+    out: list[tuple[float, int]] = []
+    start, n = None, 0
+    for x in sorted(xs):
+        if start is not None and x - start <= close:
+            n += 1
+            continue
+        if start is not None and n > 1:
+            out.append((start, n))
+        start, n = x, 1
+    if start is not None and n > 1:
+        out.append((start, n))
+    return out
+
+
+def _stacked(xs: Sequence[float], y: float, close: float) -> list[float]:
+    """Row positions for ``xs``: attempts that coincide are spread above and below the row."""
+    ys = []
+    previous, k = None, 0
+    for x in xs:
+        k = k + 1 if previous is not None and abs(x - previous) <= close else 0
+        previous = x if k == 0 else previous
+        ys.append(y + (0.0 if k == 0 else (-0.22 if k % 2 else 0.22) * ((k + 1) // 2)))
+    return ys
+
+
 def attempt_offsets(
     rows: Mapping[str, Sequence[float] | Sequence[Sequence[float]]],
     *,
@@ -330,6 +418,10 @@ def attempt_offsets(
             )
         else:
             ax.axvspan(band_lo, band_hi, color="#2ca02c", alpha=0.12, label=label)
+    every = [float(x) for label in labels for xs in _series(rows[label]) for x in xs]
+    # attempts closer than this are drawn apart (stacked) so none hides another
+    close = (max(every) - min(every)) / 150 if every else 0.0
+    right = max(every) if every else 0.0
     for y, label in enumerate(labels):
         series = _series(rows[label])
         alpha = 1.0 if len(series) == 1 else max(0.25, 1.5 / len(series))
@@ -339,7 +431,32 @@ def attempt_offsets(
             if not xs:
                 continue
             ax.plot([min(xs), max(xs)], [y, y], color="#bbbbbb", lw=0.8, zorder=1)
-            ax.scatter(xs, [y] * len(xs), s=30, color=colour, alpha=alpha, zorder=2)
+            if len(series) > 1:
+                ax.scatter(xs, [y] * len(xs), s=30, color=colour, alpha=alpha, zorder=2)
+                continue
+            ys = _stacked(xs, y, close)
+            ax.scatter(xs, ys, s=30, color=colour, zorder=2)
+            for x0, n in _coincident(xs, close):
+                ax.annotate(
+                    f"{n} attempts at {x0:g} s",
+                    (x0, y - 0.3),
+                    fontsize=7,
+                    color=colour,
+                    ha="left",
+                    va="bottom",
+                    xytext=(4, 0),
+                    textcoords="offset points",
+                )
+            ax.annotate(
+                f"{len(xs)} attempts",
+                (right, y),
+                xytext=(10, 0),
+                textcoords="offset points",
+                fontsize=8,
+                va="center",
+                color=colour,
+                annotation_clip=False,
+            )
     ax.set_yticks(range(len(labels)))
     ax.set_yticklabels(labels, fontsize=8)
     ax.set_ylim(len(labels) - 0.5, -0.5)
@@ -361,15 +478,31 @@ def outage_loss(
     ``thresholds`` (policy -> shortest lossy outage, s) are marked on each line's x axis.
     """
     ax = _axes(ax, (10, 5.5))
-    for i, (policy, rows) in enumerate(frame.groupby("policy", sort=False)):
+    # Policies whose loss is the same at every outage are one line, the legend naming all of
+    # them, instead of lines drawn on top of each other.
+    curves: dict[tuple[tuple[float, float], ...], list[str]] = {}
+    data: dict[str, Any] = {}
+    for policy, rows in frame.groupby("policy", sort=False):
         rows = rows.sort_values("outage_s")
-        style = "-" if i < 3 else "--"
+        key = tuple(zip(rows["outage_s"].round(6), (100 * rows["loss_rate"]).round(6), strict=True))
+        curves.setdefault(key, []).append(str(policy))
+        data[str(policy)] = rows
+    markers = "osD^vP*X"
+    for i, names in enumerate(curves.values()):
+        rows = data[names[0]]
+        label = " = ".join(names) + (" (identical)" if len(names) > 1 else "")
         (line,) = ax.plot(
-            rows["outage_s"], 100 * rows["loss_rate"], style, marker="o", ms=3, label=policy
+            rows["outage_s"],
+            100 * rows["loss_rate"],
+            "-" if i < 3 else "--",
+            marker=markers[i % len(markers)],
+            ms=4,
+            label=label,
         )
-        cut = (thresholds or {}).get(str(policy))
-        if cut is not None:
-            ax.axvline(cut, color=line.get_color(), lw=0.8, ls=":")
+        for policy in names:
+            cut = (thresholds or {}).get(policy)
+            if cut is not None:
+                ax.axvline(cut, color=line.get_color(), lw=0.8, ls=":")
     ax.set_xscale("log")
     ticks = [1, 10, 60, 600, 3_600, 21_600, 86_400, 604_800]
     ax.set_xticks(ticks)
@@ -425,9 +558,15 @@ def overview(result: SimResult) -> Figure:
     """
     import matplotlib.pyplot as plt
 
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 9), gridspec_kw={"height_ratios": [2, 1]})
-    retry_timeline(result, ax=top)
-    span_s = int(result.log.sent_ms.max()) / 1000 if len(result.log.sent_ms) else 1.0
-    attempts_per_second(result, ax=bottom, bin_s=max(1.0, round(span_s / 600)))
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(11, 9), sharex=True, gridspec_kw={"height_ratios": [2, 1]}
+    )
+    span_ms = float(result.log.sent_ms.max()) if len(result.log.sent_ms) else 1000.0
+    unit = time_unit(span_ms)
+    retry_timeline(result, unit=unit, ax=top)
+    shown = top.get_xlim()
+    attempts_per_second(result, ax=bottom, bin_s=max(1.0, round(span_ms / 600_000)), unit=unit)
+    bottom.set_xlim(shown)  # one time range for both panels (sharex keeps them together)
+    top.tick_params(labelbottom=True)
     fig.tight_layout()
     return fig

@@ -8,7 +8,7 @@ The simulator and the reference sender both call :func:`before_attempt` when an 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from whsim.core.errors import SpecInputError
@@ -59,6 +59,9 @@ class DeliveryState:
     last_sent_ms: int | None = None
     ended_ms: int | None = None
     reason: str = ""
+    # the previous wait, which decorrelated jitter draws from; bookkeeping the sender does not
+    # store (it honours no jitter reading), so not part of a state's identity
+    last_delay_ms: int | None = field(default=None, compare=False)
 
     @property
     def terminal(self) -> bool:
@@ -150,7 +153,7 @@ def after_attempt(
             finished_ms,
             f"{outcome} on attempt {attempts} of {policy.max_attempts}",
         )
-    delay = policy.retry_delay_ms(attempts, jitter_u)
+    delay = policy.retry_delay_ms(attempts, jitter_u, state.last_delay_ms)
     base = finished_ms if policy.backoff_from == "from-failure" else sent_ms
     next_ms = max(base + delay, finished_ms)
     deadline = expiry_deadline_ms(state, policy)
@@ -161,4 +164,4 @@ def after_attempt(
             finished_ms,
             "the next attempt would start after the expiry",
         )
-    return dataclasses.replace(state, next_attempt_ms=next_ms)
+    return dataclasses.replace(state, next_attempt_ms=next_ms, last_delay_ms=delay)

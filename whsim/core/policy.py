@@ -239,13 +239,22 @@ class RetryPolicy:
             offsets.append(offsets[-1] + delay)
         return tuple(o / 1000 for o in offsets)
 
-    def retry_delay_ms(self, retry: int, u: float = 0.5) -> int:
-        """The wait before retry number ``retry`` (1-based), with jitter drawn from ``u`` in [0, 1)."""
+    def retry_delay_ms(self, retry: int, u: float = 0.5, previous_ms: int | None = None) -> int:
+        """The wait before retry number ``retry`` (1-based), with jitter drawn from ``u`` in [0, 1).
+
+        ``decorrelated`` jitter (Brooker 2015) draws from the previous wait instead of the
+        schedule: uniformly in [first delay, 3 x ``previous_ms``), capped at the longest delay;
+        ``previous_ms`` defaults to the first delay.
+        """
         if not 1 <= retry <= len(self.delays_ms):
             raise SpecInputError(
                 f"retry must be within 1..{len(self.delays_ms)}, got {retry}", field="retry"
             )
         base = self.delays_ms[retry - 1]
+        if self.jitter == "decorrelated":
+            low = self.delays_ms[0]
+            high = 3 * (low if previous_ms is None else previous_ms)
+            return min(max(self.delays_ms), low + int(max(0, high - low) * u))
         if self.jitter == "none":
             return base
         if self.jitter == "full":

@@ -2,8 +2,10 @@
 
 Errors share one shape, ``{"error": {"code", "message", "details"}}``: 400 for a body that is
 not JSON, 404 for an unknown id or path, 405 for a wrong method, 409 for a state conflict, 413
-for a body over the limit, 422 for JSON that breaks the rules. A bug answers 500 in the same
-shape, without a traceback.
+for a body over the limit, 415 for a declared Content-Type that is not JSON, 422 for JSON that
+breaks the rules (a string with control, bidirectional-control or lone surrogate characters
+included, see :mod:`whsim.sender.text`); a key repeated in one object is 400. A bug answers
+500 in the same shape, without a traceback.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from whsim.sender.config import SenderConfig
 from whsim.sender.openapi import openapi_document
 from whsim.sender.service import DELIVERY_STATUSES, Sender
 from whsim.sender.source import EventSource
+from whsim.sender.text import unsafe_character
 from whsim.serve import BodyLimit
 
 __all__ = ["create_app"]
@@ -46,32 +49,83 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
-async def read_json(request: Request, limit: int) -> object:
-    """The request body as JSON; 413 over ``limit`` bytes, 400 when it is not JSON."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise SenderError(
-            f"the request body is larger than {limit} bytes",
-            status=413,
-            code="body_too_large",
-            details={"limit": limit},
-        )
-    data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > limit:
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    doc: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in doc:
+            raise _DuplicateKey(key)
+        doc[key] = value
+    return doc
+
+
+def _check_text(value: object, where: str = "") -> None:
+    """Raise 422 naming the field when any key or string in ``value`` breaks the text rule."""
+    if isinstance(value, str):
+        problem = unsafe_character(value)
+        if problem:
+            field = where or "body"
             raise SenderError(
-                f"the request body is larger than {limit} bytes",
-                status=413,
-                code="body_too_large",
-                details={"limit": limit},
+                f"{field}: {problem}; text may not contain control, bidirectional-control or "
+                "surrogate characters",
+                status=422,
+                code="invalid_text",
+                details={"field": field},
             )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, f"{where}.<key>" if where else "<key>")
+            _check_text(item, f"{where}.{key}" if where else key)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_text(item, f"{where}[{i}]")
+
+
+def _check_content_type(request: Request) -> None:
+    raw = request.headers.get("content-type")
+    if raw is None:
+        return  # no declared type: read as JSON, the only thing this API takes
+    media = raw.split(";", 1)[0].strip().lower()
+    if media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    ):
+        return
+    raise SenderError(
+        f"Content-Type {media or raw!r} is not supported; send application/json",
+        status=415,
+        code="unsupported_media_type",
+        details={"field": "Content-Type"},
+    )
+
+
+async def read_json(request: Request) -> object:
+    """The request body as JSON text the API can store.
+
+    415 for a declared Content-Type other than JSON; 400 when the body is not JSON or repeats a
+    key in one object; 422 when a string breaks :mod:`whsim.sender.text`'s rule. The body limit
+    (413) is :class:`whsim.serve.BodyLimit`'s, in front of every route.
+    """
+    _check_content_type(request)
+    data = await request.body()
     if not data.strip():
         raise SenderError(
             "the request body is empty; send a JSON object", status=400, code="invalid_json"
         )
     try:
-        return json.loads(bytes(data), parse_constant=_reject_constant)
+        doc = json.loads(
+            bytes(data), parse_constant=_reject_constant, object_pairs_hook=_unique_keys
+        )
+    except _DuplicateKey as dup:
+        raise SenderError(
+            f"the key {dup.key!r} appears more than once in one object",
+            status=400,
+            code="duplicate_key",
+            details={"field": dup.key},
+        ) from None
     except UnicodeDecodeError:
         raise SenderError(
             "the request body is not UTF-8", status=400, code="invalid_json"
@@ -87,6 +141,8 @@ async def read_json(request: Request, limit: int) -> object:
         raise SenderError(
             f"the request body is not valid JSON: {message}", status=400, code="invalid_json"
         ) from None
+    _check_text(doc)
+    return doc
 
 
 def create_app(
@@ -133,7 +189,7 @@ def create_app(
         return JSONResponse({"event_types": items})
 
     async def create_webhook(request: Request) -> Response:
-        body = await read_json(request, limit)
+        body = await read_json(request)
         return JSONResponse(await sender.create_webhook(body), status_code=201)
 
     async def list_webhooks(request: Request) -> Response:
@@ -145,7 +201,7 @@ def create_app(
     async def update_webhook(request: Request) -> Response:
         webhook_id = path(request, "webhook_id")
         sender.get_webhook(webhook_id)  # 404 before 400/422
-        body = await read_json(request, limit)
+        body = await read_json(request)
         return JSONResponse(await sender.update_webhook(webhook_id, body))
 
     async def delete_webhook(request: Request) -> Response:
@@ -168,7 +224,8 @@ def create_app(
                 details={"field": unknown[0]},
             )
         raw_limit = query.get("limit", "50")
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 500:
+        # isascii: "²" and other Unicode digits pass isdigit() and then break int().
+        if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= 500:
             raise SenderError(
                 "limit must be an integer within 1..500",
                 status=422,
@@ -194,14 +251,14 @@ def create_app(
         return JSONResponse(doc, status_code=202)
 
     async def create_proposal(request: Request) -> Response:
-        body = await read_json(request, limit)
+        body = await read_json(request)
         return JSONResponse(source.create_proposal(body), status_code=201)
 
     async def get_proposal(request: Request) -> Response:
         return JSONResponse(source.get_proposal(path(request, "proposal_id")))
 
     async def create_job(request: Request) -> Response:
-        body = await read_json(request, limit)
+        body = await read_json(request)
         return JSONResponse(source.create_job(body), status_code=201)
 
     async def get_job(request: Request) -> Response:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 
 from whsim.core.behaviours import Behaviour, LoadMeter, respond
+from whsim.core.errors import ScenarioError
 from whsim.core.policy import RetryPolicy, Verdict
 from whsim.sim import keyed
 from whsim.sim.scenario import Scenario
@@ -35,6 +36,7 @@ __all__ = [
     "Plan",
     "answers",
     "compile_plan",
+    "hook_count",
     "respond_many",
 ]
 
@@ -102,15 +104,17 @@ class Plan:
     event: npt.NDArray[np.int64]
     event_ms: npt.NDArray[np.int64]
     ready_ms: npt.NDArray[np.int64]
-    code: npt.NDArray[np.int32]
+    code: npt.NDArray[np.int16]
     took: npt.NDArray[np.int32]
     latency: npt.NDArray[np.int32]
-    delay: npt.NDArray[np.int64]
+    delay: npt.NDArray[np.int32] | npt.NDArray[np.int64]
     verdict: npt.NDArray[np.int8]
     outage_hook: npt.NDArray[np.int64]
     outage_start: npt.NDArray[np.int64]
     outage_end: npt.NDArray[np.int64]
     outage_code: npt.NDArray[np.int64]
+    first_hook: int = 0
+    """Global index of webhook 0: non-zero in an endpoint shard (``compile_plan(hooks=...)``)."""
 
     @property
     def timeout_ms(self) -> int:
@@ -141,10 +145,18 @@ def verdict_table(policy: RetryPolicy) -> npt.NDArray[np.int8]:
 
 
 def jitter_delays(
-    policy: RetryPolicy, retry: int, u: npt.NDArray[np.float64]
+    policy: RetryPolicy,
+    retry: int,
+    u: npt.NDArray[np.float64],
+    previous: npt.NDArray[np.int64] | None = None,
 ) -> npt.NDArray[np.int64]:
-    """``policy.retry_delay_ms(retry, u)`` over an array of uniforms (same values)."""
+    """``policy.retry_delay_ms(retry, u, previous)`` over arrays of uniforms (same values)."""
     base = policy.delays_ms[retry - 1]
+    if policy.jitter == "decorrelated":
+        low = policy.delays_ms[0]
+        prev = np.full(len(u), low, dtype=np.int64) if previous is None else previous
+        span = np.maximum(0, 3 * prev - low)
+        return np.minimum(max(policy.delays_ms), low + np.trunc(span * u).astype(np.int64))
     if policy.jitter == "none":
         return np.full(len(u), base, dtype=np.int64)
     if policy.jitter == "full":
@@ -166,30 +178,68 @@ def _verify(scenario: Scenario, seed: int, index: int, behaviour: Behaviour) -> 
     return "active", took
 
 
-def compile_plan(scenario: Scenario, seed: int) -> Plan:
-    """Generate the workload, fan events out to webhooks and draw every attempt's answer."""
+def hook_count(scenario: Scenario) -> int:
+    """How many webhooks ``scenario`` registers (each ``count`` of a :class:`Webhook` is one)."""
+    return sum(hook.count for hook in scenario.webhooks)
+
+
+def compile_plan(
+    scenario: Scenario,
+    seed: int,
+    *,
+    hooks: tuple[int, int] | None = None,
+    events: Events | None = None,
+) -> Plan:
+    """Generate the workload, fan events out to webhooks and draw every attempt's answer.
+
+    ``hooks=(lo, hi)`` compiles only webhooks ``lo <= h < hi`` (in registration order), an
+    endpoint shard: its draws are keyed on the global webhook index, so its deliveries get the
+    answers they get in the whole plan. ``events`` passes the workload in when the caller has
+    generated it already (every shard shares it).
+
+    Only answers that an engine can read are drawn: once an attempt outside any outage is
+    settled (success or rejection), the delivery's later attempts are left at zero, unless its
+    receiver has outages (which can turn a success into a retry). The tables use the narrowest
+    dtypes that hold their values, which is what bounds a plan's memory.
+    """
     sender = scenario.sender
     policy = sender.policy()
-    events = generate(scenario.workload, seed, throttle_reading=sender.throttle)
+    if events is None:
+        events = generate(scenario.workload, seed, throttle_reading=sender.throttle)
+    total = hook_count(scenario)
+    lo, hi = (0, total) if hooks is None else hooks
+    if not 0 <= lo <= hi <= total:
+        raise ScenarioError(f"hooks must be 0 <= lo <= hi <= {total}, got {hooks}", field="hooks")
     ids: list[str] = []
     behaviours: list[Behaviour] = []
     statuses: list[str] = []
     active_from: list[int] = []
     masks: list[npt.NDArray[np.bool_]] = []
+    index = 0
+    found: dict[str, Behaviour] = {}  # Scenario.behaviour scans the receivers: once per name
     for hook in scenario.webhooks:
-        b = scenario.behaviour(hook.receiver)
+        if index >= hi:
+            break
+        if index + hook.count <= lo:
+            index += hook.count
+            continue
+        b = found.get(hook.receiver) or found.setdefault(
+            hook.receiver, scenario.behaviour(hook.receiver)
+        )
         wanted = np.zeros(len(TYPE_CODE), dtype=np.bool_)
         wanted[[TYPE_CODE[t] for t in hook.events]] = True
         for one in hook.ids():
-            status: str = hook.status
-            since = 0
-            if status == "pending_verification":
-                status, since = _verify(scenario, seed, len(ids), b)
-            ids.append(one)
-            behaviours.append(b)
-            statuses.append(status)
-            active_from.append(since)
-            masks.append(wanted)
+            if lo <= index < hi:
+                status: str = hook.status
+                since = 0
+                if status == "pending_verification":
+                    status, since = _verify(scenario, seed, index, b)
+                ids.append(one)
+                behaviours.append(b)
+                statuses.append(status)
+                active_from.append(since)
+                masks.append(wanted)
+            index += 1
     n_hooks = len(ids)
     subscribed = np.array(masks, dtype=np.bool_).reshape(n_hooks, len(TYPE_CODE))
     active = np.array([s == "active" for s in statuses], dtype=np.bool_)
@@ -198,17 +248,21 @@ def compile_plan(scenario: Scenario, seed: int) -> Plan:
     ok = subscribed[:, events.type.astype(np.int64)].T & active[None, :]
     ok &= events.time_ms[:, None] >= since_ms[None, :]
     ev_idx, hook_idx = np.nonzero(ok)
+    del ok
     ev_idx = ev_idx.astype(np.int64)
     hook_idx = hook_idx.astype(np.int64)
     n = len(ev_idx)
     event_ms = events.time_ms[ev_idx]
     A = policy.max_attempts
-    code = np.empty((A, n), dtype=np.int32)
-    took = np.empty((A, n), dtype=np.int32)
-    latency = np.empty((A, n), dtype=np.int32)
-    delay = np.zeros((A, n), dtype=np.int64)
-    keys = keyed.keys_np(seed, hook_idx, ev_idx)
+    ratio = abs(policy.jitter_ratio or 0.0)
+    longest = max(policy.delays_ms, default=0) * (1 + ratio) + 1
+    code = np.zeros((A, n), dtype=np.int16)
+    took = np.zeros((A, n), dtype=np.int32)
+    latency = np.zeros((A, n), dtype=np.int32)
+    delay = np.zeros((A, n), dtype=np.int32 if longest < 2**31 else np.int64)
+    keys = keyed.keys_np(seed, hook_idx + lo, ev_idx)
     timeout = policy.timeout_ms
+    verdicts = verdict_table(policy)
     # respond_many ignores outages (the engines apply them), so receivers that differ only in
     # their outages or names share one group of draws
     group_of: dict[Behaviour, int] = {}
@@ -219,23 +273,45 @@ def compile_plan(scenario: Scenario, seed: int) -> Plan:
         ],
         dtype=np.int64,
     )
-    delivery_group = hook_group[hook_idx]
-    sel_of = [(b, delivery_group == g) for b, g in group_of.items()]
+    groups = list(group_of)
+    # an outage, or a load (capacity), can turn any planned answer into a retry
+    unsettled = np.array(
+        [bool(b.outages) or b.capacity is not None for b in behaviours], dtype=np.bool_
+    )
+    sticky = unsettled[hook_idx]
+    live: npt.NDArray[np.int64] | None = None  # None: every delivery (attempt 1)
     for k in range(1, A + 1):
-        u_fail = keyed.uniforms_np(keys, k, keyed.FAIL)
-        u_lat = keyed.uniforms_np(keys, k, keyed.LATENCY)
-        u_hang = keyed.uniforms_np(keys, k, keyed.HANG)
-        answer = np.empty(n, dtype=np.int64)
-        lat = np.empty(n, dtype=np.int64)
-        for b, sel in sel_of:
-            s, lt = respond_many(b, k, u_fail[sel], u_lat[sel], u_hang[sel])
-            answer[sel], lat[sel] = s, lt
+        if live is not None and len(live) == 0:
+            break
+        kk = keys if live is None else keys[live]
+        u_fail = keyed.uniforms_np(kk, k, keyed.FAIL)
+        u_lat = keyed.uniforms_np(kk, k, keyed.LATENCY)
+        u_hang = keyed.uniforms_np(kk, k, keyed.HANG)
+        if len(groups) == 1:
+            answer, lat = respond_many(groups[0], k, u_fail, u_lat, u_hang)
+        else:
+            answer = np.empty(len(kk), dtype=np.int64)
+            lat = np.empty(len(kk), dtype=np.int64)
+            g_of = hook_group[hook_idx if live is None else hook_idx[live]]
+            for g, b in enumerate(groups):
+                sel = np.flatnonzero(g_of == g)
+                s, lt = respond_many(b, k, u_fail[sel], u_lat[sel], u_hang[sel])
+                answer[sel], lat[sel] = s, lt
+        del u_fail, u_hang
         slow = (answer == HANG) | (lat > timeout)
-        code[k - 1] = np.where(slow, TIMEOUT, answer)
-        took[k - 1] = np.where(slow, timeout, lat)
-        latency[k - 1] = np.minimum(lat, 2**31 - 1)
+        row_code = np.where(slow, TIMEOUT, answer)
+        row_took = np.where(slow, timeout, lat)
+        np.minimum(lat, 2**31 - 1, out=lat)
+        target = slice(None) if live is None else live
+        code[k - 1, target] = row_code
+        took[k - 1, target] = row_took
+        latency[k - 1, target] = lat
         if k < A:
-            delay[k - 1] = jitter_delays(policy, k, keyed.uniforms_np(keys, k, keyed.JITTER))
+            previous = delay[k - 2, target].astype(np.int64) if k > 1 else None
+            u_jitter = keyed.uniforms_np(kk, k, keyed.JITTER)
+            delay[k - 1, target] = jitter_delays(policy, k, u_jitter, previous)
+            retry = verdicts[row_code + 2] == RETRY_V
+            live = np.flatnonzero(retry | sticky) if live is None else live[retry | sticky[live]]
     o_hook, o_start, o_end, o_code = [], [], [], []
     for h, b in enumerate(behaviours):
         for o in b.outages:
@@ -261,11 +337,12 @@ def compile_plan(scenario: Scenario, seed: int) -> Plan:
         took=took.reshape(-1),
         latency=latency.reshape(-1),
         delay=delay.reshape(-1),
-        verdict=verdict_table(policy),
+        verdict=verdicts,
         outage_hook=np.array(o_hook, dtype=np.int64),
         outage_start=np.array(o_start, dtype=np.int64),
         outage_end=np.array(o_end, dtype=np.int64),
         outage_code=np.array(o_code, dtype=np.int64),
+        first_hook=lo,
     )
 
 
@@ -282,11 +359,15 @@ class LoadedAnswers:
         self._plan = plan
         self._behaviours: list[Behaviour | None] = []
         self.meters: list[LoadMeter | None] = []
+        lo, hi = plan.first_hook, plan.first_hook + len(plan.hook_ids)  # an endpoint shard
+        index = 0
         for hook in plan.scenario.webhooks:
             b = plan.scenario.behaviour(hook.receiver)
-            for _ in hook.ids():
-                self._behaviours.append(b if b.capacity is not None else None)
-                self.meters.append(LoadMeter(b.capacity) if b.capacity is not None else None)
+            for _ in range(hook.count):
+                if lo <= index < hi:
+                    self._behaviours.append(b if b.capacity is not None else None)
+                    self.meters.append(LoadMeter(b.capacity) if b.capacity is not None else None)
+                index += 1
 
     @property
     def any(self) -> bool:
@@ -300,13 +381,14 @@ class LoadedAnswers:
         n, seed = plan.n, plan.seed
         d, k = j % n, j // n + 1
         e = int(plan.event[d])
+        h_key = h + plan.first_hook  # draws are keyed on the global webhook index
         got = respond(
             b,
             now_ms=t,
             attempt=k,
-            u_fail=keyed.uniform_py(seed, h, e, k, keyed.FAIL),
-            u_latency=keyed.uniform_py(seed, h, e, k, keyed.LATENCY),
-            u_hang=keyed.uniform_py(seed, h, e, k, keyed.HANG),
+            u_fail=keyed.uniform_py(seed, h_key, e, k, keyed.FAIL),
+            u_latency=keyed.uniform_py(seed, h_key, e, k, keyed.LATENCY),
+            u_hang=keyed.uniform_py(seed, h_key, e, k, keyed.HANG),
             load=meter.admit(t),
         )
         timeout = plan.timeout_ms

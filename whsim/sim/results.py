@@ -6,7 +6,6 @@ engine processed them in, so two engines that agree produce equal tables and equ
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final
@@ -30,7 +29,16 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     import pandas as pd
 
-__all__ = ["EPOCH_MS", "OUTCOMES", "SimResult", "attempts_hash", "canonical_order"]
+    from whsim.sim.tally import Tally
+
+__all__ = [
+    "EPOCH_MS",
+    "OUTCOMES",
+    "SimResult",
+    "attempts_hash",
+    "canonical_order",
+    "summary_of",
+]
 
 EPOCH_MS: Final = 1_705_314_600_000
 """Virtual time 0 as epoch ms: 2024-01-15T10:30:00Z, the guide's first example timestamp."""
@@ -40,31 +48,33 @@ OUTCOMES: Final = ("delivered", "retry", "rejected", "exhausted", "expired")
 
 
 def canonical_order(plan: Plan, log: RawLog) -> npt.NDArray[np.int64]:
-    """Indices that sort ``log``'s attempts by (sent, event, webhook, attempt)."""
-    d = log.j % plan.n
-    k = log.j // plan.n
-    return np.lexsort((k, plan.hook[d], plan.event[d], log.sent_ms))
+    """Indices that sort ``log``'s attempts by (sent, event, webhook, attempt).
+
+    Deliveries are event-major, so (event, webhook) order is delivery order: one argsort of a
+    composite (sent, delivery, attempt) key when it fits in 63 bits, a lexsort otherwise.
+    """
+    n, A = plan.n, plan.max_attempts
+    if not len(log.j):
+        return np.zeros(0, dtype=np.int64)
+    d = log.j % n
+    k = log.j // n
+    span = n * A
+    if (int(log.sent_ms.max()) + 1) * span < 2**63:
+        key = log.sent_ms * span + d * A + k
+        # the engines log in runs that are nearly time-sorted (passes, or time order itself)
+        return np.argsort(key, kind="stable").astype(np.int64)
+    return np.lexsort((k, d, log.sent_ms))
 
 
 def attempts_hash(plan: Plan, log: RawLog) -> str:
-    """sha256 of the canonical attempts table (event, webhook, attempt, sent, finished, code)."""
-    order = canonical_order(plan, log)
-    j = log.j[order]
-    d = j % plan.n
-    table = np.stack(
-        [
-            plan.event[d],
-            plan.hook[d],
-            j // plan.n + 1,
-            log.sent_ms[order],
-            log.finished_ms[order],
-            log.code[order],
-        ]
-    ).astype("<i8")
-    digest = hashlib.sha256(np.ascontiguousarray(table.T).tobytes())
-    digest.update(np.ascontiguousarray(log.state.astype("<i8")).tobytes())
-    digest.update(np.ascontiguousarray(log.ended_ms.astype("<i8")).tobytes())
-    return digest.hexdigest()
+    """sha256 of every attempt and final state, as a tree with one leaf per webhook.
+
+    See :mod:`whsim.sim.tally`: the same value whether the run was done in one piece or in
+    endpoint shards on any number of workers, and whatever order the engine logged attempts in.
+    """
+    from whsim.sim.tally import tally
+
+    return tally(plan, log).digest()
 
 
 def _categorical(codes: npt.NDArray[np.int64], categories: list[str]) -> pd.Categorical[str]:
@@ -100,8 +110,8 @@ class SimResult:
         return canonical_order(self.plan, self.log)
 
     def attempts_hash(self) -> str:
-        """sha256 of the canonical attempts table and final states; equal runs, equal hashes."""
-        return attempts_hash(self.plan, self.log)
+        """sha256 of every attempt and final state (:mod:`whsim.sim.tally`); equal runs, equal hashes."""
+        return self.tally.digest()
 
     def event_ids(self) -> list[str]:
         return [f"evt_{i:08d}" for i in range(len(self.plan.events))]
@@ -156,8 +166,7 @@ class SimResult:
         fin = log.finished_ms[order]
         outcome = self._outcomes(j, d, code)
         error = np.where(code == TIMEOUT, 1, np.where(code == CONNECT, 2, 0))
-        status = pd.array(np.where(code > 0, code, 0), dtype="Int64")
-        status[code <= 0] = pd.NA
+        status = pd.arrays.IntegerArray(np.where(code > 0, code, 0), code <= 0)
         return pd.DataFrame(
             {
                 "event_id": _categorical(plan.event[d], self.event_ids()),
@@ -178,9 +187,8 @@ class SimResult:
         v = plan.verdict[code + 2].astype(np.int64)  # 0 success, 1 retry, 2 rejected
         outcome = np.where(v == 0, 0, np.where(v == 2, 2, 1))
         # the last attempt of a delivery that ended exhausted/expired carries that end
-        last = np.zeros(plan.n, dtype=np.int64) - 1
-        np.maximum.at(last, d, j)
-        is_last = last[d] == j
+        used = np.bincount(d, minlength=plan.n)
+        is_last = used[d] == j // plan.n + 1
         st = log.state[d]
         outcome = np.where(is_last & (v == 1) & (st == EXHAUSTED), 3, outcome)
         return np.where(is_last & (v == 1) & (st == EXPIRED), 4, outcome)
@@ -225,49 +233,67 @@ class SimResult:
         first attempt succeeds. ``peak_attempts_per_s`` is the most attempts one webhook got in
         one second of virtual time.
         """
-        plan, log = self.plan, self.log
-        states = np.bincount(log.state.astype(np.int64), minlength=len(STATES))
-        n_att = len(log.j)
-        peak, peak_hook = 0, ""
-        if n_att:
-            h = plan.hook[log.j % plan.n]
-            bins = log.sent_ms // 1000
-            key = h * (int(bins.max()) + 1) + bins
-            _, counts = np.unique(key, return_counts=True)
-            top = int(np.argmax(counts))
-            peak = int(counts[top])
-            uniq = np.unique(key)
-            peak_hook = plan.hook_ids[int(uniq[top] // (int(bins.max()) + 1))]
-        n = plan.n
-        delivered = log.state == DELIVERED
-        ttd = (log.ended_ms - plan.event_ms)[delivered]
-        failed_verify = sum(1 for s in plan.hook_status if s == "verification_failed")
-        from whsim import __version__
+        plan = self.plan
+        t = self.tally
+        return summary_of(
+            t,
+            scenario=plan.scenario.name,
+            seed=plan.seed,
+            engine=self.engine,
+            policy=plan.policy.name,
+            webhooks=len(plan.hook_ids),
+            events=len(plan.events),
+            peak_webhook=plan.hook_ids[t.peak_hook - t.first_hook] if t.peak_hook >= 0 else "",
+        )
 
-        return {
-            "whsim": __version__,
-            "scenario": plan.scenario.name,
-            "seed": plan.seed,
-            "engine": self.engine,
-            "policy": plan.policy.name,
-            "webhooks": len(plan.hook_ids),
-            "webhooks_failed_verification": failed_verify,
-            "events": len(plan.events),
-            "deliveries": n,
-            "attempts": n_att,
-            "delivered": int(states[DELIVERED]),
-            "exhausted": int(states[EXHAUSTED]),
-            "expired": int(states[EXPIRED]),
-            "rejected": int(states[REJECTED]),
-            "loss_rate": round(1 - int(states[DELIVERED]) / n, 6) if n else 0.0,
-            "amplification": round(n_att / n, 4) if n else 0.0,
-            "attempts_per_event": round(n_att / len(plan.events), 4) if len(plan.events) else 0.0,
-            "timeouts": int(np.count_nonzero(log.code == TIMEOUT)),
-            "refused": int(np.count_nonzero(log.code == CONNECT)),
-            "peak_attempts_per_s": peak,
-            "peak_webhook": peak_hook,
-            "p50_time_to_delivery_ms": int(np.percentile(ttd, 50)) if len(ttd) else None,
-            "p99_time_to_delivery_ms": int(np.percentile(ttd, 99)) if len(ttd) else None,
-            "virtual_end_ms": int(log.ended_ms.max()) if n else 0,
-            "attempts_sha256": self.attempts_hash(),
-        }
+    @cached_property
+    def tally(self) -> Tally:
+        """The mergeable reductions behind :attr:`summary` and :meth:`attempts_hash`."""
+        from whsim.sim.tally import tally
+
+        return tally(self.plan, self.log, self.plan.first_hook)
+
+
+def summary_of(
+    t: Tally,
+    *,
+    scenario: str,
+    seed: int,
+    engine: str,
+    policy: str,
+    webhooks: int,
+    events: int,
+    peak_webhook: str,
+) -> dict[str, Any]:
+    """The summary dict of a run from its (merged) tally; :attr:`SimResult.summary` documents it."""
+    from whsim import __version__
+
+    states = t.states
+    n, n_att = t.deliveries, t.attempts
+    return {
+        "whsim": __version__,
+        "scenario": scenario,
+        "seed": seed,
+        "engine": engine,
+        "policy": policy,
+        "webhooks": webhooks,
+        "webhooks_failed_verification": t.failed_verification,
+        "events": events,
+        "deliveries": n,
+        "attempts": n_att,
+        "delivered": int(states[DELIVERED]),
+        "exhausted": int(states[EXHAUSTED]),
+        "expired": int(states[EXPIRED]),
+        "rejected": int(states[REJECTED]),
+        "loss_rate": round(1 - int(states[DELIVERED]) / n, 6) if n else 0.0,
+        "amplification": round(n_att / n, 4) if n else 0.0,
+        "attempts_per_event": round(n_att / events, 4) if events else 0.0,
+        "timeouts": t.timeouts,
+        "refused": t.refused,
+        "peak_attempts_per_s": t.peak,
+        "peak_webhook": peak_webhook,
+        "p50_time_to_delivery_ms": t.percentile_ttd(50),
+        "p99_time_to_delivery_ms": t.percentile_ttd(99),
+        "virtual_end_ms": t.virtual_end_ms,
+        "attempts_sha256": t.digest(),
+    }

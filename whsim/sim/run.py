@@ -14,7 +14,7 @@ from whsim.sim.plan import Plan, compile_plan
 from whsim.sim.results import SimResult
 from whsim.sim.scenario import Scenario
 
-__all__ = ["EngineName", "run_plan", "simulate"]
+__all__ = ["EngineName", "prepare", "run_plan", "simulate"]
 
 EngineName = Literal["auto", "reference", "numpy"]
 
@@ -48,6 +48,15 @@ def simulate(
     :meth:`whsim.RetryPolicy.named` name). ``progress`` receives the fraction done (reference
     engine only; the numpy engine is done before a bar would show).
     """
+    scenario = prepare(scenario, seed, reading)
+    plan = compile_plan(scenario, seed)
+    started = time.perf_counter()
+    name, log = run_plan(plan, engine, progress)
+    return SimResult(plan=plan, log=log, engine=name, seconds=time.perf_counter() - started)
+
+
+def prepare(scenario: Scenario | str | PathLike[str], seed: int, reading: str | None) -> Scenario:
+    """The scenario ``simulate`` runs: loaded if named, ``seed`` checked, ``reading`` applied."""
     from whsim.sim.scenarios import load_scenario
 
     if not isinstance(scenario, Scenario):
@@ -62,7 +71,4 @@ def simulate(
         except ScenarioError as exc:
             raise ScenarioError(exc.detail, field="reading") from None
         scenario = scenario.replace(sender=sender)
-    plan = compile_plan(scenario, seed)
-    started = time.perf_counter()
-    name, log = run_plan(plan, engine, progress)
-    return SimResult(plan=plan, log=log, engine=name, seconds=time.perf_counter() - started)
+    return scenario

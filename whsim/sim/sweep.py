@@ -152,6 +152,7 @@ def outage_loss(
     seed: int = 0,
     seeds: Sequence[int] | None = None,
     expiry_s: float | None = 86_400,
+    client: Any = None,
 ) -> pd.DataFrame:
     """Share of an outage's events lost, per policy, outage length and seed (one run each).
 
@@ -160,17 +161,20 @@ def outage_loss(
     (attempts per event). ``seeds`` (default: just ``seed``) is a dimension of the frame; summarise
     it with :func:`spread`. ``expiry_s`` is the event expiry every policy runs under (the guide's
     24 h by default; None lifts it, to see another system's schedule as that system runs it).
+    ``client`` (a ``dask.distributed.Client``) runs the simulations on its workers; the frame is
+    the same.
     """
     import pandas as pd
 
-    from whsim.sim.run import simulate
+    from whsim.sim.distributed import summaries
 
+    grid = list(itertools.product(policies, outages_s, _seeds(seed, seeds)))
+    jobs = [
+        (outage_scenario(float(length), policy, events=events, kind=kind, expiry_s=expiry_s), one)
+        for policy, length, one in grid
+    ]
     rows = []
-    for policy, length, one in itertools.product(policies, outages_s, _seeds(seed, seeds)):
-        scenario = outage_scenario(
-            float(length), policy, events=events, kind=kind, expiry_s=expiry_s
-        )
-        s = simulate(scenario, seed=one).summary
+    for (policy, length, one), s in zip(grid, summaries(jobs, client), strict=True):
         lost = int(s["deliveries"]) - int(s["delivered"])
         rows.append(
             {
@@ -306,20 +310,26 @@ def first_losses(
 
 
 def over_seeds(
-    scenarios: Mapping[str, Scenario], seeds: Sequence[int], *, keys: Sequence[str] = ()
+    scenarios: Mapping[str, Scenario],
+    seeds: Sequence[int],
+    *,
+    keys: Sequence[str] = (),
+    client: Any = None,
 ) -> pd.DataFrame:
     """Each labelled scenario run once per seed: one row per (``label``, ``seed``).
 
     Columns are the label, the seed and every numeric entry of ``SimResult.summary`` (or only
-    ``keys``); summarise with :func:`spread`.
+    ``keys``); summarise with :func:`spread`. ``client`` (a ``dask.distributed.Client``) runs the
+    simulations on its workers; the frame is the same.
     """
     import pandas as pd
 
-    from whsim.sim.run import simulate
+    from whsim.sim.distributed import summaries
 
     rows: list[dict[str, Any]] = []
-    for (label, scenario), one in itertools.product(scenarios.items(), _seeds(0, seeds)):
-        summary = simulate(scenario, seed=one).summary
+    grid = list(itertools.product(scenarios.items(), _seeds(0, seeds)))
+    done = summaries([(scenario, one) for (_, scenario), one in grid], client)
+    for ((label, _), one), summary in zip(grid, done, strict=True):
         wanted = keys or [
             k for k, v in summary.items() if isinstance(v, int | float) and k != "seed"
         ]

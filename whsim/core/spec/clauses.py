@@ -515,6 +515,11 @@ _CLAUSES: Final[tuple[Clause, ...]] = (
             "proportional",
             "each delay drawn uniformly in delay x (1 +- ratio), as Svix does (+-20 %)",
         ),
+        R(
+            "decorrelated",
+            "each delay drawn uniformly in [first delay, 3 x the previous one], capped at the "
+            "longest (Brooker 2015)",
+        ),
         note="Without jitter, endpoints that fail together retry together (see the retry-storm "
         "scenario).",
     ),

@@ -1,0 +1,140 @@
+"""End-to-end simulator cost by size: each phase, the peak RSS, and the engine alone as baseline.
+
+Runs the research-baseline scenario of ``bench_sim.py`` (``--scale 1`` is about 1.06 M attempts)
+at several sizes. Every measurement runs in a fresh subprocess, so peak RSS (``ru_maxrss``) is the
+peak of that one measurement:
+
+- ``engine``: compile the plan, then time the engine alone on it (the baseline of the ratio);
+- ``e2e``: what a user pays, ``simulate()`` then ``.summary`` then ``.attempts``, each timed, and
+  the peak RSS of the whole process.
+
+``ratio_e2e_to_engine`` is e2e seconds over the engine's own seconds at the same size (target: at
+most 3 at 10 M attempts, with peak RSS under 1.5 GB). ``us_per_attempt`` of the reference engine
+across sizes shows whether it is linear in attempts. Prints one JSON object.
+
+    .venv/bin/python benchmarks/bench_sim_scale.py [--scales 0.01,0.1,1,10] [--engines numpy,reference]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _child(mode: str, scale: float, engine: str, seed: int, options: dict[str, Any]) -> None:
+    sys.path.insert(0, str(HERE))
+    import pandas  # noqa: F401  (imported before timing: its import is not the simulator's cost)
+    from bench_sim import SEED, bench_scenario
+
+    from whsim.sim import simulate
+
+    seed = seed or SEED
+    scenario = bench_scenario(scale)
+    out: dict[str, Any] = {"mode": mode, "scale": scale, "engine": engine}
+    rss_start = _peak_rss_mb()
+    if mode == "engine":
+        from whsim.sim.plan import compile_plan
+        from whsim.sim.run import run_plan
+
+        started = time.perf_counter()
+        plan = compile_plan(scenario, seed)
+        out["compile_s"] = round(time.perf_counter() - started, 4)
+        started = time.perf_counter()
+        _, log = run_plan(plan, engine)  # type: ignore[arg-type]
+        out["engine_s"] = round(time.perf_counter() - started, 4)
+        out["attempts"] = len(log.j)
+        out["deliveries"] = plan.n
+    else:
+        phases: dict[str, float] = {}
+        t0 = started = time.perf_counter()
+        result = simulate(scenario, seed, engine=engine, **options)  # type: ignore[arg-type]
+        phases["simulate"] = time.perf_counter() - started
+        started = time.perf_counter()
+        summary = result.summary
+        phases["summary"] = time.perf_counter() - started
+        started = time.perf_counter()
+        attempts = result.attempts
+        phases["attempts_table"] = time.perf_counter() - started
+        out["e2e_s"] = round(time.perf_counter() - t0, 4)
+        out["phases_s"] = {k: round(v, 4) for k, v in phases.items()}
+        out["attempts"] = int(summary["attempts"])
+        out["attempts_rows"] = len(attempts)
+        out["attempts_sha256"] = summary["attempts_sha256"]
+    out["rss_after_imports_mb"] = rss_start
+    out["peak_rss_mb"] = _peak_rss_mb()
+    json.dump(out, sys.stdout)
+
+
+def _run(mode: str, scale: float, engine: str, extra: list[str]) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--child", mode, "--scales", str(scale), "--engines", engine]
+    done = subprocess.run(cmd + extra, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return {"mode": mode, "scale": scale, "engine": engine, "error": done.stderr[-2000:]}
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", default="0.01,0.1,1,10", help="comma-separated scales")
+    parser.add_argument("--engines", default="numpy,reference", help="engines to measure")
+    parser.add_argument("--e2e-engines", default="numpy", help="engines measured end to end")
+    parser.add_argument("--seed", type=int, default=0, help="seed (default: bench_sim's)")
+    parser.add_argument("--child", choices=("engine", "e2e"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    scales = [float(s) for s in args.scales.split(",")]
+    engines = args.engines.split(",")
+    if args.child:
+        _child(args.child, scales[0], engines[0], args.seed, {})
+        return
+    extra = ["--seed", str(args.seed)] if args.seed else []
+    sizes: list[dict[str, Any]] = []
+    for scale in scales:
+        row: dict[str, Any] = {"scale": scale, "engine_alone": {}, "end_to_end": {}}
+        for engine in engines:
+            row["engine_alone"][engine] = _run("engine", scale, engine, extra)
+        for engine in args.e2e_engines.split(","):
+            e2e = _run("e2e", scale, engine, extra)
+            row["end_to_end"][engine] = e2e
+            base = row["engine_alone"].get(engine, {}).get("engine_s")
+            if base and "e2e_s" in e2e:
+                e2e["ratio_e2e_to_engine"] = round(e2e["e2e_s"] / base, 2)
+        for alone in row["engine_alone"].values():
+            if alone.get("attempts") and alone.get("engine_s"):
+                alone["us_per_attempt"] = round(1e6 * alone["engine_s"] / alone["attempts"], 3)
+        sizes.append(row)
+    out: dict[str, Any] = {"benchmark": "bench_sim_scale", "sizes": sizes}
+    ref = [r["engine_alone"].get("reference", {}).get("us_per_attempt") for r in sizes]
+    ref = [x for x in ref if x]
+    if len(ref) >= 2:
+        out["reference_us_per_attempt_growth"] = round(ref[-1] / ref[0], 2)
+    big = sizes[-1]["end_to_end"].get("numpy", {})
+    if "ratio_e2e_to_engine" in big:
+        out["targets"] = {
+            "e2e_within_3x_numpy_engine": big["ratio_e2e_to_engine"] <= 3,
+            "e2e_peak_under_1_5_GB": big["peak_rss_mb"] < 1536,
+        }
+    out["machine"] = {
+        "cpus": os.cpu_count(),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+        "python": platform.python_version(),
+    }
+    json.dump(out, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

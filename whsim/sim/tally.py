@@ -1,0 +1,277 @@
+"""Exact reductions of a run's log that can be computed per endpoint shard and merged.
+
+A :class:`Tally` holds what the summary, the attempts hash and the downsampled timeline need from
+one shard (a contiguous range of webhooks): counts, the busiest (webhook, second), the
+time-to-delivery values as a value -> count table, per-second attempt counts, and one sha256 leaf
+per webhook. :meth:`Tally.merge` adds tallies of disjoint shards in webhook order; merging is
+exact (integer sums, maxima, concatenation), so a run cut into any number of shards, processed
+in any number of processes, gives the same summary and hash as the run in one piece. A
+single-process :class:`~whsim.sim.results.SimResult` computes its summary through a tally too.
+
+The attempts hash is a hash tree with one leaf per webhook: the leaf of webhook ``h`` is the
+sha256 of its deliveries in event order and its attempts in (event, attempt) order, as columns of
+little-endian int64 (:func:`hash_leaves`); the hash is the sha256 of a version tag and the leaves in webhook order. Building it sorts
+nothing: an attempt's row is placed by its delivery's rank and its attempt number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
+
+import numpy as np
+
+from whsim.sim.plan import CONNECT, DELIVERED, STATES, TIMEOUT
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from whsim.sim.engine import RawLog
+    from whsim.sim.plan import Plan
+
+__all__ = ["HASH_TAG", "Tally", "hook_major", "percentile_from_counts", "tally"]
+
+HASH_TAG: Final = b"whsim attempts v2\n"
+"""Version of the attempts hash; changes whenever the bytes it covers change meaning."""
+
+
+@dataclass(frozen=True, slots=True)
+class HookMajor:
+    """A log's attempts in (webhook, event, attempt) order, and its deliveries in (webhook, event).
+
+    ``order[i]`` is the log index of the ``i``-th attempt in that order; ``delivery_perm[r]`` the
+    delivery of rank ``r``; ``used`` the attempts per delivery, in delivery order.
+    """
+
+    order: npt.NDArray[np.int64]
+    delivery_perm: npt.NDArray[np.int64]
+    used: npt.NDArray[np.int64]
+    attempts_per_hook: npt.NDArray[np.int64]
+    deliveries_per_hook: npt.NDArray[np.int64]
+
+
+def hook_major(plan: Plan, log: RawLog) -> HookMajor:
+    """Hook-major order of ``log``'s attempts in O(attempts): rows are placed, not sorted.
+
+    Deliveries are event-major in a plan (for each event, its webhooks in order), so a stable
+    sort on the webhook alone puts them in (webhook, event) order; an attempt's place is its
+    delivery's first row plus its attempt number.
+    """
+    n, hooks = plan.n, len(plan.hook_ids)
+    narrow = np.uint16 if hooks <= 2**16 else np.int64  # uint16 gets numpy's radix sort
+    perm = np.argsort(plan.hook.astype(narrow), kind="stable").astype(np.int64)
+    if not n or not len(log.j):
+        zeros = np.zeros(hooks, dtype=np.int64)
+        return HookMajor(
+            np.zeros(0, np.int64),
+            perm,
+            np.zeros(n, np.int64),
+            zeros,
+            np.bincount(plan.hook, minlength=hooks).astype(np.int64),
+        )
+    k, d = np.divmod(log.j, n)
+    used = np.bincount(d, minlength=n).astype(np.int64)
+    first = np.zeros(n, dtype=np.int64)
+    np.cumsum(used[perm][:-1], out=first[1:])
+    start = np.empty(n, dtype=np.int64)
+    start[perm] = first
+    order = np.empty(len(log.j), dtype=np.int64)
+    order[start[d] + k] = np.arange(len(log.j), dtype=np.int64)
+    per_hook_del = np.bincount(plan.hook, minlength=hooks).astype(np.int64)
+    per_hook_att = np.bincount(plan.hook, weights=used, minlength=hooks).astype(np.int64)
+    return HookMajor(order, perm, used, per_hook_att, per_hook_del)
+
+
+def hash_leaves(
+    plan: Plan, log: RawLog, hm: HookMajor, sent: npt.NDArray[np.int64] | None = None
+) -> list[bytes]:
+    """One sha256 digest per webhook of ``plan`` (see the module docstring).
+
+    A leaf covers the webhook's deliveries in event order as columns (event, state, ended,
+    attempts used), then its attempts in (event, attempt) order as columns (sent, finished,
+    code): the attempt's event and number follow from their place. ``sent`` is the sent column
+    already in hook-major order, when the caller has it.
+    """
+    perm = hm.delivery_perm
+    cols = [
+        np.ascontiguousarray(plan.event[perm], dtype="<i8"),
+        np.ascontiguousarray(log.state[perm], dtype="<i8"),
+        np.ascontiguousarray(log.ended_ms[perm], dtype="<i8"),
+        np.ascontiguousarray(hm.used[perm], dtype="<i8"),
+    ]
+    order = hm.order
+    att = [
+        log.sent_ms[order] if sent is None else sent,
+        log.finished_ms[order],
+        log.code[order],
+    ]
+    att = [np.ascontiguousarray(c, dtype="<i8") for c in att]
+    d_views = [memoryview(c.data).cast("B") for c in cols]
+    a_views = [memoryview(c.data).cast("B") for c in att]
+    a_end = (np.cumsum(hm.attempts_per_hook) * 8).tolist()
+    d_end = (np.cumsum(hm.deliveries_per_hook) * 8).tolist()
+    leaves: list[bytes] = []
+    a0 = d0 = 0
+    sha = hashlib.sha256
+    for a1, d1 in zip(a_end, d_end, strict=True):
+        h = sha()
+        for v in d_views:
+            h.update(v[d0:d1])
+        for v in a_views:
+            h.update(v[a0:a1])
+        leaves.append(h.digest())
+        a0, d0 = a1, d1
+    return leaves
+
+
+def _value_counts(x: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Sorted distinct values of ``x`` and their counts (a bincount when the range is small)."""
+    if not len(x):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    lo, hi = int(x.min()), int(x.max())
+    if hi - lo <= 4 * len(x):
+        counts = np.bincount(x - lo)
+        values = np.flatnonzero(counts)
+        return (values + lo).astype(np.int64), counts[values].astype(np.int64)
+    values, counts = np.unique(x, return_counts=True)
+    return values.astype(np.int64), counts.astype(np.int64)
+
+
+def percentile_from_counts(
+    values: npt.NDArray[np.int64], counts: npt.NDArray[np.int64], q: float
+) -> float:
+    """``np.percentile(data, q)`` (linear method) from sorted distinct values and their counts."""
+    total = int(counts.sum())
+    vi = np.true_divide(q, 100) * (total - 1)
+    lo = int(np.floor(vi))
+    hi = min(lo + 1, total - 1)
+    cum = np.cumsum(counts)
+    a = float(values[int(np.searchsorted(cum, lo, side="right"))])
+    b = float(values[int(np.searchsorted(cum, hi, side="right"))])
+    t = float(vi - lo)
+    # numpy's _lerp, including its switch to the upper end for t >= 0.5
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+
+
+@dataclass
+class Tally:
+    """Mergeable reductions of one shard's log (see the module docstring)."""
+
+    first_hook: int
+    deliveries: int = 0
+    attempts: int = 0
+    states: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(len(STATES), np.int64))
+    timeouts: int = 0
+    refused: int = 0
+    failed_verification: int = 0
+    peak: int = 0
+    peak_hook: int = -1  # global webhook index of the first webhook reaching ``peak``
+    virtual_end_ms: int = 0
+    ttd_values: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    ttd_counts: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    per_second: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    leaves: list[bytes] = field(default_factory=list)
+
+    def merge(self, other: Tally) -> Tally:
+        """This tally followed by ``other``, whose webhooks all come after this one's."""
+        if other.first_hook < self.first_hook + len(self.leaves):
+            raise ValueError("tallies must be merged in webhook order, without overlap")
+        if other.peak > self.peak or (other.peak == self.peak and self.peak_hook < 0):
+            peak, peak_hook = other.peak, other.peak_hook
+        else:
+            peak, peak_hook = self.peak, self.peak_hook
+        values = np.concatenate([self.ttd_values, other.ttd_values])
+        counts = np.concatenate([self.ttd_counts, other.ttd_counts])
+        if len(values):
+            values, inverse = np.unique(values, return_inverse=True)
+            counts = np.bincount(inverse.reshape(-1), weights=counts, minlength=len(values))
+        size = max(len(self.per_second), len(other.per_second))
+        per_second = np.zeros(size, dtype=np.int64)
+        per_second[: len(self.per_second)] += self.per_second
+        per_second[: len(other.per_second)] += other.per_second
+        gap = other.first_hook - self.first_hook - len(self.leaves)
+        empty = hashlib.sha256().digest()  # a webhook with no deliveries
+        return Tally(
+            first_hook=self.first_hook,
+            deliveries=self.deliveries + other.deliveries,
+            attempts=self.attempts + other.attempts,
+            states=self.states + other.states,
+            timeouts=self.timeouts + other.timeouts,
+            refused=self.refused + other.refused,
+            failed_verification=self.failed_verification + other.failed_verification,
+            peak=peak,
+            peak_hook=peak_hook,
+            virtual_end_ms=max(self.virtual_end_ms, other.virtual_end_ms),
+            ttd_values=values.astype(np.int64),
+            ttd_counts=np.asarray(counts, dtype=np.int64),
+            per_second=per_second,
+            leaves=self.leaves + [empty] * gap + other.leaves,
+        )
+
+    def digest(self) -> str:
+        """The attempts hash of the merged run (leaves must start at webhook 0)."""
+        if self.first_hook != 0:
+            raise ValueError("the attempts hash needs the tally of every webhook from the first")
+        h = hashlib.sha256(HASH_TAG)
+        h.update(len(self.leaves).to_bytes(8, "little"))
+        h.update(b"".join(self.leaves))
+        return h.hexdigest()
+
+    def timeline(self, bin_s: int = 60) -> npt.NDArray[np.int64]:
+        """Attempts sent per ``bin_s`` seconds of virtual time, from time 0 (exact)."""
+        if bin_s < 1:
+            raise ValueError("bin_s must be at least 1")
+        per = self.per_second
+        bins = -(-len(per) // bin_s)
+        padded = np.zeros(bins * bin_s, dtype=np.int64)
+        padded[: len(per)] = per
+        out: npt.NDArray[np.int64] = padded.reshape(bins, bin_s).sum(axis=1)
+        return out
+
+    def percentile_ttd(self, q: float) -> int | None:
+        if not len(self.ttd_values):
+            return None
+        return int(percentile_from_counts(self.ttd_values, self.ttd_counts, q))
+
+
+def tally(plan: Plan, log: RawLog, first_hook: int = 0) -> Tally:
+    """The tally of one run (or shard) whose webhook 0 is global webhook ``first_hook``."""
+    n = plan.n
+    n_att = len(log.j)
+    hm = hook_major(plan, log)
+    states = np.bincount(log.state.astype(np.int64), minlength=len(STATES)).astype(np.int64)
+    peak, peak_hook = 0, -1
+    per_second = np.zeros(0, dtype=np.int64)
+    sent = log.sent_ms[hm.order]
+    if n_att:
+        bins = sent // 1000
+        span = int(bins.max()) + 1
+        hook_of = np.repeat(np.arange(len(plan.hook_ids), dtype=np.int64), hm.attempts_per_hook)
+        # within a webhook, (event, attempt) order is nearly time order: timsort's runs
+        key = np.sort(hook_of * span + bins, kind="stable")
+        edges = np.flatnonzero(np.diff(key)) + 1
+        runs = np.diff(np.concatenate([[0], edges, [len(key)]]))
+        top = int(np.argmax(runs))  # first maximum: lowest webhook, then earliest second
+        peak = int(runs[top])
+        peak_hook = first_hook + int(key[0 if top == 0 else edges[top - 1]] // span)
+        per_second = np.bincount(bins).astype(np.int64)
+    delivered = log.state == DELIVERED
+    values, counts = _value_counts((log.ended_ms - plan.event_ms)[delivered])
+    return Tally(
+        first_hook=first_hook,
+        deliveries=n,
+        attempts=n_att,
+        states=states,
+        timeouts=int(np.count_nonzero(log.code == TIMEOUT)),
+        refused=int(np.count_nonzero(log.code == CONNECT)),
+        failed_verification=sum(1 for s in plan.hook_status if s == "verification_failed"),
+        peak=peak,
+        peak_hook=peak_hook,
+        virtual_end_ms=int(log.ended_ms.max()) if n else 0,
+        ttd_values=values,
+        ttd_counts=counts,
+        per_second=per_second,
+        leaves=hash_leaves(plan, log, hm, sent),
+    )
