@@ -13,6 +13,12 @@ Three processes on loopback: a fast receiver (raw asyncio, keep-alive), the real
   attempt 1: test events to one webhook paced at ``--single-rate`` per second; proposals
   fanned out to every webhook at ``--paced-rate`` per second; and under full load.
 
+- durability: the cost of power-safe acknowledgements. Two more sender processes, one with
+  ``--sqlite-synchronous FULL`` (the default: an acknowledged event is fsynced before the API
+  answers) and one with ``NORMAL`` (survives kill -9, not a power cut), each take
+  ``--durability-proposals`` proposals as fast as the driver can send them; the figures are the
+  API's acknowledgement latency and the delivery rate, and their FULL/NORMAL ratios.
+
 Usage: python benchmarks/bench_sender.py [--proposals 300] [--webhooks 16]
 """
 
@@ -197,6 +203,70 @@ async def _post_proposals(
             r.raise_for_status()
 
 
+def _sender(db: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
+    cmd = [sys.executable, "-m", "whsim.cli", "sender", "--port", "0", "--db", str(db)]
+    proc, line = _start([*cmd, "--log-level", "warning", *extra], "listening on")
+    return proc, line.split("listening on ", 1)[1].split()[0]
+
+
+def _register(base: str, receiver: str, count: int) -> list[str]:
+    ids = []
+    for i in range(count):
+        r = httpx.post(
+            f"{base}/api/webhooks",
+            json={
+                "url": f"{receiver}/h{i}",
+                "events": ["proposal.created"],
+                "secret": "b-secret-1",
+            },
+        )
+        assert r.status_code == 201 and r.json()["status"] == "active", r.text
+        ids.append(r.json()["id"])
+    return ids
+
+
+async def _acked(base: str, count: int, concurrency: int) -> list[float]:
+    """POST ``count`` proposals as fast as possible; each one's acknowledgement latency (ms)."""
+    latencies: list[float] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(count):
+        queue.put_nowait(i)
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+
+        async def worker() -> None:
+            while not queue.empty():
+                i = queue.get_nowait()
+                started = time.perf_counter()
+                r = await client.post("/api/proposals", json={"title": f"d{i}"})
+                latencies.append((time.perf_counter() - started) * 1000)
+                r.raise_for_status()
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies
+
+
+def _durability_run(
+    receiver: str, synchronous: str, proposals: int, webhooks: int
+) -> dict[str, Any]:
+    httpx.post(f"{receiver}/__reset", content=b"")
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, base = _sender(Path(tmp) / "d.db", "--sqlite-synchronous", synchronous)
+        try:
+            _register(base, receiver, webhooks)
+            start_ms = time.time() * 1000
+            acks = asyncio.run(_acked(base, proposals, 8))
+            got = _wait_events(receiver, proposals * webhooks, timeout=120)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    return {
+        "ack_ms_p50": round(_percentile(acks, 0.5), 2),
+        "ack_ms_p99": round(_percentile(acks, 0.99), 2),
+        "deliveries_per_s": round(got["events"] / ((got["last_arrival"] - start_ms) / 1000), 1),
+        "delivered": got["events"],
+    }
+
+
 def _wait_events(receiver: str, expected: int, timeout: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
@@ -216,6 +286,7 @@ def main() -> int:
     parser.add_argument("--single-rate", type=float, default=50.0)
     parser.add_argument("--max-in-flight", type=int, default=128)
     parser.add_argument("--max-per-endpoint", type=int, default=8)
+    parser.add_argument("--durability-proposals", type=int, default=200)
     parser.add_argument("--serve-receiver", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_receiver:
@@ -286,6 +357,13 @@ def main() -> int:
             test_path = f"/api/webhooks/{hook_ids[0]}/test"
             asyncio.run(_post_proposals(base, args.single_events, args.single_rate, path=test_path))
             single = _wait_events(receiver, args.single_events, timeout=60)
+        sender_proc.terminate()
+        sender_proc.wait(10)
+        sender_proc = None
+        durability = {
+            level: _durability_run(receiver, level, args.durability_proposals, args.webhooks)
+            for level in ("NORMAL", "FULL")
+        }
     finally:
         for proc in (sender_proc, receiver_proc):
             if proc is not None:
@@ -321,7 +399,24 @@ def main() -> int:
         "delivered": loaded["events"],
         "webhooks": args.webhooks,
         "concurrency": concurrency,
-        "store": "sqlite WAL, synchronous=NORMAL (survives kill -9)",
+        "store": "sqlite WAL; acknowledged writes at synchronous=FULL (survive a power cut), "
+        "attempt records at NORMAL (survive kill -9)",
+        "durability": {
+            **durability,
+            "full_over_normal": {
+                "ack_ms_p50": round(
+                    durability["FULL"]["ack_ms_p50"] / durability["NORMAL"]["ack_ms_p50"], 2
+                ),
+                "ack_ms_p99": round(
+                    durability["FULL"]["ack_ms_p99"] / durability["NORMAL"]["ack_ms_p99"], 2
+                ),
+                "deliveries_per_s": round(
+                    durability["FULL"]["deliveries_per_s"]
+                    / durability["NORMAL"]["deliveries_per_s"],
+                    2,
+                ),
+            },
+        },
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
     }

@@ -37,7 +37,8 @@ from whsim.conformance.report import build_report, role_clauses, write_reports
 from whsim.conformance.timing import PROFILES, expected_gaps, grade_gaps, match_reading, profile
 from whsim.core.spec.clauses import clause
 from whsim.core.spec.events import verification_body
-from whsim.sender import SenderConfig, create_app
+from whsim.sender import SenderConfig
+from whsim.sender.faults import create_faulty_app
 from whsim.serve import bind
 
 # --- timing -----------------------------------------------------------------------------------
@@ -190,11 +191,14 @@ def test_case_levels_match_their_clauses_or_say_why() -> None:
 
 
 @contextmanager
-def live_sender(tmp_path: Path, **values: object) -> Iterator[str]:
+def live_sender(
+    tmp_path: Path, faults: frozenset[str] = frozenset(), **values: object
+) -> Iterator[str]:
     config = SenderConfig(db_path=tmp_path / "s.db", **values)  # type: ignore[arg-type]
     sock = bind()
+    app = create_faulty_app(config, faults)
     server = uvicorn.Server(
-        uvicorn.Config(create_app(config), log_level="warning", lifespan="on", access_log=False)
+        uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -1,4 +1,4 @@
-"""Report writers: report.json fields, JUnit properties, and an HTML page that renders."""
+"""Report writers: report.json fields and diagnosis, schema-valid JUnit, an HTML page that renders."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,6 +53,16 @@ def _report(where: Path, strict: bool = False) -> Path:
             "echoed",
             exchanges=[ex],
         ),
+        CaseResult(
+            CaseSpec("RCV-GEN-001", "generated", ("CODES-1",)),
+            Outcome.ERROR,
+            "kit error: boom",
+        ),
+        CaseResult(
+            CaseSpec("RCV-RAW-001", "raw", ("SIG-3",), needs=("RCV-SIG-001",)),
+            Outcome.UNTESTABLE,
+            "blocked by RCV-SIG-001 (a correctly signed valid event gets 2xx): fail: 401",
+        ),
     ]
     out = where / ("strict" if strict else "plain")
     write_reports(
@@ -77,20 +88,48 @@ def test_report_json_has_the_promised_fields(tmp_path: Path) -> None:
     assert sig4["cases"] == ["RCV-SIG-009"] and sig4["outcomes"] == ["untestable"]
 
 
-def test_junit_carries_clause_and_level_properties_and_strict_mode(tmp_path: Path) -> None:
+SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "schemas" / "junit-10.xsd"
+
+
+def _schema() -> Any:
+    xmlschema = pytest.importorskip("xmlschema")
+    path = SCHEMA if SCHEMA.exists() else Path("/work/shared/schemas/junit-10.xsd")
+    if not path.exists():
+        pytest.skip("shared/schemas/junit-10.xsd is not beside the checkout")
+    return xmlschema.XMLSchema(str(path))
+
+
+def test_junit_is_valid_against_the_strict_xunit_schema(tmp_path: Path) -> None:
+    schema = _schema()
     for strict, failures in ((False, "1"), (True, "2")):
-        suite = ET.parse(_report(tmp_path, strict) / "junit.xml").getroot()
-        assert suite.get("failures") == failures
+        path = _report(tmp_path, strict) / "junit.xml"
+        schema.validate(str(path))  # raises with the offending element when invalid
+        suite = ET.parse(path).getroot()
+        assert suite.get("failures") == failures and suite.get("errors") == "1"
         first = suite.find("testcase")
-        assert first is not None
-        props = {(p.get("name"), p.get("value")) for p in first.iter("property")}
-        assert {
-            ("clause", "SIG-2"),
-            ("clause", "CODES-3"),
-            ("level", "MUST"),
-            ("outcome", "fail"),
-        } <= props
+        assert first is not None and first.get("name", "").startswith("RCV-SIG-002 ")
+        out = first.findtext("system-out") or ""
+        assert "clauses: SIG-2 CODES-3" in out and "level: MUST" in out and "outcome: fail" in out
         assert first.find("failure") is not None
+        error = next(t for t in suite.iter("testcase") if t.get("name", "").startswith("RCV-GEN"))
+        failure = error.find("failure")
+        assert failure is not None and failure.get("type") == "error"
+        blocked = next(t for t in suite.iter("testcase") if t.get("name", "").startswith("RCV-RAW"))
+        skipped = blocked.find("skipped")
+        assert skipped is not None and "blocked by RCV-SIG-001" in skipped.get("message", "")
+
+
+def test_report_json_carries_the_diagnosis(tmp_path: Path) -> None:
+    from whsim.conformance.diagnosis import Finding
+
+    report = build_report("receiver", "http://x/webhook", [], seed=1, strict=False)
+    report.diagnosis.append(Finding("wrong-secret", "every signed request got 401").as_dict())
+    write_reports(report, tmp_path)
+    doc = json.loads((tmp_path / "report.json").read_text())
+    assert doc["diagnosis"][0]["code"] == "wrong-secret"
+    assert "wrong-secret" in (tmp_path / "index.html").read_text()
+    with pytest.raises(ValueError, match="unknown diagnosis"):
+        Finding("no-such-cause", "x")
 
 
 def test_html_escapes_every_byte_it_shows(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from whsim.core.spec.clauses import clause
-from whsim.sender.config import FAULTS
+from whsim.sender.faults import FAULTS
 
 SCALE = "10"
 WHSIM = [sys.executable, "-m", "whsim"]
@@ -36,10 +36,10 @@ def sender_process(tmp: Path, *args: str, faults: str = "") -> Iterator[str]:
     """``whsim sender --port 0`` in a subprocess; yields its base URL, always stops it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WHSIM_")}
     env.update(PYTHONUNBUFFERED="1", WHSIM_SENDER_FAULTS=faults)
+    command = [sys.executable, "-m", "whsim.sender.faults"] if faults else [*WHSIM, "sender"]
     proc = subprocess.Popen(
         [
-            *WHSIM,
-            "sender",
+            *command,
             "--port",
             "0",
             "--db",
@@ -65,7 +65,7 @@ def sender_process(tmp: Path, *args: str, faults: str = "") -> Iterator[str]:
     try:
         seen = []
         while True:
-            line = lines.get(timeout=30)
+            line = lines.get(timeout=90)
             seen.append(line)
             if "listening on" in line:
                 break
@@ -227,9 +227,9 @@ BROKEN: dict[str, tuple[set[str], str, tuple[str, ...]]] = {
     "no-signature": ({"SND-SIG-001"}, "SIG or EVENT-001", ()),
     "no-verification": ({"SND-VERIFY-001"}, "VERIFY or REG-001 or SIG", ()),
     "unsubscribed-events": ({"SND-EVENT-004"}, "EVENT or RETRY-002", ()),
-    "new-id-per-retry": ({"SND-EVENT-003"}, "EVENT-003 or RETRY-001 or RETRY-002 or RETRY-005", ()),
-    "follow-redirects": ({"SND-RETRY-008"}, "RETRY-008 or RETRY-004", ()),
-    "no-timeout": ({"SND-TIMEOUT-001", "SND-RETRY-006"}, "TIMEOUT or RETRY-006 or RETRY-004", ()),
+    "new-id-per-retry": (set(), "EVENT-003 or RETRY-001 or RETRY-002 or RETRY-005", ()),
+    "follow-redirects": (set(), "RETRY-008 or RETRY-004", ()),
+    "no-timeout": ({"SND-RETRY-006"}, "TIMEOUT or RETRY-006 or RETRY-004", ()),
     "return-secret": ({"SND-REG-007", "SND-REG-008"}, "REG", ()),
     "http-in-production": ({"SND-HTTPS-001"}, "HTTPS or REG-001", ("--mode", "production")),
     "ssrf": ({"SND-HTTPS-002"}, "HTTPS or REG-001", ("--mode", "production")),
@@ -260,11 +260,102 @@ def test_broken_sender_fails_exactly_its_cases(
     code, report, text = broken_results[fault]
     expected = BROKEN[fault][0]
     assert failing(report) == expected, (outcomes(report), text)
-    assert code == 1
-    controls = set(outcomes(report)) - expected
+    should = NON_STRICT.get(fault, set())
+    assert should <= {i for i, o in outcomes(report).items() if o == "non-strict"}
+    assert code == (1 if expected else 0)
+    controls = set(outcomes(report)) - expected - should
     assert controls, "each broken run keeps some controls that must still pass"
     assert {outcomes(report)[c] for c in controls} <= {"pass", "info", "untestable", "non-strict"}
 
 
+# Faults whose clause is a SHOULD (EVENT-9, RETRY-5, TIMEOUT-2): non-strict, a failure only
+# under --strict, never a plain fail (the guide's words carry no MUST there).
+NON_STRICT: dict[str, set[str]] = {
+    "new-id-per-retry": {"SND-EVENT-003"},
+    "follow-redirects": {"SND-RETRY-008"},
+    "no-timeout": {"SND-TIMEOUT-001"},
+}
+
+
 def test_every_fault_is_in_the_matrix() -> None:
     assert set(BROKEN) == set(FAULTS)
+
+
+@contextmanager
+def cpu_hogs(n: int = 2, limit_s: float = 300) -> Iterator[None]:
+    """``n`` busy processes (this machine has 2 cores), each stopped after ``limit_s`` at most."""
+    hogs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                f"import time\nend = time.monotonic() + {limit_s}\nwhile time.monotonic() < end: pass",
+            ]
+        )
+        for _ in range(n)
+    ]
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait(10)
+
+
+LOADED = ("no-retry", "wrong-backoff", "too-many-retries", "no-timeout")
+
+
+@pytest.mark.slow
+def test_verdicts_hold_under_two_busy_processes(tmp_path: Path) -> None:
+    """Under load the reference sender still passes (retry timing, the refused-then-reset
+    retry of SND-RETRY-007) and the timing-sensitive broken senders still fail their cases."""
+    with cpu_hogs(), ThreadPoolExecutor(2) as pool:
+        ref = pool.submit(
+            run_against, tmp_path / "ref", (), ("-k", "RETRY or TIMEOUT or EVENT-003 or SIG")
+        )
+        broken = {
+            f: pool.submit(run_against, tmp_path / f, BROKEN[f][2], ("-k", BROKEN[f][1]), f)
+            for f in LOADED
+        }
+        code, report, text = ref.result()
+        results = {f: b.result() for f, b in broken.items()}
+    got = outcomes(report)
+    assert code == 0 and got["SND-RETRY-007"] == "pass", (got, text)
+    assert all(o in ("pass", "info", "untestable") for o in got.values()), got
+    for fault, (_fcode, freport, ftext) in results.items():
+        assert failing(freport) == BROKEN[fault][0], (fault, outcomes(freport), ftext)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "fails"),
+    [("correct", set()), ("uppercase-hex", {"SND-SIG-001"}), ("sha256-prefix", {"SND-SIG-001"})],
+)
+def test_senders_written_from_the_guide(name: str, fails: set[str], tmp_path: Path) -> None:
+    """Signatures are graded as strictly as the guide's receiver compares them (before: both
+    broken senders passed, exit 0)."""
+    import foreign_senders
+
+    with foreign_senders.serve(name) as url:
+        code, report, text = conformance(
+            tmp_path, url, "--trigger", "none", "-k", "SIG or VERIFY-001 or RETRY-004"
+        )
+    assert failing(report) == fails, (outcomes(report), text)
+    assert code == (1 if fails else 0)
+    if fails:
+        sig = next(c for c in report["cases"] if c["id"] == "SND-SIG-001")
+        assert "guide's receiver" in sig["message"]
+
+
+@pytest.mark.slow
+def test_a_registration_that_is_never_answered_ends_the_run_with_exit_2(tmp_path: Path) -> None:
+    import time
+
+    import foreign_senders
+
+    with foreign_senders.serve("hangs-registration") as url:
+        start = time.monotonic()
+        code, _report, text = conformance(tmp_path, url)
+        took = time.monotonic() - start
+    assert code == 2 and took < 30, (took, text)
+    assert "never answered a registration" in text

@@ -173,3 +173,22 @@ def test_schemas_are_copies_and_verification_body():
     schema["required"].append("x")
     assert "x" not in data_schema("job.started")["required"]
     assert json.loads(verification_body('é"\\')) == {"type": "webhook.verify", "challenge": 'é"\\'}
+
+
+def test_validating_an_event_does_not_build_the_iri_grammar():
+    """The first validation must not pay rfc3987_syntax's grammar build (seconds under load)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, whsim\n"
+        "from whsim.core.spec.events import parse_event\n"
+        "try:\n"
+        "    parse_event(b'{}')\n"
+        "except Exception:\n"
+        "    pass\n"
+        "assert 'jsonschema' in sys.modules, 'the envelope was not validated'\n"
+        "print('rfc3987_syntax' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -39,7 +39,7 @@ def test_policy_is_refused_unless_declared():
 
 def test_declarations_are_checked_against_the_registry():
     with pytest.raises(SpecInputError):
-        _tool("SIG-2")
+        _tool("SIG-3")
     with pytest.raises(SpecInputError):
         _tool("RETRY-1=sometimes")
 

@@ -92,3 +92,38 @@ def test_suite_runs_as_plain_pytest_with_options_and_env(tmp_path: Path) -> None
     assert {c["id"] for c in report["cases"]} >= {"RCV-VERIFY-001", "RCV-SIG-002"}
     assert by_env.returncode == 0, by_env.stdout[-3000:]
     assert len(json.loads((tmp_path / "b" / "report.json").read_text())["cases"]) == 6
+
+
+def test_pytests_own_junitxml_names_each_case_by_its_id(tmp_path: Path) -> None:
+    """`pytest --junitxml` (not only the kit's junit.xml) names every case by its id."""
+    import xml.etree.ElementTree as ET
+
+    xml = tmp_path / "pytest-junit.xml"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WHSIM_")}
+    with ServerThread(create_app("s", store=ReceiverStore())) as base:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "--pyargs",
+                "whsim_conformance.receiver",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-k",
+                "SIG-00 or TIMEOUT",
+                f"--junitxml={xml}",
+                f"--whsim-receiver-url={base}/webhook",
+                "--whsim-secret=s",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+        )
+    assert done.returncode == 0, done.stdout[-2000:]
+    names = [t.get("name", "") for t in ET.parse(xml).getroot().iter("testcase")]
+    assert names and all(n.startswith(("RCV-SIG-00", "RCV-TIMEOUT-001")) for n in names), names
+    assert "RCV-SIG-002 a missing signature header gets 401" in names

@@ -35,7 +35,7 @@ def test_parse_repeatable_strings():
     [
         ("NOPE-1=x", ("NOPE-1", "RETRY-1")),
         ("RETRY-1=sometimes", ("RETRY-1", "sometimes", "backoff-only", "immediate-counts")),
-        ("SIG-2=x", ("SIG-2", "RETRY-1")),  # a clause without readings
+        ("SIG-3=x", ("SIG-3", "RETRY-1")),  # a clause without readings
     ],
 )
 def test_unknown_clause_or_reading_names_both_and_lists_valid_ones(text, names):

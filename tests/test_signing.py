@@ -82,10 +82,14 @@ def test_verify_false_on_malformed(signature):
     assert whsim.verify(b"body", signature, "secret") is False
 
 
-def test_verify_accepts_uppercase_hex():
+def test_verify_is_as_strict_as_the_guides_receiver():
     sig = whsim.sign(b"body", "secret")
     assert sig == sig.lower()
-    assert whsim.verify(b"body", sig.upper(), "secret")
+    # The guide's receiver compares hexdigest() (lowercase) with the header exactly.
+    assert whsim.verify(b"body", sig, "secret")
+    assert not whsim.verify(b"body", sig.upper(), "secret")
+    assert not whsim.verify(b"body", "sha256=" + sig, "secret")
+    assert not whsim.verify(b"body", f" {sig} ", "secret")
 
 
 @given(body=st.binary(max_size=512), secret=st.text(min_size=1, max_size=64))

@@ -12,7 +12,7 @@ from .target import ReceiverTarget, expect_401, expect_accepted
 
 @case("RCV-SIG-001")
 def test_every_event_type_accepted(receiver: ReceiverTarget, whsim_case: Case) -> None:
-    exchanges = [receiver.send(whsim_case, receiver.event(t).body, note=t) for t in EVENT_TYPES]
+    exchanges = receiver.send_all(whsim_case, [(receiver.event(t).body, t) for t in EVENT_TYPES])
     expect_accepted(whsim_case, exchanges, "a correctly signed event")
 
 
@@ -68,8 +68,24 @@ def test_sha256_prefix(receiver: ReceiverTarget, whsim_case: Case) -> None:
         whsim_case,
         ex,
         "a 'sha256='-prefixed signature",
-        tolerated_2xx="accepts 'sha256=<hex>' as well as bare hex: tolerated (reading sha256-prefix of "
-        "SIG-1); the kit's default reading is bare hex",
+        tolerated_2xx="accepts 'sha256=<hex>' as well as bare hex: reading tolerant of SIG-2; the "
+        "guide's receiver (reading exact-hex, the kit's default) refuses it",
+    )
+
+
+@case("RCV-SIG-011")
+def test_uppercase_hex(receiver: ReceiverTarget, whsim_case: Case) -> None:
+    body = receiver.event("job.completed").body
+    ex = receiver.send(
+        whsim_case, body, signature=sign(body, receiver.secret).upper(), note="uppercase hex"
+    )
+    expect_401(
+        whsim_case,
+        ex,
+        "an uppercase-hex signature",
+        tolerated_2xx="accepts uppercase hex as well as lowercase: reading tolerant of SIG-2; the "
+        "guide's receiver compares hexdigest() (lowercase) exactly (reading exact-hex, the kit's "
+        "default)",
     )
 
 

@@ -13,10 +13,13 @@ from .target import ReceiverTarget, expect_400, status_text
 
 @case("RCV-CODES-001")
 def test_not_json(receiver: ReceiverTarget, whsim_case: Case) -> None:
-    exchanges = [
-        receiver.send(whsim_case, b'{"type": "job.created", "data": ', note="truncated JSON"),
-        receiver.send(whsim_case, b"\xff\xfe not utf-8", note="not UTF-8"),
-    ]
+    exchanges = receiver.send_all(
+        whsim_case,
+        [
+            (b'{"type": "job.created", "data": ', "truncated JSON"),
+            (b"\xff\xfe not utf-8", "not UTF-8"),
+        ],
+    )
     expect_400(whsim_case, exchanges, "a signed body that is not JSON")
 
 
@@ -27,10 +30,10 @@ def test_broken_envelope(receiver: ReceiverTarget, whsim_case: Case) -> None:
         "timestamp": "2024-01-15T10:30:00Z",
         "data": {"job_id": "j"},
     }
-    exchanges = [
-        receiver.send(whsim_case, json.dumps(no_type).encode(), note="no type"),
-        receiver.send(whsim_case, b"[1, 2, 3]", note="an array, not an object"),
-    ]
+    exchanges = receiver.send_all(
+        whsim_case,
+        [(json.dumps(no_type).encode(), "no type"), (b"[1, 2, 3]", "an array, not an object")],
+    )
     expect_400(whsim_case, exchanges, "a signed event with a broken envelope")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from whsim.conformance.case import Case
-from whsim.conformance.exchange import Exchange
 from whsim.pytest_plugin import WhsimSettings
 
 from .catalog import case
@@ -17,13 +16,9 @@ EXAMPLES = 25
 def test_generated_valid(
     receiver: ReceiverTarget, whsim_case: Case, whsim_settings: WhsimSettings
 ) -> None:
-    sent: list[Exchange] = []
-    run_examples(
-        valid_bodies(receiver.new_id),
-        lambda body: sent.append(receiver.send(whsim_case, body, note="generated valid event")),
-        seed=whsim_settings.seed,
-        n=EXAMPLES,
-    )
+    bodies: list[bytes] = []
+    run_examples(valid_bodies(receiver.new_id), bodies.append, seed=whsim_settings.seed, n=EXAMPLES)
+    sent = receiver.send_all(whsim_case, [(b, "generated valid event") for b in bodies])
     whsim_case.details.update(examples=len(sent), seed=whsim_settings.seed)
     expect_accepted(whsim_case, sent, "a generated valid event")
 
@@ -32,12 +27,12 @@ def test_generated_valid(
 def test_generated_invalid(
     receiver: ReceiverTarget, whsim_case: Case, whsim_settings: WhsimSettings
 ) -> None:
-    sent: list[Exchange] = []
-
-    def check(item: tuple[str, bytes]) -> None:
-        why, body = item
-        sent.append(receiver.send(whsim_case, body, note=f"generated invalid event: {why}"))
-
-    run_examples(invalid_bodies(receiver.new_id), check, seed=whsim_settings.seed, n=EXAMPLES)
+    items: list[tuple[str, bytes]] = []
+    run_examples(
+        invalid_bodies(receiver.new_id), items.append, seed=whsim_settings.seed, n=EXAMPLES
+    )
+    sent = receiver.send_all(
+        whsim_case, [(body, f"generated invalid event: {why}") for why, body in items]
+    )
     whsim_case.details.update(examples=len(sent), seed=whsim_settings.seed)
     expect_400(whsim_case, sent, "a generated invalid event")

@@ -71,7 +71,8 @@ CATALOG: Final[dict[str, CaseSpec]] = {
             "SND-EVENT-003",
             "the event id is present and identical on every retry",
             ("EVENT-9",),
-            level="MUST",
+            justification="EVENT-9 is a SHOULD: the guide's idempotency example reads an id, "
+            "but none of its events carries one",
         ),
         CaseSpec("SND-EVENT-004", "only subscribed event types arrive", ("REG-6",)),
         CaseSpec("SND-EVENT-005", "POST /api/webhooks/{id}/test delivers", ("REG-9", "EVENT-11")),
@@ -98,9 +99,12 @@ CATALOG: Final[dict[str, CaseSpec]] = {
         CaseSpec("SND-RETRY-008", "redirects are not followed (reading no-follow)", ("RETRY-5",)),
         CaseSpec(
             "SND-RETRY-009",
-            "what 400/401/404/410 answers lead to (info, reading 5xx-and-network)",
-            ("RETRY-2",),
-            level="INFO",
+            "what 400/401/404/410 answers lead to (recorded), never more attempts than RETRY-1 allows",
+            ("RETRY-2", "RETRY-1"),
+            level="MUST",
+            justification="which 4xx are retried is recorded (RETRY-2 reads only '500: will "
+            "retry'); more attempts of one event than 'Maximum 5 retries' allows under any "
+            "reading fails RETRY-1",
         ),
         # --- timeout --------------------------------------------------------------------------
         CaseSpec("SND-TIMEOUT-001", "an attempt that hangs is given up near 5 s", ("TIMEOUT-2",)),

@@ -11,13 +11,18 @@ from typing import Any
 
 import pytest
 
-from whsim.conformance.listener import Listener
+from whsim.conformance.diagnosis import Finding
+from whsim.conformance.listener import Listener, ok
 from whsim.conformance.progress import Progress
 from whsim.conformance.timing import profile
 from whsim.pytest_plugin import WhsimSettings
 
 from .scenarios import CASE_SCENARIOS, Scenarios
 from .target import SenderTarget
+
+REGISTRATION_PROBE_S = 15.0
+"""How long the first registration may take (it runs the challenge handshake); after that the
+run ends with exit 2: nothing can be graded against a sender that never answers it."""
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -38,6 +43,7 @@ def kit_listener(whsim_settings: WhsimSettings) -> Iterator[Listener]:
 
 @pytest.fixture(scope="session")
 def sender(
+    request: pytest.FixtureRequest,
     whsim_settings: WhsimSettings,
     kit_listener: Listener,
     whsim_report_extra: dict[str, Any],
@@ -54,6 +60,7 @@ def sender(
         reading=whsim_settings.reading,
         timing=profile(whsim_settings.timing),
     )
+    _probe_registration(target, kit_listener, whsim_report_extra, request)
     scale = target.time_scale
     bands = [target.timing.band(g) for g in target.gaps()]
     whsim_report_extra.update(
@@ -103,3 +110,117 @@ def scenarios(
         yield runs
     finally:
         runs.join(timeout=30)
+        extra = request.getfixturevalue("whsim_report_extra")
+        found = sender_findings(sender.listener, extra, runs)
+        if found:
+            extra["diagnosis"] = [*extra.get("diagnosis", []), *(f.as_dict() for f in found)]
+
+
+def _say(request: pytest.FixtureRequest, finding: Finding) -> None:
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        for line in finding.lines():
+            reporter.write_line(line, yellow=True, bold=line.startswith("LIKELY"))
+
+
+def _probe_registration(
+    target: SenderTarget,
+    listener: Listener,
+    extra: dict[str, Any],
+    request: pytest.FixtureRequest,
+) -> None:
+    """Register one webhook before anything else; end the run (exit 2) when nothing answers."""
+    if target.can_deliver is not None:
+        return
+    path = listener.path("probe", ok())
+    body = {"url": listener.url(path), "events": ["job.failed"], "secret": target.secret()}
+    ex = target.call(
+        None, "POST", "/api/webhooks", body, note="registration probe", timeout=REGISTRATION_PROBE_S
+    )
+    status = ex.response.status
+    came = listener.arrivals(path)
+    findings = []
+    if status is None:
+        challenge = (
+            "the challenge came to the kit and was echoed"
+            if came
+            else "no verification request reached the kit either"
+        )
+        finding = Finding(
+            "registration-unanswered",
+            f"POST {target.base}/api/webhooks got no answer within {REGISTRATION_PROBE_S:g} s "
+            f"({ex.response.error}); {challenge}",
+            [f"registration of {body['url']}"],
+            "check that the URL is the sender's API base and that it answers registrations",
+        )
+        _say(request, finding)
+        extra["diagnosis"] = [finding.as_dict()]
+        pytest.exit(
+            "whsim conformance: the sender never answered a registration: " + finding.summary,
+            returncode=2,
+        )
+    doc = target.call(None, "GET", "/api/webhooks")
+    listing = _json(doc.response.body)
+    no_api = status in (404, 405) or not (isinstance(listing, dict) and "webhooks" in listing)
+    if no_api and status is not None and not 200 <= status < 300:
+        findings.append(
+            Finding(
+                "not-a-sender-api",
+                f"{target.base} does not look like a webhook sender's API: POST /api/webhooks "
+                f"answered {status}, GET /api/webhooks {doc.response.status}",
+                [ex.response.body[:160].decode("utf-8", "replace")],
+                "give the API base URL (the one whose /api/webhooks registers webhooks); to "
+                "check a receiver, run 'whsim conformance receiver URL'",
+            )
+        )
+    webhook = _json(ex.response.body)
+    if isinstance(webhook, dict) and isinstance(webhook.get("id"), str):
+        target.call(None, "DELETE", f"/api/webhooks/{webhook['id']}")
+    if findings:
+        extra["diagnosis"] = [f.as_dict() for f in findings]
+        for f in findings:
+            _say(request, f)
+
+
+def _json(data: bytes) -> Any:
+    import json
+
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+def sender_findings(
+    listener: Listener, extra: dict[str, Any], scenarios: Scenarios
+) -> list[Finding]:
+    """Causes read from what arrived over the whole run (the scenarios are done)."""
+    registered = [r.registered for r in scenarios.runs.values() if r.registered]
+    accepted = [r for r in registered if r is not None and r.webhook_id]
+    everything = listener.arrivals()
+    if accepted and not everything:
+        return [
+            Finding(
+                "sender-cannot-reach-kit",
+                f"the sender accepted {len(accepted)} registration(s) but not one request reached "
+                f"the kit's endpoint {listener.base_url}",
+                [f"registered e.g. {accepted[0].url}"],
+                "the sender must reach the kit: give --listen HOST:PORT on an address it can "
+                "reach, or --public-url with a tunnel",
+            )
+        ]
+    paths = {a.path for a in everything if not a.is_verification}
+    verified = {a.path for a in everything if a.is_verification}
+    unverified = sorted(paths - verified)
+    if accepted and unverified and not verified:
+        return [
+            Finding(
+                "challenge-never-came",
+                f"deliveries arrived on {len(unverified)} path(s) but no verification request "
+                "(webhook.verify challenge) ever did",
+                unverified[:3],
+                "send the challenge to the URL when a webhook is registered (VERIFY-1)",
+                ["SND-VERIFY-001"],
+            )
+        ]
+    return []

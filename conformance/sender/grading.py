@@ -35,8 +35,17 @@ def record_arrivals(case: Case, run: Run, arrivals: Sequence[Arrival], note: str
 
 
 def gaps(attempts: Sequence[Arrival]) -> list[float]:
-    """Failure-to-next gaps (seconds): from the end of one attempt to the next one's headers."""
-    return [(b.t_headers_ns - a.t_end_ns) / 1e9 for a, b in itertools.pairwise(attempts)]
+    """Failure-to-next gaps (seconds): from the end of one attempt to the next one's headers.
+
+    The end of an answered attempt is when the kit started its answer (stamped before the first
+    byte went out, so the sender cannot have retried earlier); of an unanswered one (the client
+    gave up, or the kit reset it) when the kit saw it end, but never later than the next
+    attempt's arrival, since the kit may notice a close after the retry has come.
+    """
+    return [
+        (b.t_headers_ns - min(a.t_failed_ns, b.t_headers_ns)) / 1e9
+        for a, b in itertools.pairwise(attempts)
+    ]
 
 
 def starts(attempts: Sequence[Arrival]) -> list[float]:

@@ -181,7 +181,7 @@ class SenderTarget:
 
     def _meta(self) -> dict[str, Any]:
         try:
-            answer = self.client.get(self.base + "/api/meta")
+            answer = self.client.get(self.base + "/api/meta", timeout=5.0)
             doc = answer.json() if answer.status_code == 200 else {}
         except (httpx.HTTPError, ValueError):
             doc = {}
@@ -196,6 +196,7 @@ class SenderTarget:
         *,
         raw: bytes | None = None,
         note: str = "",
+        timeout: float | None = None,
     ) -> Exchange:
         """One API request, recorded on ``case``; an unreachable sender ends the case as error."""
         url = self.base + path
@@ -204,7 +205,13 @@ class SenderTarget:
         request = Request(method, url, tuple(headers.items()), content)
         start = time.monotonic()
         try:
-            answer = self.client.request(method, url, content=content or None, headers=headers)
+            answer = self.client.request(
+                method,
+                url,
+                content=content or None,
+                headers=headers,
+                timeout=API_TIMEOUT_S if timeout is None else timeout,
+            )
         except httpx.HTTPError as exc:
             kind = UNREACHABLE if isinstance(exc, httpx.ConnectError) else type(exc).__name__
             response = Response(None, elapsed_s=time.monotonic() - start, error=f"{kind}: {exc}")

@@ -1,4 +1,8 @@
-"""SIG: every delivery carries X-Webhook-Signature, the hex HMAC-SHA256 of its exact bytes (SIG-1)."""
+"""SIG: every delivery carries X-Webhook-Signature, the hex HMAC-SHA256 of its exact bytes (SIG-1).
+
+As strict as the guide's own receiver, which compares ``hexdigest()`` with the header exactly:
+uppercase hex or a ``sha256=`` prefix fail (whsim.core.signing.verify).
+"""
 
 from __future__ import annotations
 
@@ -17,8 +21,18 @@ def _why(a: Arrival, secret: str) -> str:
     header = a.header(SIGNATURE_HEADER)
     if header is None:
         return f"no {SIGNATURE_HEADER} header"
-    if header.startswith("sha256=") and verify(a.body, header.removeprefix("sha256="), secret):
-        return "the right digest behind a 'sha256=' prefix (reading sha256-prefix, not bare-hex)"
+    right = sign(a.body, secret)
+    bare = header.strip().removeprefix("sha256=").strip()
+    if bare == right and header != right:
+        return (
+            f"the right digest written differently ({header[:12]!r}...): the guide's receiver "
+            "compares hexdigest() with the header exactly and rejects any prefix or space"
+        )
+    if bare.lower() == right and bare != right:
+        return (
+            "the right digest in uppercase hex: the guide's receiver compares hexdigest() "
+            "(lowercase) exactly and rejects every such delivery"
+        )
     try:
         doc = json.loads(a.body)
     except ValueError:

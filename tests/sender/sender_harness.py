@@ -26,7 +26,8 @@ import pytest
 import uvicorn
 from jsonschema import Draft202012Validator
 
-from whsim.sender import SenderConfig, create_app
+from whsim.sender import SenderConfig
+from whsim.sender.faults import create_faulty_app
 from whsim.sender.openapi import openapi_document
 from whsim.serve import bind
 
@@ -228,11 +229,18 @@ class LiveSender:
 
 @contextmanager
 def running_sender(tmp_path: Path, **values: Any) -> Iterator[LiveSender]:
-    """Start a sender on uvicorn in a thread (its own event loop); stop it on exit."""
+    """Start a sender on uvicorn in a thread (its own event loop); stop it on exit.
+
+    ``faults=`` (a set of names) runs the test-only broken sender of :mod:`whsim.sender.faults`.
+    """
     values.setdefault("db_path", tmp_path / "sender.db")
     resolver = values.pop("resolver", None)
+    faults = frozenset(values.pop("faults", ()))
     config = SenderConfig(**values)
-    app = create_app(config, resolver=resolver) if resolver else create_app(config)
+    if resolver:
+        app = create_faulty_app(config, faults, resolver=resolver)
+    else:
+        app = create_faulty_app(config, faults)
     sock = bind()  # whsim's listening socket: TCP_NODELAY on every accepted connection
     server = uvicorn.Server(
         uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")

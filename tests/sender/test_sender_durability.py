@@ -159,3 +159,51 @@ def test_events_older_than_24_h_after_downtime_are_recorded_expired(
     assert "expiry" in done["reason"]
     assert len(receiver.requests("/late")) == 1
     assert meta["time_scale"] == float(scale)
+
+
+def test_sigterm_finishes_attempts_in_flight_and_sends_nothing_twice(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """SIGTERM while 4 attempts are in flight and 8 more are queued behind them.
+
+    Before the graceful stop the 4 in flight were cancelled (the receiver had them, the store
+    still said pending), the exit status was -15, and the restart sent them a second time.
+    Now they end and are recorded, the queued ones wait for the restart, and every event
+    arrives exactly once.
+    """
+    db = tmp_path / "sender.db"
+
+    def slow_ok(req: Received) -> tuple[int, bytes]:
+        if req.json["type"] == "webhook.verify":
+            return echo_ok(req)
+        time.sleep(1.5)  # well inside the 5 s timeout
+        return 200, b"ok"
+
+    with sender_process(db, "--max-per-endpoint", "4") as first:
+        client = httpx.Client(base_url=first.base, timeout=10)
+        hook = register(client, receiver.url("/slow", slow_ok))
+        for k in range(12):
+            assert client.post("/api/proposals", json={"title": f"p{k}"}).status_code == 201
+        wait(lambda: len(receiver.requests("/slow")) >= 4, 10, "4 attempts in flight")
+        first.proc.send_signal(signal.SIGTERM)
+        # Bounded by the 5 s timeout plus the grace second; 30 s guards only against a hang.
+        assert first.proc.wait(30) == 0, "".join(first.lines)
+        client.close()
+    in_flight_at_stop = len(receiver.requests("/slow"))
+    assert in_flight_at_stop < 12, "every attempt was made before the stop; nothing was tested"
+    with sender_process(db, "--max-per-endpoint", "4") as second:
+        client = httpx.Client(base_url=second.base, timeout=10)
+        url = f"/api/webhooks/{hook['id']}/deliveries"
+
+        def all_delivered() -> bool:
+            got = client.get(url, params={"limit": 50}).json()["deliveries"]
+            return len(got) == 12 and all(d["status"] == "delivered" for d in got)
+
+        wait(all_delivered, 30, "every delivery delivered after the restart")
+        attempts = [d["attempt_count"] for d in client.get(url).json()["deliveries"]]
+        client.close()
+    ids = Counter(r.json["id"] for r in receiver.requests("/slow"))
+    assert len(ids) == 12
+    duplicates = {i: n for i, n in ids.items() if n > 1}
+    assert not duplicates, f"sent twice because of the shutdown: {duplicates}"
+    assert attempts == [1] * 12

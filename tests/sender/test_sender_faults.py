@@ -19,7 +19,8 @@ from sender_harness import (
 )
 
 from whsim.core.errors import UnknownReadingError
-from whsim.sender import FAULTS, FAULTS_ENV, SenderConfig, parse_faults
+from whsim.sender import SenderConfig
+from whsim.sender.faults import FAULTS, FAULTS_ENV, FaultySender, parse_faults
 
 
 def hex_hmac(body: bytes, secret: str = SECRET) -> str:
@@ -32,14 +33,39 @@ def test_fault_names_are_checked() -> None:
     with pytest.raises(UnknownReadingError, match="no-such-fault"):
         parse_faults("no-such-fault")
     with pytest.raises(UnknownReadingError):
-        SenderConfig(faults=frozenset({"bogus"}))
+        FaultySender(SenderConfig(), frozenset({"bogus"}))
 
 
-def test_faults_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(FAULTS_ENV, "return-secret")
-    assert SenderConfig.from_env().faults == {"return-secret"}
-    monkeypatch.delenv(FAULTS_ENV)
-    assert SenderConfig.from_env().faults == frozenset()
+def test_the_production_modules_know_no_fault() -> None:
+    """The faults are a layer of their own: no production module names one."""
+    import whsim.sender as package
+
+    root = Path(package.__file__).parent
+    for module in sorted(root.glob("*.py")):
+        if module.name == "faults.py":
+            continue
+        text = module.read_text()
+        assert FAULTS_ENV not in text, module.name
+        named = [f for f in FAULTS if f'"{f}"' in text]
+        assert not named, f"{module.name} names faults {named}"
+        assert ".faults" not in text.replace("whsim.sender.faults", ""), module.name
+
+
+def test_whsim_sender_refuses_the_fault_variable(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, FAULTS_ENV: "no-retry"}
+    done = subprocess.run(
+        [sys.executable, "-m", "whsim", "sender", "--port", "0", "--db", str(tmp_path / "x.db")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "python -m whsim.sender.faults" in done.stderr
 
 
 def deliver_once(

@@ -2,13 +2,20 @@
 
 Prints one readiness line, ``whsim sender: listening on http://HOST:PORT ...``, once the
 service accepts requests (``--port 0`` picks a free port and the line tells which).
+
+SIGTERM or Ctrl-C stops it gracefully: no new attempt starts, attempts in flight end (at most
+the 5 s attempt timeout) and are recorded, then the command exits 0. Test-only broken senders
+run through ``python -m whsim.sender.faults`` with the same options.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,15 +60,37 @@ def register(subparsers: Any) -> None:
         "--max-per-endpoint", type=int, default=8, help="attempts at once, per webhook"
     )
     parser.add_argument(
+        "--sqlite-synchronous",
+        choices=("FULL", "NORMAL"),
+        default="FULL",
+        help="FULL (default): an acknowledged registration or event is on the disk before the "
+        "answer and survives a power cut; NORMAL: it survives a crash, not a power cut",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=("debug", "info", "warning", "error")
     )
     parser.add_argument("--access-log", action="store_true", help="log every API request")
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(
+    args: argparse.Namespace,
+    *,
+    make_app: Callable[[Any], Any] | None = None,
+    faults_env_ok: bool = False,
+) -> int:
+    """Serve until SIGTERM/SIGINT. ``make_app(config)`` replaces the production app (faults)."""
     from whsim.sender import SenderConfig, create_app
     from whsim.serve import bind, make_server, run_server
+
+    if os.environ.get("WHSIM_SENDER_FAULTS") and not faults_env_ok:
+        print(
+            "whsim sender: error: WHSIM_SENDER_FAULTS is set, but the production sender has no "
+            "faults; run the test-only broken sender with `python -m whsim.sender.faults` "
+            "(same options), or unset the variable",
+            file=sys.stderr,
+        )
+        return 2
 
     try:
         Path(args.db).parent.mkdir(parents=True, exist_ok=True)
@@ -71,13 +100,14 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    config = SenderConfig.from_env(
+    config = SenderConfig(
         db_path=Path(args.db),
         mode=args.mode,
         reading=args.reading,
         time_scale=args.time_scale,
         max_in_flight=args.max_in_flight,
         max_per_endpoint=args.max_per_endpoint,
+        synchronous=args.sqlite_synchronous,
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.basicConfig(
@@ -94,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     port = sock.getsockname()[1]
     server = make_server(
-        create_app(config),
+        (make_app or create_app)(config),
         log_level=args.log_level,
         access_log=args.access_log,
         lifespan="on",
@@ -109,8 +139,22 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
 
+    _stop_quietly()
     try:
         started = run_server(server, sock, on_ready=ready)
     finally:
         sock.close()
     return 0 if started else 1
+
+
+def _stop_quietly() -> None:
+    """Make SIGTERM and SIGINT end the command with exit status 0 after a graceful stop.
+
+    uvicorn handles both signals while it serves (it stops accepting, waits for open requests,
+    runs the lifespan shutdown: the dispatcher's drain) and afterwards raises the signal again
+    under the handler it found; with the default handler that kills the process (-15, or a
+    KeyboardInterrupt traceback). A handler that does nothing turns that second delivery into
+    a no-op, so the command returns normally.
+    """
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: None)

@@ -31,6 +31,12 @@ class CaseSpec:
 
     ``level`` defaults to the strongest level among the cited clauses. ``untestable`` is the
     reason when the case cannot be observed from outside (it is then always graded untestable).
+    ``needs`` names the cases whose pass is this case's precondition, and ``precondition`` says
+    in words what they establish: when one of them fails, this case is graded
+    ``untestable: blocked by <id>`` instead of failing for a reason that is not its own.
+    ``justification`` is the guide's words that carry the level, when they are not the cited
+    clauses' own (for example a MUST of one clause graded SHOULD because the case tests only the
+    part of it that the guide writes with "should").
     """
 
     id: str
@@ -38,6 +44,11 @@ class CaseSpec:
     clauses: tuple[str, ...]
     level: str = ""
     untestable: str = ""
+    needs: tuple[str, ...] = ()
+    precondition: str = ""
+    justification: str = ""
+    readings: tuple[tuple[str, str], ...] = ()
+    """``("CLAUSE=reading", verdict under it)`` for each named reading that changes this case."""
 
     def __post_init__(self) -> None:
         cited = [clause(c) for c in self.clauses]  # unknown ids raise here, at import time
@@ -83,6 +94,7 @@ class CaseResult:
             "title": self.spec.title,
             "clauses": list(self.spec.clauses),
             "level": self.spec.level,
+            "needs": list(self.spec.needs),
             "outcome": str(self.outcome),
             "message": self.message,
             "expected": self.expected,
@@ -157,7 +169,7 @@ class Case:
         """
         from whsim.conformance.masking import Masker
 
-        lines = [_clip(f"{self.spec.id}: {message}"), "Requirement:"]
+        lines = [_clip(f"{self.spec.id} ({self.spec.level}): {message}"), "Requirement:"]
         lines += ["  " + line for line in self.spec.requirement().splitlines()]
         if expected or actual:
             lines += [_clip(f"Expected: {expected}"), _clip(f"Actual:   {actual}")]
@@ -190,6 +202,10 @@ class Case:
     def fail(
         self, message: str, *, expected: str = "", actual: str = "", primary: Exchange | None = None
     ) -> NoReturn:
+        """A MUST broken. In a case whose level is SHOULD or MAY this is :meth:`non_strict`:
+        the level, which the guide's words carry, bounds every verdict of the case."""
+        if self.spec.level in (Level.SHOULD, Level.MAY):
+            self.non_strict(message, expected=expected, actual=actual, primary=primary)
         self._finish(Outcome.FAIL, message, expected, actual, primary)
         pytest.fail(self.explain(message, expected, actual, primary), pytrace=False)
 
@@ -200,3 +216,32 @@ class Case:
     def error(self, message: str) -> NoReturn:
         self._finish(Outcome.ERROR, message, "", "", None)
         raise CaseError(f"{self.spec.id}: {message}", case_id=self.spec.id)
+
+    def blocked(self, by: str, why: str = "") -> NoReturn:
+        """Untestable because the precondition case ``by`` did not pass (never a failure)."""
+        need = f" ({self.spec.precondition})" if self.spec.precondition else ""
+        self.untestable(f"blocked by {by}{need}" + (f": {why}" if why else ""))
+
+    def replay(self, result: CaseResult) -> None:
+        """Take ``result`` (graded elsewhere, e.g. concurrently) as this case's verdict.
+
+        Ends the way the verdict method that made ``result`` ended: returns for pass and info,
+        raises the matching pytest outcome otherwise, so pytest, its JUnit and the kit's
+        reports agree.
+        """
+        self.exchanges = list(result.exchanges)
+        self.details = dict(result.details)
+        self.result = result
+        text = self.explain(
+            result.message, result.expected, result.actual, result.primary_exchange()
+        )
+        if result.outcome is Outcome.FAIL:
+            pytest.fail(text, pytrace=False)
+        if result.outcome is Outcome.NON_STRICT:
+            if self.strict:
+                pytest.fail("NON-STRICT (failing under --strict) " + text, pytrace=False)
+            pytest.xfail("NON-STRICT " + text)
+        if result.outcome is Outcome.UNTESTABLE:
+            pytest.skip(f"UNTESTABLE {self.spec.id}: {result.message}")
+        if result.outcome is Outcome.ERROR:
+            raise CaseError(f"{self.spec.id}: {result.message}", case_id=self.spec.id)

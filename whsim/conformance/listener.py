@@ -5,16 +5,24 @@ scenario) that gives each scenario its own path (``/s/<name>/<nonce>``) and answ
 :data:`Responder`: :func:`ok`, :func:`fail`, :func:`always`, :func:`hang`, :func:`redirect`,
 :func:`wrong_challenge`. Every request is recorded with its exact bytes and its arrival on the
 kit's monotonic clock (``time.monotonic_ns``): when its headers were parsed, when its body was
-read, when the answer was written or when the client gave up on it. Answers carry
-``Connection: close`` so each attempt is its own connection and its end is unambiguous.
+read, when the answer started (stamped before the first byte is written, so a sender's next
+attempt can never come before it), when the answer was written or when the client gave up on
+it. Answers carry ``Connection: close`` so each attempt is its own connection and its end is
+unambiguous.
+
+A sender under test may be hostile: a body over :data:`MAX_BODY` is answered 413 without being
+read, and at most :data:`MAX_KEPT` requests per path are kept (the rest are only counted, in
+:meth:`Listener.count`), so a flood costs the kit bounded memory and bounded reports.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import select
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -25,18 +33,27 @@ from typing import Any
 from whsim.core.spec.events import VERIFY_TYPE
 
 __all__ = [
+    "MAX_BODY",
+    "MAX_KEPT",
     "Arrival",
     "Listener",
     "Reply",
     "Responder",
     "always",
     "closed_port",
+    "drop_first",
     "fail",
     "hang",
     "ok",
     "redirect",
     "wrong_challenge",
 ]
+
+
+MAX_BODY = 1 << 20
+"""Largest request body the kit reads (1 MiB; the guide's events are well under 1 KiB)."""
+MAX_KEPT = 200
+"""Requests kept per path; later ones are counted only."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +73,17 @@ class Arrival:
     t_end_ns: int
     status: int
     client_closed: bool = False
+    t_answer_ns: int = 0
+    """When the kit started its answer (0: it never answered: the client left, or it dropped)."""
+    dropped: bool = False
+    """The kit read the request and reset the connection without an answer."""
+    size: int = -1
+    """The announced body size when the body was not read (over :data:`MAX_BODY`), else -1."""
+
+    @property
+    def t_failed_ns(self) -> int:
+        """When the attempt ended for the sender: the answer's start, else the end."""
+        return self.t_answer_ns or self.t_end_ns
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()
@@ -94,6 +122,8 @@ class Reply:
     body: bytes = b'{"status":"ok"}'
     headers: tuple[tuple[str, str], ...] = ()
     hang_s: float = 0.0
+    drop: bool = False
+    """Read the request, then reset the connection without answering (a network error)."""
 
 
 Responder = Callable[[bytes, int], Reply]
@@ -159,6 +189,11 @@ def redirect(location: str, status: int = 307) -> Responder:
     )
 
 
+def drop_first() -> Responder:
+    """Echo the challenge; reset the connection of the first event unanswered, then 200."""
+    return _verifying(lambda n: Reply(drop=True) if n == 1 else Reply())
+
+
 def wrong_challenge() -> Responder:
     """Answer the verification with a different challenge; 200 to events."""
 
@@ -182,6 +217,7 @@ class _State:
     responders: dict[str, Responder] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     arrivals: list[Arrival] = field(default_factory=list)
+    totals: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     changed: threading.Condition = field(init=False)
 
@@ -214,10 +250,16 @@ def _handler(state: _State) -> type[BaseHTTPRequestHandler]:
 
         def _any(self) -> None:
             t_headers = time.monotonic_ns()
-            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            path = self.path.split("?", 1)[0]
+            if length > MAX_BODY or length < 0:
+                self._refuse(path, t_headers, length)
+                return
             body = self.rfile.read(length) if length > 0 else b""
             t_body = time.monotonic_ns()
-            path = self.path.split("?", 1)[0]
             key = f"{path} {_type_of(body)}"
             with state.lock:
                 responder = state.responders.get(path)
@@ -231,33 +273,81 @@ def _handler(state: _State) -> type[BaseHTTPRequestHandler]:
             if self.command != "POST" and responder is not None:
                 reply = Reply(405, b'{"error":"webhooks are POSTed"}')
             closed = reply.hang_s > 0 and _client_left(self.connection, reply.hang_s)
-            if not closed:
+            t_answer = 0
+            if reply.drop:
+                self._reset()
+            elif not closed:
+                t_answer = time.monotonic_ns()
                 try:
-                    self.send_response(reply.status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(reply.body)))
-                    self.send_header("Connection", "close")
-                    for name, value in reply.headers:
-                        self.send_header(name, value)
-                    self.end_headers()
-                    self.wfile.write(reply.body)
-                    self.wfile.flush()
+                    self._write(reply.status, reply.body, reply.headers)
                 except OSError:
                     closed = True
             self.close_connection = True
-            arrival = Arrival(
-                path=path,
-                method=self.command,
-                headers=tuple(self.headers.items()),
-                body=body,
-                t_headers_ns=t_headers,
-                t_body_ns=t_body,
-                t_end_ns=time.monotonic_ns(),
-                status=reply.status,
-                client_closed=closed,
+            self._keep(
+                Arrival(
+                    path=path,
+                    method=self.command,
+                    headers=tuple(self.headers.items()),
+                    body=body,
+                    t_headers_ns=t_headers,
+                    t_body_ns=t_body,
+                    t_end_ns=time.monotonic_ns(),
+                    status=reply.status,
+                    client_closed=closed,
+                    t_answer_ns=t_answer,
+                    dropped=reply.drop,
+                )
             )
+
+        def _write(self, status: int, body: bytes, headers: tuple[tuple[str, str], ...]) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            for name, value in headers:
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+            self.wfile.flush()
+
+        def _reset(self) -> None:
+            # SO_LINGER 0: close() sends RST, the sender sees a connection reset, no answer.
+            with contextlib.suppress(OSError):
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+
+        def _refuse(self, path: str, t_headers: int, length: int) -> None:
+            t_answer = time.monotonic_ns()
+            message = (
+                f'{{"error":"body over the kit\'s limit of {MAX_BODY} bytes"}}'.encode()
+                if length > 0
+                else b'{"error":"bad Content-Length"}'
+            )
+            with contextlib.suppress(OSError):
+                self._write(413 if length > 0 else 400, message, ())
+            self.close_connection = True
+            self._keep(
+                Arrival(
+                    path=path,
+                    method=self.command,
+                    headers=tuple(self.headers.items()),
+                    body=b"",
+                    t_headers_ns=t_headers,
+                    t_body_ns=t_answer,
+                    t_end_ns=time.monotonic_ns(),
+                    status=413 if length > 0 else 400,
+                    t_answer_ns=t_answer,
+                    size=length,
+                )
+            )
+
+        def _keep(self, arrival: Arrival) -> None:
             with state.changed:
-                state.arrivals.append(arrival)
+                total = state.totals.get(arrival.path, 0) + 1
+                state.totals[arrival.path] = total
+                if total <= MAX_KEPT:
+                    state.arrivals.append(arrival)
                 state.changed.notify_all()
 
         do_POST = do_GET = do_PUT = do_HEAD = do_DELETE = do_PATCH = _any
@@ -346,6 +436,11 @@ class Listener:
         """Requests received so far (on ``path``), in arrival order."""
         with self._state.lock:
             return [a for a in self._state.arrivals if path is None or a.path == path]
+
+    def count(self, path: str) -> int:
+        """How many requests came to ``path``, kept or not (see :data:`MAX_KEPT`)."""
+        with self._state.lock:
+            return self._state.totals.get(path, 0)
 
     def wait(self, predicate: Callable[[list[Arrival]], bool], path: str, timeout: float) -> bool:
         """Wait until ``predicate(arrivals(path))`` holds or ``timeout`` seconds pass."""

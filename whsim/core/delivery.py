@@ -20,6 +20,7 @@ __all__ = [
     "DeliveryStatus",
     "after_attempt",
     "before_attempt",
+    "cancel",
     "expiry_deadline_ms",
     "new_delivery",
 ]
@@ -165,3 +166,14 @@ def after_attempt(
             "the next attempt would start after the expiry",
         )
     return dataclasses.replace(state, next_attempt_ms=next_ms, last_delay_ms=delay)
+
+
+def cancel(state: DeliveryState, now_ms: int, reason: str) -> DeliveryState:
+    """End a pending delivery without an attempt, as REJECTED: its webhook stopped receiving.
+
+    The guide sends events to active webhooks only (REG-8); a delivery whose webhook was
+    disabled or failed verification before the attempt was due ends here, with ``reason``.
+    """
+    if state.terminal:
+        raise SpecInputError(f"delivery is already {state.status}", field="status")
+    return _end(state, DeliveryStatus.REJECTED, now_ms, reason)

@@ -37,7 +37,7 @@ STANDARD_TOLERANCE_S: Final = 300
 """Standard Webhooks timestamp tolerance; the spec names none, every reference library uses 5 min."""
 
 _HEX_LEN: Final = 64
-_HEX_DIGITS: Final = frozenset("0123456789abcdefABCDEF")
+_HEX_DIGITS: Final = frozenset("0123456789abcdef")
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -46,10 +46,12 @@ def sign(body: bytes, secret: str) -> str:
 
 
 def verify(body: bytes, signature: str | None, secret: str) -> bool:
-    """True when ``signature`` is the hex HMAC-SHA256 of ``body``; never raises.
+    """True when ``signature`` is the lowercase hex HMAC-SHA256 of ``body``; never raises.
 
-    None, empty, non-hex or wrong-length values are False. The comparison is constant-time.
-    Uppercase hex is accepted (the guide does not fix the case); a ``sha256=`` prefix is not.
+    Exactly as strict as the guide's own receiver, which compares ``hexdigest()`` (lowercase)
+    with the header as sent (clause SIG-1, reading bare-hex): uppercase hex, a ``sha256=``
+    prefix and surrounding spaces are all False, as are None, empty, non-hex and wrong-length
+    values. The comparison is constant-time.
     """
     if not isinstance(signature, str) or len(signature) != _HEX_LEN:
         return False
@@ -59,7 +61,7 @@ def verify(body: bytes, signature: str | None, secret: str) -> bool:
         expected = sign(bytes(body), secret)
     except (TypeError, AttributeError):
         return False
-    return hmac.compare_digest(expected, signature.lower())
+    return hmac.compare_digest(expected, signature)
 
 
 def standard_secret(key: bytes) -> str:

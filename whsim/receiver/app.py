@@ -2,7 +2,9 @@
 
 Order of checks, and why: the signature first (on the raw bytes, before any parsing, so nothing
 unauthenticated is processed), then the verification challenge, then the event's schema (400),
-then idempotency by event id. An unsigned verification request is still answered (clause
+then idempotency by event id. Events as the guide prints them carry no ``id`` (clause EVENT-9):
+such an event is accepted and deduplicated by the key ``sha256:<hex of its exact body bytes>``
+(a sender's retry repeats the same bytes, so a retry is seen as the duplicate it is). An unsigned verification request is still answered (clause
 VERIFY-5: the guide's own example answers before any signature check, so a sender may not sign
 it); a verification request with a wrong signature gets 401 like anything else.
 
@@ -18,6 +20,8 @@ the server; it answers 503 and closes the connection instead.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
 import json
 import random
 from collections.abc import Callable
@@ -34,7 +38,7 @@ from whsim.core.behaviours import Behaviour, LoadMeter, respond
 from whsim.core.clock import Clock, WallClock
 from whsim.core.errors import EventDataError
 from whsim.core.signing import SIGNATURE_HEADER, verify
-from whsim.core.spec.events import VERIFY_TYPE, parse_event
+from whsim.core.spec.events import VERIFY_TYPE, Event, parse_event
 from whsim.receiver.store import ReceiverStore
 from whsim.serve import BodyLimit
 
@@ -61,6 +65,21 @@ def _challenge(body: bytes) -> str | None:
         challenge = doc.get("challenge")
         return challenge if isinstance(challenge, str) else None
     return None
+
+
+def _parse(body: bytes) -> Event:
+    """The event in ``body``; one without an ``id`` gets its body-hash key as id (EVENT-9)."""
+    try:
+        return parse_event(body, allow_unknown_type=True)
+    except EventDataError as exc:
+        if exc.field != "id":
+            raise
+        doc = json.loads(body)
+        if not isinstance(doc, dict) or "id" in doc:
+            raise
+        key = "sha256:" + hashlib.sha256(body).hexdigest()
+        event = parse_event(json.dumps({**doc, "id": key}).encode(), allow_unknown_type=True)
+        return dataclasses.replace(event, body=bytes(body))
 
 
 async def _hang(request: Request) -> Response:
@@ -128,7 +147,7 @@ def create_app(
         if challenge is not None:
             return await verification(request, body, challenge, outage is not None)
         try:
-            event = parse_event(body, allow_unknown_type=True)
+            event = _parse(body)
         except EventDataError as exc:
             record(request, 400, f"bad data: {exc.field}", body)
             return JSONResponse({"error": exc.message, "field": exc.field}, status_code=400)

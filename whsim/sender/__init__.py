@@ -4,6 +4,6 @@
 """
 
 from whsim.sender.app import create_app
-from whsim.sender.config import FAULTS, FAULTS_ENV, SenderConfig, parse_faults
+from whsim.sender.config import SenderConfig
 
-__all__ = ["FAULTS", "FAULTS_ENV", "SenderConfig", "create_app", "parse_faults"]
+__all__ = ["SenderConfig", "create_app"]

@@ -149,12 +149,15 @@ def create_app(
     config: SenderConfig,
     *,
     resolver: netguard.Resolver = netguard.system_resolver,
+    sender: Sender | None = None,
 ) -> Starlette:
     """The sender app; its lifespan opens the store and runs the dispatcher.
 
-    ``app.state.sender`` and ``app.state.source`` are set while it runs.
+    ``sender`` replaces the :class:`Sender` built from ``config`` (the test-only faults layer
+    passes its broken one). ``app.state.sender`` and ``app.state.source`` are set while it runs.
     """
-    sender = Sender(config, resolver=resolver)
+    if sender is None:
+        sender = Sender(config, resolver=resolver)
     source = EventSource(sender)
     limit = config.max_body_bytes
 
@@ -164,11 +167,6 @@ def create_app(
         await source.start()
         app.state.sender = sender
         app.state.source = source
-        if config.faults:
-            log.warning(
-                "TEST-ONLY FAULTS ARE ON (%s): this sender breaks the guide on purpose",
-                ", ".join(sorted(config.faults)),
-            )
         try:
             yield
         finally:
@@ -272,7 +270,11 @@ def create_app(
     def by_method(**handlers: Handler) -> Handler:
         # One Route per path, so a 405 lists every allowed method in Allow.
         async def endpoint(request: Request) -> Response:
-            return await handlers[request.method.lower()](request)
+            response = await handlers[request.method.lower()](request)
+            if request.method != "GET":  # what it acknowledged is on the disk before it answers
+                await sender.sync()
+                await source.sync()
+            return response
 
         return endpoint
 

@@ -1,46 +1,62 @@
-"""The delivery loop: due deliveries go out over HTTP through the core's state machine.
+"""The delivery loop: due deliveries go out over HTTP, each attempt stepped through the core.
 
 Each attempt POSTs the event's stored bytes unchanged, signed, with a 5 s total timeout (wall
-time, at any time scale) and no redirects. :func:`whsim.core.delivery.before_attempt` and
-:func:`whsim.core.delivery.after_attempt` decide what happens next; the store keeps the result.
+time, at any time scale) and no redirects. :func:`whsim.core.delivery.before_attempt`,
+:func:`~whsim.core.delivery.after_attempt` and :func:`~whsim.core.delivery.cancel` decide every
+next state, terminal ones included; the store keeps the result.
 
-Isolation: at most ``max_per_endpoint`` attempts per webhook are in flight, the rest of that
-webhook's due deliveries wait in its own queue, and at most ``max_in_flight`` attempts run in
-all. A slow or dead endpoint so holds at most its own slots, never the others' queues. Each
-webhook has its own connection pool: one shared httpx pool slows down sharply with many
-concurrent requests (measured: 1 pool x 128 in flight is ~8x slower than 16 pools x 8).
+Isolation (see :mod:`whsim.sender.isolation`): each webhook has its own queue of due
+deliveries, at most ``max_per_endpoint`` attempts in flight and its own connection pool (one
+shared httpx pool slows down sharply with many concurrent requests: 1 pool x 128 in flight is
+~8x slower than 16 pools x 8). All attempts share ``max_in_flight`` slots, and endpoints whose
+circuit is open (slow or timing out) may hold at most half of them, so a hanging endpoint slows
+only its own deliveries.
+
+Stopping (:meth:`Dispatcher.stop`) takes no new attempt, lets those in flight end (at most the
+attempt timeout) and records their outcomes, so a graceful stop sends nothing twice.
+
+Hook methods (:meth:`~Dispatcher.send`, :meth:`~Dispatcher.request`,
+:meth:`~Dispatcher.observed`, :meth:`~Dispatcher.attempt_timeout_s`) are where
+:mod:`whsim.sender.faults` bends a test-only broken sender; this module knows no fault.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
+import functools
 import heapq
 import itertools
-import json
 import logging
 import random
+import ssl
 import time
 from collections import defaultdict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import certifi
 import httpx
 
 from whsim import __version__
 from whsim.core.clock import Clock
-from whsim.core.delivery import DeliveryStatus, after_attempt, before_attempt
+from whsim.core.delivery import (
+    DeliveryState,
+    DeliveryStatus,
+    after_attempt,
+    before_attempt,
+    cancel,
+)
 from whsim.core.policy import RetryPolicy
 from whsim.core.registry import Mode
 from whsim.core.signing import SIGNATURE_HEADER, sign
-from whsim.core.spec.events import new_event_id
 from whsim.sender import netguard
 from whsim.sender.config import SenderConfig
+from whsim.sender.isolation import Circuit, Lanes, LanesClosed
 from whsim.sender.store import CANCELLED, AttemptRecord, DeliveryRow, Store
 
-__all__ = ["Dispatcher", "Outcome", "new_client", "policy_for", "post", "wall_iso"]
+__all__ = ["Dispatcher", "Outcome", "new_client", "post", "wall_iso"]
 
 log = logging.getLogger("whsim.sender")
 
@@ -75,20 +91,21 @@ async def post(
     body: bytes,
     headers: Mapping[str, str],
     *,
-    config: SenderConfig,
+    mode: Mode,
     timeout_s: float | None,
     resolver: netguard.Resolver = netguard.system_resolver,
+    follow_redirects: bool = False,
 ) -> Outcome:
     """POST ``body`` to ``url`` once; never raises for network trouble.
 
     ``timeout_s`` bounds the whole request (connect, send, answer); None waits forever. In
-    production the host is resolved, checked and pinned first (error kind ``blocked`` or
-    ``dns``). Redirects are not followed: a 3xx is the answer. Reads at most 64 KiB of the answer.
+    production ``mode`` the host is resolved, checked and pinned first (error kind ``blocked``
+    or ``dns``). Redirects are not followed (a 3xx is the answer) unless ``follow_redirects``.
+    Reads at most 64 KiB of the answer.
     """
     started = time.perf_counter()
     send_headers = dict(headers)
     target, extensions = url, {}
-    follow = "follow-redirects" in config.faults
 
     def done(
         status: int | None,
@@ -103,7 +120,7 @@ async def post(
 
     try:
         async with asyncio.timeout(timeout_s):
-            if config.mode is Mode.PRODUCTION and "ssrf" not in config.faults:
+            if mode is Mode.PRODUCTION:
                 try:
                     pinned = await netguard.pin(url, resolver)
                 except netguard.Blocked as exc:
@@ -120,7 +137,7 @@ async def post(
                 extensions=extensions,
                 timeout=None if timeout_s is None else httpx.Timeout(timeout_s),
             )
-            response = await client.send(request, stream=True, follow_redirects=follow)
+            response = await client.send(request, stream=True, follow_redirects=follow_redirects)
             try:
                 data = bytearray()
                 truncated = False
@@ -148,11 +165,18 @@ async def post(
         )
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    # One verifying context for every pool: building one loads the CA bundle (~18 ms of CPU on
+    # the event loop), which for hundreds of webhooks stalled every delivery at startup.
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 def new_client(max_connections: int) -> httpx.AsyncClient:
     """An httpx client as every attempt uses it: no redirects, no proxies from the environment.
 
     It asks for uncompressed answers, so the logged excerpt is readable and a compressed
-    answer cannot expand past the 64 KiB read limit.
+    answer cannot expand past the 64 KiB read limit. Every client shares one TLS context.
     """
     limits = httpx.Limits(
         max_connections=max_connections, max_keepalive_connections=max_connections
@@ -161,20 +185,39 @@ def new_client(max_connections: int) -> httpx.AsyncClient:
         limits=limits,
         follow_redirects=False,
         trust_env=False,
+        verify=_tls(),
         headers={"Accept-Encoding": "identity"},
     )
 
 
-def _reserialized(body: bytes) -> bytes:
-    # Fault resign-body: what a sender that re-encodes its payload dict would sign.
-    return json.dumps(json.loads(body)).encode("utf-8")
+class _Watch:
+    """Opens an endpoint's circuit when one attempt has been in flight over ``slow_after_s``.
 
+    A timer that fires late says more about the event loop than the endpoint (a stalled loop
+    delays every answer's processing too): when it is late by more than half its period it
+    arms again instead of judging, so a busy sender does not mark healthy endpoints slow.
+    """
 
-def _with_new_id(body: bytes, rng: random.Random) -> bytes:
-    # Fault new-id-per-retry: same envelope, fresh id, same compact encoding.
-    doc = json.loads(body)
-    doc["id"] = new_event_id(rng)
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    def __init__(self, dispatcher: Dispatcher, webhook_id: str, slow_after_s: float) -> None:
+        self._dispatcher = dispatcher
+        self._webhook_id = webhook_id
+        self._period = slow_after_s
+        self._loop = asyncio.get_running_loop()
+        self._arm()
+
+    def _arm(self) -> None:
+        self._due = self._loop.time() + self._period
+        self._timer = self._loop.call_at(self._due, self._fire)
+
+    def _fire(self) -> None:
+        if self._loop.time() - self._due > self._period / 2:
+            self._arm()  # the loop was stalled: look again
+            return
+        why = f"an attempt is in flight over {self._period:g} s"
+        self._dispatcher._slow(self._webhook_id, why)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
 
 
 class Dispatcher:
@@ -197,15 +240,20 @@ class Dispatcher:
         self._clients: dict[str, httpx.AsyncClient] = {}
         self.resolver = resolver
         self.rng = rng or random.Random()
+        self.lanes = Lanes(config.max_in_flight, config.max_slow_in_flight)
+        self.circuits: dict[str, Circuit] = defaultdict(Circuit)
         self._heap: list[tuple[int, int, str, str]] = []
         self._seq = itertools.count()
         self._wake = asyncio.Event()
         self._workers: dict[str, int] = defaultdict(int)
         self._ready: dict[str, deque[str]] = defaultdict(deque)
-        self._global = asyncio.Semaphore(config.max_in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closers: set[asyncio.Task[None]] = set()
         self._runner: asyncio.Task[None] | None = None
         self._scale = config.time_scale
+        self._stopping = False
+        self.sending = 0
+        """Attempts whose request is out and whose outcome is not recorded yet."""
 
     @property
     def in_flight(self) -> int:
@@ -220,14 +268,33 @@ class Dispatcher:
         self._runner = asyncio.get_running_loop().create_task(self._run(), name="dispatcher")
         return len(pending)
 
-    async def stop(self) -> None:
-        """Stop the loop and cancel attempts in flight (they stay pending in the store)."""
-        tasks = [t for t in (self._runner, *self._tasks) if t is not None]
-        for task in tasks:
+    async def stop(self, grace_s: float | None = None) -> int:
+        """Take no new attempt; let those in flight end and record them; returns how many ended.
+
+        Waits at most ``grace_s`` (default: the attempt timeout plus one second) for the
+        attempts in flight; whatever is still running then is cancelled and stays pending in
+        the store, to be made again after a restart. Deliveries not yet started stay pending.
+        """
+        self._stopping = True
+        self.lanes.close()
+        if self._runner is not None:
+            self._runner.cancel()
+        sending = self.sending
+        grace = self.config.timeout_s + 1.0 if grace_s is None else grace_s
+        workers = list(self._tasks)
+        if workers:
+            _, late = await asyncio.wait(workers, timeout=grace)
+            if late:
+                log.warning("stop: %d attempt(s) did not end within %g s", len(late), grace)
+            for task in late:
+                task.cancel()
+        rest = [t for t in (self._runner, *self._tasks, *self._closers) if t is not None]
+        for task in self._closers:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*rest, return_exceptions=True)
         clients, self._clients = list(self._clients.values()), {}
         await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
+        return sending - self.sending
 
     def client(self, webhook_id: str) -> httpx.AsyncClient:
         """The webhook's own connection pool (created on first use)."""
@@ -239,21 +306,28 @@ class Dispatcher:
 
     def forget(self, webhook_id: str) -> None:
         """Close a deleted webhook's connections, once its attempts in flight have ended."""
+        self.circuits.pop(webhook_id, None)
         client = self._clients.pop(webhook_id, None)
         if client is None:
             return
         delay = self.config.timeout_s + 1 if self._workers.get(webhook_id) else 0.0
 
         async def close() -> None:
-            await asyncio.sleep(delay)
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(delay)
             await client.aclose()
 
         task = asyncio.get_running_loop().create_task(close())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._closers.add(task)
+        task.add_done_callback(self._closers.discard)
 
     def schedule(self, delivery_id: str, webhook_id: str, due_ms: int) -> None:
-        """Queue a pending delivery to be attempted at policy time ``due_ms``."""
+        """Queue a pending delivery to be attempted at policy time ``due_ms``.
+
+        Ignored while stopping: the delivery is pending in the store and resumes at restart.
+        """
+        if self._stopping:
+            return
         heapq.heappush(self._heap, (due_ms, next(self._seq), delivery_id, webhook_id))
         self._wake.set()
 
@@ -283,22 +357,83 @@ class Dispatcher:
         # costs ~0.15 ms of CPU (anyio keeps per-task state), a quarter of a plain request.
         ready = self._ready[webhook_id]
         try:
-            while ready:
+            while ready and not self._stopping:
                 delivery_id = ready.popleft()
+                circuit = self.circuits[webhook_id]
+                slow = circuit.lane()
+                circuit.busy += 1
                 try:
-                    async with self._global:
-                        await self._attempt_once(delivery_id)
+                    await self.lanes.acquire(slow)
+                except LanesClosed:
+                    circuit.busy -= 1
+                    return  # stopping: the delivery stays pending in the store
+                except BaseException:
+                    circuit.busy -= 1
+                    raise
+                try:
+                    await self._attempt_once(delivery_id)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
                     # A bug must not stop other deliveries; this one stays pending in the
                     # store and is retried after the next restart.
                     log.exception("delivery %s: attempt failed inside the sender", delivery_id)
+                finally:
+                    circuit.busy -= 1
+                    self.lanes.release(slow)
         finally:
             self._workers[webhook_id] -= 1
             if self._workers[webhook_id] <= 0 and not ready:
                 self._workers.pop(webhook_id, None)
                 self._ready.pop(webhook_id, None)
+
+    # --- hooks (overridden by the test-only faults layer) --------------------------------------
+
+    async def send(
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        timeout_s: float | None,
+    ) -> Outcome:
+        """Make one HTTP request (deliveries and, through the service, verification)."""
+        return await post(
+            client,
+            url,
+            body,
+            headers,
+            mode=self.config.mode,
+            timeout_s=timeout_s,
+            resolver=self.resolver,
+        )
+
+    def attempt_timeout_s(self) -> float | None:
+        """The total timeout of one attempt, in wall seconds (TIMEOUT-2)."""
+        return self.config.timeout_s
+
+    def observed(self, outcome: Outcome, number: int) -> tuple[int | None, str | None]:
+        """The (status, error) that attempt ``number`` reports to the core."""
+        return outcome.status, outcome.error
+
+    def request(self, row: DeliveryRow, number: int) -> tuple[bytes, dict[str, str]]:
+        """The exact bytes and headers of attempt ``number``: stored bytes, signed (SIG-1)."""
+        return row.body, {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "X-Webhook-Id": row.event_id,
+            "X-Webhook-Attempt": str(number),
+            SIGNATURE_HEADER: sign(row.body, row.secret),
+        }
+
+    # --- one attempt ---------------------------------------------------------------------------
+
+    def _slow(self, webhook_id: str, why: str) -> None:
+        if webhook_id in self.circuits and self.circuits[webhook_id].slow():
+            log.warning(
+                "webhook %s: circuit open (%s); its attempts use the slow lane", webhook_id, why
+            )
 
     async def _attempt_once(self, delivery_id: str) -> None:
         row = self.store.get_delivery(delivery_id)
@@ -311,39 +446,50 @@ class Dispatcher:
             log.info("delivery %s %s %s: expired, not sent", row.id, row.event_id, row.event_type)
             return
         if row.webhook_status != "active":
-            reason = f"webhook is {row.webhook_status}, not active"
-            ended = dataclasses.replace(
-                state,
-                status=DeliveryStatus.REJECTED,
-                next_attempt_ms=None,
-                ended_ms=now,
-                reason=reason,
-            )
+            ended = cancel(state, now, f"webhook is {row.webhook_status}, not active")
             self.store.end_delivery(delivery_id, ended, CANCELLED, wall_iso())
             return
         number = state.attempts + 1
-        body, headers = self._request(row, number)
+        body, headers = self.request(row, number)
         started_at = wall_iso()
         sent_ms = self.clock.now_ms()
-        timeout = None if "no-timeout" in self.config.faults else self.config.timeout_s
-        outcome = await post(
-            self.client(row.webhook_id),
-            row.url,
-            body,
-            headers,
-            config=self.config,
-            timeout_s=timeout,
-            resolver=self.resolver,
-        )
+        slow_after = self.config.slow_after_s
+        circuit = self.circuits[row.webhook_id]
+        watch = _Watch(self, row.webhook_id, slow_after)
+        self.sending += 1
+        try:
+            outcome = await self.send(
+                self.client(row.webhook_id),
+                row.url,
+                body,
+                headers,
+                timeout_s=self.attempt_timeout_s(),
+            )
+        except BaseException:
+            self.sending -= 1
+            raise
+        finally:
+            watch.cancel()
+        try:
+            self._record(row, state, number, started_at, sent_ms, outcome)
+        finally:
+            self.sending -= 1
+        if outcome.error == "timeout":
+            self._slow(row.webhook_id, "an attempt timed out")
+        elif outcome.latency_ms < slow_after * 1000 and circuit.fast():
+            log.info("webhook %s: circuit closed (answered in time)", row.webhook_id)
+
+    def _record(
+        self,
+        row: DeliveryRow,
+        state: DeliveryState,
+        number: int,
+        started_at: str,
+        sent_ms: int,
+        outcome: Outcome,
+    ) -> None:
         finished_ms = max(self.clock.now_ms(), sent_ms)
-        status, error = outcome.status, outcome.error
-        if (
-            "retry-after-2xx" in self.config.faults
-            and status is not None
-            and 200 <= status < 300
-            and number == 1
-        ):
-            status, error = None, "reset"
+        status, error = self.observed(outcome, number)
         new = after_attempt(
             state,
             self.policy,
@@ -367,11 +513,11 @@ class Dispatcher:
             response_truncated=outcome.truncated or len(outcome.body) > len(excerpt),
         )
         if not self.store.record_attempt(
-            delivery_id, attempt, new, None if not new.terminal else wall_iso()
+            row.id, attempt, new, None if not new.terminal else wall_iso()
         ):
             return  # the webhook was deleted while the attempt was in flight
         if new.next_attempt_ms is not None and not new.terminal:
-            self.schedule(delivery_id, row.webhook_id, new.next_attempt_ms)
+            self.schedule(row.id, row.webhook_id, new.next_attempt_ms)
         if log.isEnabledFor(logging.INFO):
             answer = f"HTTP {outcome.status}" if outcome.status is not None else outcome.error
             if new.terminal:
@@ -389,40 +535,3 @@ class Dispatcher:
                 outcome.latency_ms,
                 then,
             )
-
-    def _request(self, row: DeliveryRow, number: int) -> tuple[bytes, dict[str, str]]:
-        """The exact bytes and headers of one attempt (faults bend them here)."""
-        faults = self.config.faults
-        body = row.body
-        if "new-id-per-retry" in faults and number > 1:
-            body = _with_new_id(body, self.rng)
-        signed = _reserialized(body) if "resign-body" in faults else body
-        secret = row.secret + "-wrong" if "wrong-secret" in faults else row.secret
-        event_id = row.event_id if body is row.body else str(json.loads(body)["id"])
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            "X-Webhook-Id": event_id,
-            "X-Webhook-Attempt": str(number),
-        }
-        if "no-signature" not in faults:
-            headers[SIGNATURE_HEADER] = sign(signed, secret)
-        return body, headers
-
-
-def policy_for(config: SenderConfig) -> RetryPolicy:
-    """The retry policy a config runs: the RETRY-1 reading, bent by the retry faults."""
-    policy = RetryPolicy.seed(config.reading)
-    faults = config.faults
-    if "no-retry" in faults:
-        return RetryPolicy(name=policy.name + "+no-retry", delays_ms=())
-    if "wrong-backoff" in faults:
-        return RetryPolicy(
-            name=policy.name + "+wrong-backoff", delays_ms=(1000,) * policy.max_retries
-        )
-    if "too-many-retries" in faults:
-        return RetryPolicy(
-            name=policy.name + "+too-many-retries",
-            delays_ms=(*policy.delays_ms, 16000, 16000, 16000),
-        )
-    return policy

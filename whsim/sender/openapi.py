@@ -20,9 +20,22 @@ from whsim.core.policy import NETWORK_ERRORS, RetryPolicy
 from whsim.core.registry import MAX_URL_LENGTH, SECRET_MAX, SECRET_MIN, WebhookStatus
 from whsim.core.spec.clauses import reading_names
 from whsim.core.spec.events import ENVELOPE_SCHEMA, EVENT_TYPES, TEST_EVENT_TYPE, data_schema
-from whsim.sender.config import FAULTS, FAULTS_ENV, SenderConfig
+from whsim.sender.config import SenderConfig
 from whsim.sender.service import DELIVERY_STATUSES
 from whsim.sender.source import JOB_STATUSES, MAX_STEP_SECONDS, MAX_STEPS, MAX_TITLE
+
+_UNSAFE = "\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069"
+TITLE_PATTERN: Final = f"^[^{_UNSAFE}]*[^\\s{_UNSAFE}][^{_UNSAFE}]*$"
+"""A title: :mod:`whsim.sender.text`'s rule plus one character that is not white space."""
+URL_PATTERN: Final = (
+    '^[hH][tT][tT][pP][sS]?://[A-Za-z0-9-]*[A-Za-z][A-Za-z0-9.-]*(:[1-9][0-9]{0,3})?(/[!-"$-~]*)?$'
+)
+"""An http(s) URL with a host name, an optional port and path, no fragment, credentials, spaces
+or control characters. The API takes more (IP literals, other ports); the document describes
+what it guarantees to take."""
+
+SECRET_PATTERN: Final = "^[ -~\\u00a1-\\u00ac\\u00ae-\\u024f]*$"
+"""Printable ASCII and Latin letters: a subset of what the API takes (``str.isprintable``)."""
 
 __all__ = ["OPERATIONS", "Operation", "component_schemas", "openapi_document"]
 
@@ -53,6 +66,7 @@ ERROR_CODES: Final = (
     "webhook_not_active",
     "delivery_pending",
     "event_expired",
+    "verification_failed",
     "internal_error",
 )
 """Every ``error.code`` the API answers with."""
@@ -115,7 +129,12 @@ def _error_schema() -> Schema:
 def _registration_fields() -> dict[str, Schema]:
     """url, events and secret as :func:`whsim.core.registry.validate_registration` takes them."""
     return {
-        "url": {"type": "string", "maxLength": MAX_URL_LENGTH},
+        "url": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_URL_LENGTH,
+            "pattern": URL_PATTERN,
+        },
         "events": {
             "type": "array",
             "minItems": 1,
@@ -125,6 +144,7 @@ def _registration_fields() -> dict[str, Schema]:
             "type": "string",
             "minLength": SECRET_MIN,
             "maxLength": SECRET_MAX,
+            "pattern": SECRET_PATTERN,
             "writeOnly": True,
         },
     }
@@ -313,7 +333,16 @@ def _source_schemas() -> dict[str, Schema]:
             "type": "object",
             "required": ["title"],
             "additionalProperties": False,
-            "properties": {"title": {"type": "string", "minLength": 1, "maxLength": MAX_TITLE}},
+            "properties": {
+                "title": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_TITLE,
+                    "pattern": TITLE_PATTERN,
+                    "description": "at least one character that is not white space; no control, "
+                    "bidirectional-control or surrogate characters (whsim.sender.text)",
+                }
+            },
         },
         "Proposal": {
             "type": "object",
@@ -362,7 +391,13 @@ def _meta_schema() -> Schema:
             "version": _STR,
             "retry": {"type": "object"},
             "limits": {"type": "object"},
-            "faults": {"type": "array", "items": _STR},
+            "durability": {"type": "object"},
+            "faults": {
+                "type": "array",
+                "items": _STR,
+                "description": "only in a test-only broken sender (whsim.sender.faults): the "
+                "rules it breaks on purpose",
+            },
         },
     }
 
@@ -656,9 +691,6 @@ Verification (VERIFY-1 'sync-on-create'): POST /api/webhooks sends
 `{{"type":"webhook.verify","challenge":...}}` (signed, VERIFY-5) to the URL before it answers;
 the webhook is active if the answer is 200 with JSON `{{"challenge": <the same>}}`, else
 verification_failed (VERIFY-3 'mark-failed').
-
-Test-only faults: the environment variable `{FAULTS_ENV}` can switch on deliberate
-violations ({", ".join(FAULTS)}) for testing conformance suites; GET /api/meta lists those on.
 """
 
 

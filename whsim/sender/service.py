@@ -20,8 +20,9 @@ import httpx
 
 from whsim import __version__
 from whsim.core.clock import ScaledClock
-from whsim.core.delivery import DeliveryStatus
+from whsim.core.delivery import DeliveryStatus, before_attempt, new_delivery
 from whsim.core.errors import RegistrationError, SenderError
+from whsim.core.policy import RetryPolicy
 from whsim.core.registry import (
     Mode,
     WebhookStatus,
@@ -41,14 +42,7 @@ from whsim.core.spec.events import (
 )
 from whsim.sender import netguard
 from whsim.sender.config import SenderConfig
-from whsim.sender.dispatcher import (
-    USER_AGENT,
-    Dispatcher,
-    new_client,
-    policy_for,
-    post,
-    wall_iso,
-)
+from whsim.sender.dispatcher import USER_AGENT, Dispatcher, Outcome, new_client, wall_iso
 from whsim.sender.store import CANCELLED, AttemptRecord, DeliveryRow, Store, WebhookRow, new_id
 
 __all__ = ["DELIVERY_STATUSES", "Sender", "not_found"]
@@ -68,8 +62,23 @@ def not_found(what: str, ident: str) -> SenderError:
     )
 
 
+def _verification_refused(info: Mapping[str, Any]) -> RegistrationError:
+    """The 422 for a failed handshake under VERIFY-3 ``reject-registration``."""
+    return RegistrationError(
+        f"the url did not pass verification ({info.get('detail')}); nothing was stored",
+        field="url",
+        code="verification_failed",
+        clause="VERIFY-3",
+    )
+
+
 class Sender:
-    """One running sender. Use ``await start()`` inside the event loop and ``await stop()``."""
+    """One running sender. Use ``await start()`` inside the event loop and ``await stop()``.
+
+    Hook methods (:meth:`retry_policy`, :meth:`make_dispatcher`, :meth:`webhook_json`,
+    :meth:`validation_mode`, :meth:`check_addresses`, :meth:`verify`, :meth:`subscribers`,
+    :meth:`meta`) are where :mod:`whsim.sender.faults` bends a test-only broken sender.
+    """
 
     def __init__(
         self,
@@ -78,8 +87,8 @@ class Sender:
         resolver: netguard.Resolver = netguard.system_resolver,
     ) -> None:
         self.config = config
-        self.policy = policy_for(config)
         self.resolver = resolver
+        self.policy = self.retry_policy()
         self.store: Store
         self.clock: ScaledClock
         self.client: httpx.AsyncClient
@@ -90,19 +99,37 @@ class Sender:
 
     async def start(self) -> None:
         """Open the store, continue the policy clock and resume every pending delivery."""
-        self.store = Store(self.config.db_path)
+        self.store = Store(self.config.db_path, synchronous=self.config.synchronous)
         start = self.store.policy_start_ms(int(time.time() * 1000), self.config.time_scale)
         self.clock = ScaledClock(self.config.time_scale, start_ms=start)
         self.client = new_client(16)  # verification requests only
-        self.dispatcher = Dispatcher(
-            self.store, self.clock, self.policy, self.config, resolver=self.resolver
-        )
+        self.dispatcher = self.make_dispatcher()
         self.resumed = self.dispatcher.start()
 
     async def stop(self) -> None:
-        await self.dispatcher.stop()
+        """Take no new attempt, let those in flight end and record them, close the store."""
+        ended = await self.dispatcher.stop()
+        if ended:
+            log.info("stop: %d attempt(s) in flight ended and were recorded", ended)
         await self.client.aclose()
         self.store.close()
+
+    async def sync(self) -> None:
+        """Make every acknowledged write so far power-safe (see :class:`~whsim.sender.store.Durable`)."""
+        await self.store.durable.sync()
+
+    def retry_policy(self) -> RetryPolicy:
+        """The retry policy deliveries follow (the RETRY-1 reading of the config)."""
+        return RetryPolicy.seed(self.config.reading)
+
+    def make_dispatcher(self) -> Dispatcher:
+        return Dispatcher(self.store, self.clock, self.policy, self.config, resolver=self.resolver)
+
+    async def send(
+        self, url: str, body: bytes, headers: Mapping[str, str], *, timeout_s: float | None
+    ) -> Outcome:
+        """One request outside the delivery loop (the verification handshake)."""
+        return await self.dispatcher.send(self.client, url, body, headers, timeout_s=timeout_s)
 
     # --- time ----------------------------------------------------------------------------------
 
@@ -132,8 +159,10 @@ class Sender:
                 "max_in_flight": self.config.max_in_flight,
                 "max_per_endpoint": self.config.max_per_endpoint,
                 "max_body_bytes": self.config.max_body_bytes,
+                "slow_after_s": self.config.slow_after_s,
+                "max_slow_in_flight": self.dispatcher.lanes.slow_cap,
             },
-            "faults": sorted(self.config.faults),
+            "durability": {"sqlite_synchronous": self.config.synchronous},
         }
 
     # --- webhooks ------------------------------------------------------------------------------
@@ -148,8 +177,6 @@ class Sender:
             "updated_at": hook.updated_at,
             "verification": hook.verification,
         }
-        if "return-secret" in self.config.faults:
-            doc["secret"] = hook.secret
         return doc
 
     def _hook(self, webhook_id: str) -> WebhookRow:
@@ -164,21 +191,13 @@ class Sender:
     def list_webhooks(self) -> dict[str, Any]:
         return {"webhooks": [self.webhook_json(h) for h in self.store.list_webhooks()]}
 
-    def _validation_mode(self, body: object) -> Mode:
-        """The mode a URL is validated in: the sender's, unless a test-only fault bends it."""
-        faults, mode = self.config.faults, self.config.mode
-        url = body.get("url") if isinstance(body, Mapping) else None
-        if mode is not Mode.PRODUCTION or not isinstance(url, str) or not faults:
-            return mode
-        is_http = url.startswith("http://")
-        if "http-in-production" in faults and is_http:
-            return Mode.DEVELOPMENT  # fault: accept http; the address checks still run
-        if "ssrf" in faults and not is_http:
-            return Mode.DEVELOPMENT  # fault: accept literal private addresses
-        return mode
+    def validation_mode(self, body: object) -> Mode:
+        """The mode a registration or update body's URL is validated in."""
+        return self.config.mode
 
-    async def _check_addresses(self, url: str) -> None:
-        if self.config.mode is not Mode.PRODUCTION or "ssrf" in self.config.faults:
+    async def check_addresses(self, url: str) -> None:
+        """In production, refuse a URL whose host resolves to a forbidden address (HTTPS-2)."""
+        if self.config.mode is not Mode.PRODUCTION:
             return
         try:
             await netguard.check_url(url, self.resolver)
@@ -194,11 +213,12 @@ class Sender:
             # every connection checks the address again.
             return
 
-    async def _verify(self, url: str, secret: str) -> tuple[WebhookStatus, dict[str, Any]]:
-        """Run the challenge handshake (VERIFY-1, signed per VERIFY-5)."""
+    async def verify(self, url: str, secret: str) -> tuple[WebhookStatus | None, dict[str, Any]]:
+        """Run the challenge handshake (VERIFY-1, signed per VERIFY-5).
+
+        The status is None when the registration is to be refused (VERIFY-3).
+        """
         checked_at = wall_iso()
-        if "no-verification" in self.config.faults:
-            return WebhookStatus.ACTIVE, {"checked_at": checked_at, "result": "skipped"}
         challenge = secrets.token_urlsafe(32)
         body = verification_body(challenge)
         headers = {
@@ -206,19 +226,11 @@ class Sender:
             "User-Agent": USER_AGENT,
             SIGNATURE_HEADER: sign(body, secret),
         }
-        outcome = await post(
-            self.client,
-            url,
-            body,
-            headers,
-            config=self.config,
-            timeout_s=self.config.verify_timeout_s,
-            resolver=self.resolver,
-        )
+        outcome = await self.send(url, body, headers, timeout_s=self.config.verify_timeout_s)
         ok, why = challenge_accepted(challenge, outcome.status, outcome.body)
         if outcome.error is not None:
             why = f"{outcome.error}: {outcome.detail}"
-        status = status_after_verification(ok) or WebhookStatus.VERIFICATION_FAILED
+        status = status_after_verification(ok)
         info = {
             "checked_at": checked_at,
             "result": "passed" if ok else "failed",
@@ -232,9 +244,11 @@ class Sender:
 
     async def create_webhook(self, body: object) -> dict[str, Any]:
         """``POST /api/webhooks``: validate, verify (synchronously, VERIFY-1), store."""
-        reg = validate_registration(body, self._validation_mode(body))
-        await self._check_addresses(reg.url)
-        status, info = await self._verify(reg.url, reg.secret)
+        reg = validate_registration(body, self.validation_mode(body))
+        await self.check_addresses(reg.url)
+        status, info = await self.verify(reg.url, reg.secret)
+        if status is None:
+            raise _verification_refused(info)
         now = wall_iso()
         hook = WebhookRow(
             id=new_id("wh"),
@@ -254,9 +268,9 @@ class Sender:
     async def update_webhook(self, webhook_id: str, body: object) -> dict[str, Any]:
         """``PUT``: partial update (REG-4); a new URL, or any URL while not active, re-verifies."""
         self._hook(webhook_id)
-        changes = validate_update(body, self._validation_mode(body))
+        changes = validate_update(body, self.validation_mode(body))
         async with self._locks[webhook_id]:
-            hook = self._hook(webhook_id)
+            hook = stored = self._hook(webhook_id)
             url = str(changes.get("url", hook.url))
             events = changes.get("events", hook.events)
             secret = str(changes.get("secret", hook.secret))
@@ -264,12 +278,16 @@ class Sender:
             hook = dataclasses.replace(hook, events=events, secret=secret, updated_at=wall_iso())
             reverify = "url" in changes and (url != hook.url or hook.status != "active")
             if reverify:
-                await self._check_addresses(url)
+                await self.check_addresses(url)
                 waiting = status_after_url_change(WebhookStatus(hook.status))
                 hook = dataclasses.replace(hook, url=url, status=str(waiting))
                 self.store.save_webhook(hook)
                 if waiting is WebhookStatus.PENDING_VERIFICATION:
-                    status, info = await self._verify(url, secret)
+                    status, info = await self.verify(url, secret)
+                    if status is None:
+                        if self.store.get_webhook(webhook_id) is not None:
+                            self.store.save_webhook(stored)  # the change is refused whole
+                        raise _verification_refused(info)
                     hook = dataclasses.replace(
                         hook,
                         status=str(status),
@@ -299,14 +317,16 @@ class Sender:
         event = make_event(
             event_type, data, id=new_event_id(self._rng), timestamp_ms=int(time.time() * 1000)
         )
-        everything = "unsubscribed-events" in self.config.faults
-        targets = [
+        self._enqueue(event, self.subscribers(event_type))
+        return event
+
+    def subscribers(self, event_type: str) -> list[str]:
+        """Ids of the active webhooks subscribed to ``event_type`` (REG-6, REG-8)."""
+        return [
             h.id
             for h in self.store.list_webhooks(status=str(WebhookStatus.ACTIVE))
-            if everything or event_type in h.events
+            if event_type in h.events
         ]
-        self._enqueue(event, targets)
-        return event
 
     def _enqueue(self, event: Event, webhook_ids: list[str]) -> list[str]:
         now = self.clock.now_ms()
@@ -348,7 +368,8 @@ class Sender:
             )
         self._require_active(hook, "redeliver")
         now = self.clock.now_ms()
-        if now - old.state.event_ms > self.policy.expiry_ms:
+        fresh = before_attempt(new_delivery(old.state.event_ms, now), self.policy, now)
+        if fresh.status is DeliveryStatus.EXPIRED:
             raise SenderError(
                 f"event {old.event_id} is older than the {self.policy.expiry_ms // 3_600_000} h "
                 "expiry and is not sent again",

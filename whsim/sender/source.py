@@ -17,8 +17,9 @@ from typing import Any, Final
 from whsim.core.errors import SenderError
 from whsim.core.throttle import ThrottleState, due_ms, flush, offer, terminate
 from whsim.sender.dispatcher import wall_iso
+from whsim.sender.jobstore import JobRow, JobStore
 from whsim.sender.service import Sender, not_found
-from whsim.sender.store import JobRow, new_id
+from whsim.sender.store import new_id
 
 __all__ = ["JOB_STATUSES", "MAX_STEPS", "MAX_STEP_SECONDS", "MAX_TITLE", "EventSource"]
 
@@ -58,11 +59,13 @@ class EventSource:
 
     def __init__(self, sender: Sender) -> None:
         self.sender = sender
+        self.jobs: JobStore
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        """End jobs a previous run left unfinished with job.failed."""
-        store = self.sender.store
+        """Open the job store; end jobs a previous run left unfinished with job.failed."""
+        config = self.sender.config
+        self.jobs = store = JobStore(config.db_path, synchronous=config.synchronous)
         for job in store.unfinished_jobs():
             error = "the sender restarted while the job was running"
             self.sender.emit(
@@ -75,10 +78,15 @@ class EventSource:
             )
             store.update_job(job.id, wall_iso(), status="failed", error=error)
 
+    async def sync(self) -> None:
+        """Make acknowledged proposals and jobs power-safe (see :mod:`whsim.sender.store`)."""
+        await self.jobs.durable.sync()
+
     async def stop(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.jobs.close()
 
     # --- proposals -------------------------------------------------------------------------------
 
@@ -91,12 +99,12 @@ class EventSource:
             raise _invalid(f"title must be at most {MAX_TITLE} characters", "title")
         proposal_id = new_id("prop")
         created_at = wall_iso()
-        self.sender.store.insert_proposal(proposal_id, title, created_at)
+        self.jobs.insert_proposal(proposal_id, title, created_at)
         event = self.sender.emit("proposal.created", {"proposal_id": proposal_id, "title": title})
         return {"id": proposal_id, "title": title, "created_at": created_at, "event_id": event.id}
 
     def get_proposal(self, proposal_id: str) -> dict[str, Any]:
-        found = self.sender.store.get_proposal(proposal_id)
+        found = self.jobs.get_proposal(proposal_id)
         if found is None:
             raise not_found("proposal", proposal_id)
         return dict(found)
@@ -108,7 +116,7 @@ class EventSource:
         proposal_id = doc.get("proposal_id")
         if not isinstance(proposal_id, str):
             raise _invalid("proposal_id must be a string", "proposal_id")
-        if self.sender.store.get_proposal(proposal_id) is None:
+        if self.jobs.get_proposal(proposal_id) is None:
             raise SenderError(
                 f"no proposal with id {proposal_id!r}; create one with POST /api/proposals",
                 status=422,
@@ -138,7 +146,7 @@ class EventSource:
             created_at=now,
             updated_at=now,
         )
-        self.sender.store.insert_job(job)
+        self.jobs.insert_job(job)
         self.sender.emit(
             "job.created", {"job_id": job.id, "proposal_id": proposal_id, "status": "pending"}
         )
@@ -148,7 +156,7 @@ class EventSource:
         return self.job_json(job)
 
     def get_job(self, job_id: str) -> dict[str, Any]:
-        job = self.sender.store.get_job(job_id)
+        job = self.jobs.get_job(job_id)
         if job is None:
             raise not_found("job", job_id)
         return self.job_json(job)
@@ -178,7 +186,7 @@ class EventSource:
             log.exception("job %s crashed inside the sender", job.id)
 
     async def _steps(self, job: JobRow) -> None:
-        sender, store, clock = self.sender, self.sender.store, self.sender.clock
+        sender, store, clock = self.sender, self.jobs, self.sender.clock
         store.update_job(job.id, wall_iso(), status="processing")
         sender.emit("job.started", {"job_id": job.id, "status": "processing"})
         throttle: ThrottleState[dict[str, int]] = ThrottleState()

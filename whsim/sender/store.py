@@ -1,8 +1,18 @@
-"""The sender's SQLite store: webhooks, events, deliveries, attempts, proposals and jobs.
+"""The delivery outbox in SQLite: webhooks, events, deliveries and attempts.
 
-WAL journal with ``synchronous=NORMAL``: a committed transaction survives the process being
-killed (kill -9), not a power cut. An event and its deliveries are inserted in one transaction
-(the outbox), so a delivery exists before any attempt and none is lost if the process dies.
+The event source's proposals and jobs are not here: :mod:`whsim.sender.jobstore` owns them.
+
+Durability. WAL journal. Every commit survives the process being killed (kill -9). The commits
+that acknowledge a request (a registration, its change or deletion, an event with its
+deliveries, a redelivery) are *durable* (:class:`Durable`): with ``synchronous="FULL"``
+(the default, ``SenderConfig.synchronous``) the WAL is fsynced before the API answers, so an
+acknowledged registration or event also survives a power cut. Attempt records are committed at
+``synchronous=NORMAL``: a power cut can lose the last few, and those attempts are made again
+(at least once, IDEM-2); the next durable commit makes them durable too, since the WAL is
+written in order. With ``synchronous="NORMAL"`` nothing is fsynced: a power cut can lose the
+last acknowledged events. ``benchmarks/bench_sender.py`` measures what FULL costs. An event and
+its deliveries are inserted in one transaction (the outbox), so a delivery exists before any
+attempt and none is lost if the process dies.
 An attempt is written with the delivery's next state in one transaction after it ends; if the
 process dies while an attempt is in flight, that one attempt is made again after restart.
 
@@ -13,7 +23,9 @@ statements, well under a millisecond. Times named ``*_ms`` are policy time (see
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import random
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -27,10 +39,11 @@ from whsim.core.spec.events import Event, new_event_id
 __all__ = [
     "AttemptRecord",
     "DeliveryRow",
-    "JobRow",
+    "Durable",
     "PendingDelivery",
     "Store",
     "WebhookRow",
+    "connect",
     "new_id",
 ]
 
@@ -90,24 +103,6 @@ CREATE TABLE IF NOT EXISTS attempts (
     response_excerpt TEXT,
     response_truncated INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (delivery_id, number)
-);
-CREATE TABLE IF NOT EXISTS proposals (
-    id TEXT PRIMARY KEY,
-    title TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    proposal_id TEXT NOT NULL REFERENCES proposals(id),
-    steps INTEGER NOT NULL,
-    step_seconds REAL NOT NULL,
-    fail_at_step INTEGER,
-    status TEXT NOT NULL,
-    completed_steps INTEGER NOT NULL DEFAULT 0,
-    document_id TEXT,
-    error TEXT,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
 );
 """
 
@@ -177,21 +172,6 @@ class AttemptRecord:
     response_truncated: bool
 
 
-@dataclass(frozen=True, slots=True)
-class JobRow:
-    id: str
-    proposal_id: str
-    steps: int
-    step_seconds: float
-    fail_at_step: int | None
-    status: str
-    completed_steps: int
-    document_id: str | None
-    error: str | None
-    created_at: str
-    updated_at: str
-
-
 _DELIVERY_SELECT: Final = """
 SELECT d.id, d.webhook_id, d.event_id, e.type, e.timestamp, e.body, d.status, d.attempts,
        d.event_ms, d.next_attempt_ms, d.first_attempt_ms, d.last_sent_ms, d.ended_ms, d.reason,
@@ -248,25 +228,72 @@ def _webhook(row: Sequence[Any]) -> WebhookRow:
 _WEBHOOK_COLUMNS: Final = (
     "id, url, events, secret, status, created_at, updated_at, verified_at, verification"
 )
-_JOB_COLUMNS: Final = (
-    "id, proposal_id, steps, step_seconds, fail_at_step, status, completed_steps, document_id, "
-    "error, created_at, updated_at"
-)
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection in autocommit mode, WAL journal, ``synchronous=NORMAL`` between durable commits."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA foreign_keys=ON")
+    db.execute("PRAGMA busy_timeout=5000")
+    return db
+
+
+class Durable:
+    """Power safety for the commits that acknowledge a request, without blocking the loop.
+
+    ``with store.durable:`` around a write marks it as one to make durable; ``await
+    store.durable.sync()`` (the API layer calls it before it answers) fsyncs the WAL file in a
+    worker thread, which makes that commit and every commit before it power-safe (the WAL is
+    written in order). This is ``synchronous=FULL`` for those commits, with the fsync off the
+    event loop: a slow disk delays the acknowledgement, never another delivery. With
+    ``synchronous="NORMAL"`` it does nothing.
+    """
+
+    def __init__(self, path: Path, synchronous: str) -> None:
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be FULL or NORMAL, got {synchronous!r}")
+        self._wal = Path(f"{path}-wal")
+        self._full = synchronous == "FULL"
+        self._written = 0
+        self._synced = 0
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, *rest: object) -> None:
+        if kind is None and self._full:
+            self._written += 1
+
+    async def sync(self) -> None:
+        """Return once every write marked durable so far is on the disk."""
+        target = self._written
+        if self._synced >= target:
+            return
+        if self._fd is None:
+            self._fd = os.open(self._wal, os.O_RDONLY)
+        await asyncio.to_thread(os.fsync, self._fd)
+        self._synced = max(self._synced, target)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class Store:
     """One SQLite database file; see the module docstring for the durability contract."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
         self.path = Path(path)
-        self._db = sqlite3.connect(self.path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db = connect(self.path)
         self._db.executescript(_SCHEMA)
+        self.durable = Durable(self.path, synchronous)
 
     def close(self) -> None:
+        self.durable.close()
         self._db.close()
 
     def _tx(self, statements: Iterable[tuple[str, Sequence[Any]]]) -> None:
@@ -304,6 +331,11 @@ class Store:
     # --- webhooks -----------------------------------------------------------------------------
 
     def insert_webhook(self, hook: WebhookRow) -> None:
+        """Store a new webhook (a durable commit)."""
+        with self.durable:
+            self._insert_webhook(hook)
+
+    def _insert_webhook(self, hook: WebhookRow) -> None:
         self._db.execute(
             f"INSERT INTO webhooks ({_WEBHOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -320,7 +352,11 @@ class Store:
         )
 
     def save_webhook(self, hook: WebhookRow) -> None:
-        """Overwrite every field of an existing webhook."""
+        """Overwrite every field of an existing webhook (a durable commit)."""
+        with self.durable:
+            self._save_webhook(hook)
+
+    def _save_webhook(self, hook: WebhookRow) -> None:
         self._db.execute(
             "UPDATE webhooks SET url = ?, events = ?, secret = ?, status = ?, updated_at = ?, "
             "verified_at = ?, verification = ? WHERE id = ?",
@@ -352,7 +388,8 @@ class Store:
 
     def delete_webhook(self, webhook_id: str) -> bool:
         """Delete a webhook with its deliveries and attempts; False if there was none."""
-        cur = self._db.execute("DELETE FROM webhooks WHERE id = ?", (webhook_id,))
+        with self.durable:
+            cur = self._db.execute("DELETE FROM webhooks WHERE id = ?", (webhook_id,))
         return cur.rowcount > 0
 
     # --- events and deliveries ------------------------------------------------------------------
@@ -383,7 +420,8 @@ class Store:
             )
             for p in pending
         ]
-        self._tx(statements)
+        with self.durable:
+            self._tx(statements)
         return pending
 
     def add_delivery(
@@ -398,12 +436,24 @@ class Store:
     ) -> PendingDelivery:
         """A new pending delivery of a stored event (a redelivery)."""
         pending = PendingDelivery(new_id("dlv"), webhook_id, ready_ms)
+        with self.durable:
+            self._add_delivery(pending, event_id, event_ms, created_at, redelivery_of)
+        return pending
+
+    def _add_delivery(
+        self,
+        pending: PendingDelivery,
+        event_id: str,
+        event_ms: int,
+        created_at: str,
+        redelivery_of: str | None,
+    ) -> None:
+        webhook_id, ready_ms = pending.webhook_id, pending.next_attempt_ms
         self._db.execute(
             "INSERT INTO deliveries (id, webhook_id, event_id, status, event_ms, next_attempt_ms, "
             "created_at, redelivery_of) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)",
             (pending.id, webhook_id, event_id, event_ms, ready_ms, created_at, redelivery_of),
         )
-        return pending
 
     def pending_deliveries(self) -> list[PendingDelivery]:
         """Every pending delivery, oldest first (what a restart must resume)."""
@@ -519,59 +569,3 @@ class Store:
                 delivery_id,
             ),
         )
-
-    # --- the event source -----------------------------------------------------------------------
-
-    def insert_proposal(self, proposal_id: str, title: str, created_at: str) -> None:
-        self._db.execute(
-            "INSERT INTO proposals (id, title, created_at) VALUES (?, ?, ?)",
-            (proposal_id, title, created_at),
-        )
-
-    def get_proposal(self, proposal_id: str) -> dict[str, str] | None:
-        row = self._db.execute(
-            "SELECT id, title, created_at FROM proposals WHERE id = ?", (proposal_id,)
-        ).fetchone()
-        return {"id": row[0], "title": row[1], "created_at": row[2]} if row else None
-
-    def insert_job(self, job: JobRow) -> None:
-        self._db.execute(
-            f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                job.id,
-                job.proposal_id,
-                job.steps,
-                job.step_seconds,
-                job.fail_at_step,
-                job.status,
-                job.completed_steps,
-                job.document_id,
-                job.error,
-                job.created_at,
-                job.updated_at,
-            ),
-        )
-
-    def update_job(self, job_id: str, updated_at: str, **fields: object) -> None:
-        """Set some of status, completed_steps, document_id, error."""
-        allowed = {"status", "completed_steps", "document_id", "error"}
-        names = sorted(fields)
-        if not set(names) <= allowed:
-            raise ValueError(f"cannot update job fields {sorted(set(names) - allowed)}")
-        sets = ", ".join(f"{n} = ?" for n in names)
-        self._db.execute(
-            f"UPDATE jobs SET {sets}, updated_at = ? WHERE id = ?",
-            (*(fields[n] for n in names), updated_at, job_id),
-        )
-
-    def get_job(self, job_id: str) -> JobRow | None:
-        row = self._db.execute(
-            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)
-        ).fetchone()
-        return JobRow(*row) if row else None
-
-    def unfinished_jobs(self) -> list[JobRow]:
-        rows = self._db.execute(
-            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status IN ('pending', 'processing')"
-        )
-        return [JobRow(*r) for r in rows]

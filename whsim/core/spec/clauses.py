@@ -407,7 +407,19 @@ _CLAUSES: Final[tuple[Clause, ...]] = (
         M,
         RCV,
         ("receiver-suite",),
-        note="Missing, empty, malformed or wrong signatures get 401, never 5xx.",
+        R(
+            "exact-hex",
+            "only the bare lowercase hex digest is valid, as the guide's receiver compares "
+            "hexdigest() with the header exactly",
+            default=True,
+        ),
+        R(
+            "tolerant",
+            "the right digest is also accepted with a 'sha256=' prefix or in uppercase hex",
+        ),
+        note="Missing, empty, malformed or wrong signatures get 401, never 5xx. Accepting the "
+        "right digest in another spelling is graded by the reading: non-strict under "
+        "exact-hex, a pass under tolerant; a wrong digest is refused under both.",
     ),
     _c(
         "SIG-3",
@@ -527,11 +539,12 @@ _CLAUSES: Final[tuple[Clause, ...]] = (
         "RETRY-5",
         "Delivery Failures",
         "Check Response: Return 200 OK.",
-        M,
+        S,
         SND,
         ("sender-suite",),
         R("no-follow", "a 3xx is an answer, never followed", default=True),
-        note="Following redirects would let a receiver bounce signed bodies anywhere.",
+        note="Following redirects would let a receiver bounce signed bodies anywhere. A SHOULD: "
+        "the guide's only words are a troubleshooting line.",
     ),
     # --- Throttling -----------------------------------------------------------------------------
     _c(
@@ -672,7 +685,7 @@ _CLAUSES: Final[tuple[Clause, ...]] = (
         "TIMEOUT-2",
         "Timeout",
         "Longer responses may timeout.",
-        M,
+        S,
         SND,
         ("sender-suite", "simulation"),
         R(
@@ -680,6 +693,7 @@ _CLAUSES: Final[tuple[Clause, ...]] = (
             "an attempt not answered 5 s after it was sent is a timeout, retried",
             default=True,
         ),
+        note="A SHOULD: the guide says longer responses 'may' time out.",
     ),
     # --- Idempotency -----------------------------------------------------------------------------
     _c(

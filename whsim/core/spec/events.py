@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -139,6 +140,25 @@ ENVELOPE_SCHEMA: Final[dict[str, Any]] = {
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def _import_jsonschema_without_iri_grammar() -> None:
+    """Import jsonschema without letting it load ``rfc3987_syntax``.
+
+    jsonschema registers an "iri" format checker when ``rfc3987_syntax`` imports, and that
+    import builds a grammar: about 1 s on a quiet machine, 4-5 s on a loaded one. Paid on the
+    first event a server validates, it made the reference receiver's first answer exceed the
+    guide's 5 s timeout. whsim's schemas check no formats, so jsonschema is imported with that
+    module masked, and the mask is removed at once: code that imports ``rfc3987_syntax``
+    itself still gets it; only jsonschema's optional "iri" checker stays unregistered.
+    """
+    if "jsonschema" in sys.modules or "rfc3987_syntax" in sys.modules:
+        return
+    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
+    try:
+        import jsonschema  # noqa: F401
+    finally:
+        del sys.modules["rfc3987_syntax"]
+
+
 @cache
 def _validator(event_type: str | None) -> Draft202012Validator:
     """The compiled validator of one type's ``data`` (``None``: the envelope), built on first use.
@@ -147,6 +167,7 @@ def _validator(event_type: str | None) -> Draft202012Validator:
     and with ``rfc3987_syntax`` installed (jupyter's dependencies bring it) that builds a grammar
     for about a second, which ``import whsim`` and every ``whsim`` command would otherwise pay.
     """
+    _import_jsonschema_without_iri_grammar()
     from jsonschema import Draft202012Validator
 
     schema = ENVELOPE_SCHEMA if event_type is None else _DATA_SCHEMAS[event_type]

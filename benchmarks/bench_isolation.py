@@ -1,0 +1,228 @@
+"""Benchmark head-of-line isolation in the reference sender; prints one JSON object.
+
+Healthy webhooks' delivery latency (event timestamp to the receiver's arrival of attempt 1) is
+measured twice in the same run, each time against a fresh ``whsim sender`` process (time scale 1,
+its default limits) and a fresh SQLite file:
+
+- baseline: ``--healthy`` webhooks only;
+- with hanging: the same healthy webhooks plus ``--hanging`` webhooks that answer the
+  verification challenge and then never answer an event (each attempt waits out the guide's
+  5 s timeout, and is retried on the guide's schedule).
+
+Every webhook subscribes to proposal.created; the driver creates ``--rate`` proposals per second
+for ``--duration`` seconds, so each webhook gets ``--rate`` events per second. The figure of
+merit is ``ratio_p99``: healthy p99 with hanging endpoints over healthy p99 without (target:
+within 1.5). With ``--large`` a third run puts 450 healthy and 50 hanging webhooks side by side.
+
+All traffic is on loopback; every process is stopped before the script exits.
+
+Usage: python benchmarks/bench_isolation.py [--healthy 10] [--hanging 50] [--duration 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+# --- the receiver (its own process: --serve-receiver) -----------------------------------------
+
+_STATS: dict[str, Any] = {"healthy": [], "hanging_arrivals": 0, "open_hanging": 0}
+
+
+def _event_ms(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000
+
+
+class _Receiver(asyncio.Protocol):
+    """Answers ``/h/*`` at once, verifies ``/d/*`` and then never answers its events."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.buffer = b""
+        self.hanging = False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.hanging:
+            _STATS["open_hanging"] -= 1
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while not self.hanging:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buffer[:end].decode("latin-1").split("\r\n")
+            headers = {}
+            for line in head[1:]:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            length = int(headers.get("content-length", "0"))
+            if len(self.buffer) < end + 4 + length:
+                return
+            body = self.buffer[end + 4 : end + 4 + length]
+            self.buffer = self.buffer[end + 4 + length :]
+            self._answer(head[0].split(" ")[1], headers, body)
+
+    def _answer(self, path: str, headers: dict[str, str], body: bytes) -> None:
+        now_ms = time.time() * 1000
+        out = b'{"status":"ok"}'
+        if path == "/__stats":
+            out = json.dumps(_STATS).encode()
+        else:
+            doc = json.loads(body)
+            if doc.get("type") == "webhook.verify":
+                out = json.dumps({"challenge": doc["challenge"]}).encode()
+            elif path.startswith("/d/"):
+                _STATS["hanging_arrivals"] += 1
+                _STATS["open_hanging"] += 1
+                self.hanging = True
+                return  # never answer
+            elif headers.get("x-webhook-attempt", "1") == "1":
+                _STATS["healthy"].append(now_ms - _event_ms(doc["timestamp"]))
+        self.transport.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+            + str(len(out)).encode()
+            + b"\r\n\r\n"
+            + out
+        )
+
+
+async def _serve_receiver() -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(_Receiver, "127.0.0.1", 0, backlog=2048)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+
+
+# --- the driver -------------------------------------------------------------------------------
+
+
+def _start(cmd: list[str], marker: str) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if marker in line or marker == "":
+            return proc, line.strip()
+    proc.kill()
+    proc.wait(10)
+    raise RuntimeError(f"{cmd[:4]} did not start")
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(10)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _run(healthy: int, hanging: int, rate: float, duration: float) -> dict[str, Any]:
+    """One sender, one receiver: healthy latencies (s) with ``hanging`` dead webhooks beside."""
+    receiver, port_line = _start([sys.executable, __file__, "--serve-receiver"], "")
+    rbase = f"http://127.0.0.1:{port_line}"
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "whsim", "sender", "--port", "0", "--log-level", "error"]
+        sender, line = _start([*cmd, "--db", str(Path(tmp) / "sender.db")], "listening on")
+        base = line.split("listening on ", 1)[1].split()[0]
+        try:
+            async with httpx.AsyncClient(timeout=30) as client:
+                paths = [f"/h/{i}" for i in range(healthy)] + [f"/d/{i}" for i in range(hanging)]
+                for path in paths:
+                    got = await client.post(
+                        base + "/api/webhooks",
+                        json={
+                            "url": rbase + path,
+                            "events": ["proposal.created"],
+                            "secret": "bench-secret-123",
+                        },
+                    )
+                    assert got.json()["status"] == "active", got.text
+                started = time.monotonic()
+                n = max(1, int(duration * rate))
+                for k in range(n):
+                    delay = started + k / rate - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    got = await client.post(base + "/api/proposals", json={"title": f"p{k}"})
+                    assert got.status_code == 201, got.text
+                want = n * healthy
+                deadline = time.monotonic() + 60
+                stats: dict[str, Any] = {}
+                while time.monotonic() < deadline:
+                    stats = (await client.post(rbase + "/__stats", content=b"{}")).json()
+                    if len(stats["healthy"]) >= want:
+                        break
+                    await asyncio.sleep(0.2)
+        finally:
+            _stop(sender)
+            _stop(receiver)
+    latencies = [ms / 1000 for ms in stats.get("healthy", [])]
+    return {
+        "healthy_webhooks": healthy,
+        "hanging_webhooks": hanging,
+        "events_per_webhook": n,
+        "healthy_deliveries": len(latencies),
+        "healthy_expected": want,
+        "hanging_attempts_seen": stats.get("hanging_arrivals", 0),
+        "p50_s": round(_percentile(latencies, 0.5), 4),
+        "p99_s": round(_percentile(latencies, 0.99), 4),
+        "max_s": round(max(latencies), 4) if latencies else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--serve-receiver", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--healthy", type=int, default=10)
+    parser.add_argument("--hanging", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=1.0, help="events per second per webhook")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of events")
+    parser.add_argument("--large", action="store_true", help="also run 450 healthy + 50 hanging")
+    args = parser.parse_args()
+    if args.serve_receiver:
+        asyncio.run(_serve_receiver())
+        return
+    baseline = asyncio.run(_run(args.healthy, 0, args.rate, args.duration))
+    loaded = asyncio.run(_run(args.healthy, args.hanging, args.rate, args.duration))
+    result: dict[str, Any] = {
+        "benchmark": "sender isolation: healthy delivery latency beside hanging endpoints",
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "baseline": baseline,
+        "with_hanging": loaded,
+        "ratio_p50": round(loaded["p50_s"] / baseline["p50_s"], 2),
+        "ratio_p99": round(loaded["p99_s"] / baseline["p99_s"], 2),
+        "target_ratio_p99": 1.5,
+    }
+    if args.large:
+        result["large"] = asyncio.run(_run(450, args.hanging, args.rate, args.duration))
+        result["large_ratio_p99_vs_baseline"] = round(
+            result["large"]["p99_s"] / baseline["p99_s"], 2
+        )
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
