@@ -15,19 +15,10 @@ import pytest
 
 from whsim.conformance.case import Case, CaseResult, CaseSpec
 from whsim.conformance.engine import Planned, grade_all
-from whsim.conformance.progress import Progress
 from whsim.pytest_plugin import WhsimSettings
 
 from .diagnose import diagnose
 from .target import ReceiverTarget
-from .test_07_timeout import LIMIT_S
-
-
-@pytest.fixture(scope="session", autouse=True)
-def expected_times(whsim_progress: Progress | None) -> None:
-    """Cases that take long, with how long: shown live next to their elapsed time."""
-    if whsim_progress is not None:
-        whsim_progress.expect("RCV-TIMEOUT-001", LIMIT_S)
 
 _GRADED = pytest.StashKey[dict[str, CaseResult]]()
 LAST = ("RCV-TIMEOUT-001",)
