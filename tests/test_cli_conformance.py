@@ -50,6 +50,11 @@ def test_unreachable_target_exits_2_saying_so(
         ["conformance", "receiver", "http://127.0.0.1:1/", "--bogus"],
         ["receiver", "--port", "99999", "--secret", "s"],
         ["receiver", "--port", "http"],
+        ["receiver", "--secret", "s", "--capacity", "fast"],
+        ["receiver", "--secret", "s", "--capacity", "0"],
+        ["receiver", "--secret", "s", "--capacity", "20:30"],
+        ["receiver", "--secret", "s", "--capacity", "20:-1"],
+        ["receiver", "--secret", "s", "--capacity", "2.5"],
     ],
 )
 def test_bad_flags_exit_2_with_one_line(
@@ -203,3 +208,23 @@ def test_real_receiver_process_and_conformance_process_exit_0(tmp_path: Path) ->
         except subprocess.TimeoutExpired:
             receiver.kill()
             receiver.wait()
+
+
+@pytest.mark.parametrize(
+    ("argv", "name", "per_s", "recovery"),
+    [
+        (["--capacity", "20:10"], "healthy", 20, 10),
+        (["--capacity", "7"], "healthy", 7, 7),
+        (["--behaviour", "fragile"], "fragile", 20, 10),
+        (["--behaviour", "fragile", "--capacity", "4:1"], "fragile", 4, 1),
+    ],
+)
+def test_capacity_from_the_command_line(
+    argv: list[str], name: str, per_s: int, recovery: int
+) -> None:
+    from whsim.cli import build_parser
+    from whsim.commands.receiver import faults_from
+
+    faults = faults_from(build_parser().parse_args(["receiver", "--secret", "s", *argv]))
+    assert faults is not None and faults.capacity is not None
+    assert (faults.name, faults.capacity.per_s, faults.capacity.recovery) == (name, per_s, recovery)

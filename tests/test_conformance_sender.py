@@ -149,7 +149,7 @@ def test_reference_sender_passes_in_development_mode(tmp_path: Path) -> None:
     assert any(n.startswith("wall time of the whole run") for n in report["notes"])
     assert report["duration_s"] < 40
     page = (tmp_path / "report" / "index.html").read_text()
-    assert page.count("<figure><svg") >= 2 and "seconds since the first attempt" in page
+    assert page.count("</figcaption><svg") >= 2 and "seconds since the first attempt" in page
     # Every sender clause is in the report: graded by a case, or untestable with a reason.
     for row in report["clauses"]:
         if "sender-suite" in clause(row["id"]).checked_by:
@@ -167,7 +167,7 @@ def test_reference_sender_in_production_and_other_reading(tmp_path: Path) -> Non
             ("--reading", "immediate-plus-five"),
             ("-k", "RETRY-001 or RETRY-002 or RETRY-003"),
         ),
-        "no-trigger": ((), ("--trigger", "none", "-k", "EVENT or THROTTLE or SIG")),
+        "no-trigger": ((), ("--trigger", "none", "-k", "SND-EVENT or SND-THROTTLE or SND-SIG")),
         "command": ((), ("--trigger", command, "-k", "EVENT-002 or EVENT-004 or THROTTLE")),
     }
     with ThreadPoolExecutor(len(runs)) as pool:

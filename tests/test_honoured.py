@@ -49,3 +49,71 @@ def test_table_lists_every_reading_and_who_honours_it():
     assert {r["clause"] for r in rows} == set(AMBIGUOUS)
     row = next(r for r in rows if (r["clause"], r["reading"]) == ("RETRY-1", "immediate-counts"))
     assert "whsim simulate" in row["tools"]
+
+
+def _tiny():
+    from whsim.sim import Scenario, Webhook, Workload
+
+    return Scenario(
+        webhooks=(
+            Webhook("a", "flaky"),
+            Webhook("b", "wrong-challenge", status="pending_verification"),
+        ),
+        workload=Workload(duration_ms=30_000, max_events=10),
+    )
+
+
+def _simulate_refuses(clause_id, name):
+    import whsim
+
+    try:
+        whsim.simulate(_tiny(), readings=Readings({clause_id: name}))
+    except ReadingNotHonouredError as exc:
+        assert f"{clause_id}={name}" in str(exc)
+        return True
+    return False
+
+
+def test_the_simulators_table_is_what_the_simulator_does():
+    # derived by running the tool: every reading in the registry is honoured or refused by name
+    for row in honoured.table():
+        clause_id, name = row["clause"], row["reading"]
+        refused = _simulate_refuses(clause_id, name)
+        assert refused == (not honoured.SIMULATE.honours(clause_id, name)), (clause_id, name)
+
+
+def test_honoured_simulator_readings_change_what_it_does():
+    import whsim
+
+    base = whsim.simulate(_tiny(), seed=2)
+    for text in ("RETRY-1=immediate-counts", "RETRY-3=from-send", "RETRY-4=full"):
+        other = whsim.simulate(_tiny(), seed=2, readings=Readings.parse([text]))
+        assert other.summary["attempts_sha256"] != base.summary["attempts_sha256"], text
+    ignore = whsim.simulate(_tiny(), seed=2, readings=Readings.parse(["VERIFY-3=ignore"]))
+    assert ignore.summary["deliveries"] > base.summary["deliveries"]
+    reject = whsim.simulate(
+        _tiny(), seed=2, readings=Readings.parse(["VERIFY-3=reject-registration"])
+    )
+    assert "rejected" in reject.plan.hook_status
+
+
+def test_the_explorers_table_is_what_explore_does():
+    from hypothesis import strategies as st
+
+    from whsim.analysis.explore import explore
+
+    for row in honoured.table():
+        clause_id, name = row["clause"], row["reading"]
+        try:
+            explore(
+                lambda result: None,
+                st.just(_tiny()),
+                max_examples=1,
+                time_budget_s=5,
+                readings=Readings({clause_id: name}),
+            )
+            refused = False
+        except ReadingNotHonouredError as exc:
+            assert f"{clause_id}={name}" in str(exc)
+            refused = True
+        assert refused == (not honoured.EXPLORE.honours(clause_id, name)), (clause_id, name)

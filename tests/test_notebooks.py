@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import runpy
 import sys
 import time
@@ -31,6 +32,7 @@ ALLOWED_IMPORTS = {
     "whsim.analysis.plot",
     "whsim.sim",
     "whsim.sim.sweep",
+    "whsim.sim.contention",
     "whsim.analysis.explore",
     "whsim.analysis.strategies",
     "pandas",
@@ -144,7 +146,47 @@ def test_notebook_runs_top_to_bottom(path, kernel_env):
     last = nb.cells[-1]
     printed = "".join(o.get("text", "") for o in last.outputs if o.get("output_type") == "stream")
     assert printed.strip(), f"{path.name} must end by printing its answer"
+    for part in ("Recommendation.", "Uncertainty."):
+        assert part in printed, f"{path.name} must end with its recommendation and its uncertainty"
+    check = CLAIMS.get(path.stem[:2])
+    if check is not None:
+        check(printed)
     assert os.environ["MPLBACKEND"] == "Agg"
     # with MPLBACKEND=Agg (as in CI) the figures must still be in the executed notebook
     pngs = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert pngs, f"{path.name} lost its figures when executed headless"
+
+
+def _claims_02(printed: str) -> None:
+    """Notebook 02's thresholds are where the kit's own simulations start losing the event."""
+    from whsim.sim import sweep
+
+    found = re.search(r"at an outage of (\d+) s when .* refuses .* and at (\d+) s when", printed)
+    assert found, printed[:300]
+    for kind, t in zip(("down", "hang"), map(int, found.groups()), strict=True):
+        assert sweep.first_event_lost(t, "backoff-only", kind=kind)
+        assert not sweep.first_event_lost(t - 1, "backoff-only", kind=kind)
+    # the capped policies it names are those the expiry cuts
+    for policy in ("svix", "standard-webhooks", "stripe-like", "outpost", "convoy"):
+        named = re.search(rf"{policy} [^,]*", printed)
+        assert named, policy
+        assert ("24 h cap" in named.group(0)) == sweep.expiry_capped(policy), named.group(0)
+
+
+def _claims_03(printed: str) -> None:
+    """Notebook 03's contention figures are the spread contention_sweep computes."""
+    from whsim.sim import sweep
+    from whsim.sim.contention import contention_sweep
+
+    found = re.search(r"\((?:Brooker 2015), (\d+) clients\): no jitter (\d+) write calls", printed)
+    assert found, printed[-600:]
+    clients, stated = map(int, found.groups())
+    full = re.search(r"\], full (\d+) \[", printed)
+    assert full
+    frame = contention_sweep(clients=(clients,), jitters=("none", "full"), seeds=range(10))
+    median = sweep.spread(frame, "calls", "jitter").set_index("jitter")["median"]
+    assert stated == round(median["none"]) and int(full.group(1)) == round(median["full"])
+    assert stated > 2 * int(full.group(1))  # Brooker's ranking: several times the calls
+
+
+CLAIMS = {"02": _claims_02, "03": _claims_03}

@@ -140,3 +140,19 @@ def test_a_receiver_with_a_capacity_fails_by_its_load_and_recovers_below_the_thr
     assert _post(client, _event(10))[0] == 503
     clock.advance(2_000)  # alone in its window: back
     assert _post(client, _event(11))[0] == 200
+
+
+def test_the_command_lines_capacity_reaches_the_app() -> None:
+    """``whsim receiver --capacity 3:2`` builds the app it serves with that capacity."""
+    from whsim.cli import build_parser
+    from whsim.commands.receiver import faults_from
+
+    args = build_parser().parse_args(["receiver", "--secret", SECRET, "--capacity", "3:2"])
+    clock = VirtualClock()
+    app = create_app(SECRET, store=ReceiverStore(), behaviour=faults_from(args), clock=clock)
+    client = AppClient(app)
+    assert [_post(client, _event(n))[0] for n in range(4)] == [200, 200, 200, 503]
+    clock.advance(900)  # five in the last second: still down
+    assert _post(client, _event(7))[0] == 503
+    clock.advance(3_000)  # alone in its window, under 2/s: back
+    assert _post(client, _event(8))[0] == 200

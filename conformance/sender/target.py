@@ -20,6 +20,7 @@ from whsim.conformance.http import UNREACHABLE
 from whsim.conformance.listener import Arrival, Listener, Responder
 from whsim.conformance.masking import KIT_SECRET_PREFIX
 from whsim.conformance.timing import Profile, expected_gaps
+from whsim.core.errors import TriggerError
 from whsim.core.policy import RetryPolicy
 from whsim.core.spec.clauses import reading_names
 from whsim.core.spec.events import EVENT_TYPES
@@ -38,10 +39,6 @@ API_TIMEOUT_S: Final = 20.0
 SECRET_PREFIX: Final = KIT_SECRET_PREFIX  # reports mask every secret with this prefix
 NOWHERE: Final = "https://whsim-conformance.invalid"
 """A public-looking https base that never resolves (RFC 6761), for production-mode registrations."""
-
-
-class TriggerError(Exception):
-    """The trigger could not make the sender emit an event."""
 
 
 def as_exchange(arrival: Arrival, url: str, note: str = "") -> Exchange:

@@ -99,6 +99,18 @@ print(
     "reading a receiver that is down for more than about half a minute loses the event."
 )
 
+print(
+    "Recommendation. The guide should state one reading of RETRY-1 (the kit's default, backoff-only: "
+    "five retries after 1, 2, 4, 8 and 16 s) and a schedule that reaches further than half a minute "
+    "(notebook 02); if it adds jitter (RETRY-4) it must say which kind, since full jitter shortens "
+    "the window it spreads."
+)
+print(
+    f"Uncertainty. Without jitter the offsets are exact (each failure takes the receiver's 20 ms, "
+    f"so the last attempt is 0.1 s later than the delays add up to); the jittered range is the "
+    f"min-max of {JITTER_DRAWS} draws, and which reading the guide means is the kit's interpretation "
+    f"of an ambiguous clause, not the guide's word."
+)
 fig, ax = plt.subplots(figsize=(10, 4.2))
 plot.attempt_offsets(rows, colours=colours, ax=ax)
 ax.set_title(f"one failing event ({RECEIVER}): attempts under each reading of RETRY-1")

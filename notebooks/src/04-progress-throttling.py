@@ -133,6 +133,18 @@ print(
     + " / ".join(f"{stale.loc[r, 'max']:.0f} s old ({r})" for r in READINGS)
     + ". Receivers must treat job.completed, not 100 % progress, as the end of a job."
 )
+print(
+    f"Recommendation. Receivers should end a job on job.completed, never on 100 % progress; the guide "
+    f"should say whether a throttled update is dropped or coalesced, since {READINGS[-1]} delivers the "
+    f"final step for {share[READINGS[-1]]:.0%} of job lengths against {share[READINGS[0]]:.0%} under "
+    f"{READINGS[0]}."
+)
+print(
+    f"Uncertainty. One simulated job per length ({JOB_LENGTHS_S[0]}-{JOB_LENGTHS_S[-1]} s, seed {SEED}, "
+    f"receiver {RECEIVER}), reporting every {PROGRESS_EVERY_S} s: the shares are exact for this grid and "
+    f"this reporting interval and move with them; retries against a failing receiver delay progress "
+    f"further."
+)
 fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 7), gridspec_kw={"height_ratios": [3, 2]})
 t0 = started
 top.step([(t - t0) / 1000 for t, _ in raw], [m for _, m in raw], where="post", color="#bbbbbb", lw=2, label="what the job reports")

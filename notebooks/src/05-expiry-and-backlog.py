@@ -123,6 +123,18 @@ print(
     f"after {first_hang} h the expiry starts dropping them (a {EXAMPLE_H} h hang expires "
     f"{int(ex_hang['expired'])} of {int(ex_hang['events'])} events, {ex_hang['expired (%)']:.0f} %)."
 )
+print(
+    "Recommendation. A sender must keep its queue across restarts and measure the expiry from an "
+    "event's creation: the guide's 24 h then costs nothing until an outage outlasts it, so the expiry "
+    "should be set from the longest outage a system means to recover from; a concurrency cap keeps a "
+    "hanging receiver from exhausting events' retries."
+)
+print(
+    f"Uncertainty. The edges are on the notebook's grid (a sender downtime loses nothing at "
+    f"{safe_down} h and something at {first_down} h; a hang at {safe_hang} h and {first_hang} h), "
+    f"from one seed ({SEED}) at {DOWNTIME_RATE_PER_S * 3600:g} and {HANG_RATE_PER_S * 3600:g} events/h; "
+    f"the exact edge lies between grid points."
+)
 fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
 plot.delivery_age(whsim.simulate(sender_down(EXAMPLE_H), seed=SEED), ax=left)
 plot.delivery_age(whsim.simulate(receiver_hangs(EXAMPLE_H), seed=SEED), ax=right)

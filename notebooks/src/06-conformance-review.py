@@ -140,6 +140,16 @@ if timing is not None:
         f"{5000 / max(float(timing.get('max_ms') or 1), 1):.0f}x inside the guide's 5 s timeout."
     )
 print(sentence)
+print(
+    f"Recommendation. Run the sender suite against every change to the sender: the reading it "
+    f"follows ({best}) is the one the guide should state, and the retry bands catch a schedule that "
+    f"drifts from it."
+)
+print(
+    f"Uncertainty. One run ({'this run' if source == live else 'the committed sample'}, time scale "
+    f"{scale:g}): the lateness ({late:.3f} s at most) is one machine's scheduling on one run, not a "
+    f"distribution; the bands allow for it."
+)
 fig, axes = plt.subplots(len(CASES), 1, figsize=(10, 2.6 * len(CASES)), sharex=True, squeeze=False)
 for ax, (cid, (case, at, bands, schedule, predicted)) in zip(axes[:, 0], views.items()):
     plot.attempt_offsets(

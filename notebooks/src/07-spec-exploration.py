@@ -99,6 +99,15 @@ print(
 )
 shown = list(broken)
 cols = 2
+print(
+    "Recommendation. Each broken assumption names a clause to tighten (outage reach, expiry, throttling "
+    "of the final step, ordering, load after recovery); its minimal counterexample is a regression "
+    "scenario for the suite."
+)
+print(
+    f"Uncertainty. Hypothesis tried up to {MAX_EXAMPLES} scenarios per property ({TIME_BUDGET_S} s "
+    f"budget, seed {SEED}): a counterexample is certain, 'no counterexample' is evidence, not proof."
+)
 fig, axes = plt.subplots(math.ceil(len(shown) / cols), cols, figsize=(13, 3.6 * math.ceil(len(shown) / cols)), squeeze=False)
 for ax, name in zip(axes.flat, shown):
     found[name].plot(ax=ax)

@@ -39,7 +39,9 @@ def test_reading_changes_the_policy(tmp_path, capsys):
                 "--scenario",
                 "flaky",
                 "--reading",
-                "immediate-plus-five",
+                "RETRY-1=immediate-plus-five",
+                "--reading",
+                "RETRY-2=only-500",
                 "--out",
                 str(tmp_path),
             ]
@@ -47,6 +49,13 @@ def test_reading_changes_the_policy(tmp_path, capsys):
         == 0
     )
     assert json.loads((tmp_path / "summary.json").read_text())["policy"] == "immediate-plus-five"
+
+
+def test_policy_flag_picks_a_vendor_policy(tmp_path):
+    assert (
+        main(["simulate", "--scenario", "flaky", "--policy", "svix", "--out", str(tmp_path)]) == 0
+    )
+    assert json.loads((tmp_path / "summary.json").read_text())["policy"] == "svix"
 
 
 def test_same_seed_same_csv_bytes(tmp_path):
@@ -75,6 +84,11 @@ def test_same_seed_same_csv_bytes(tmp_path):
     [
         (["--scenario", "nope"], "no such scenario"),
         (["--scenario", "flaky", "--reading", "sometimes"], "--reading"),
+        (["--scenario", "flaky", "--reading", "svix"], "--policy svix"),
+        (["--scenario", "flaky", "--reading", "RETRY-1=sometimes"], "immediate-counts"),
+        (["--scenario", "flaky", "--reading", "THROTTLE-2=per-webhook"], "THROTTLE-2=per-webhook"),
+        (["--scenario", "flaky", "--reading", "SIG-1=sha256-prefix"], "SIG-1=sha256-prefix"),
+        (["--scenario", "flaky", "--policy", "nope"], "svix"),
         (["--scenario", "flaky", "--seed", "-1"], "--seed"),
     ],
 )

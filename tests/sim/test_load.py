@@ -98,6 +98,10 @@ def test_retries_keep_a_metastable_receiver_down_long_after_the_outage():
     # the outage lasted 30 s; its retries (7 attempts per event) keep the load above the
     # recovery threshold, so events created after the outage are lost too
     assert storm["down_after_s"] > 60 and storm["lost_after"] > 0.1
+    # retries go on until the last refusal's retry, at most the schedule's 31 s after it; the
+    # control has nothing to drain
+    assert storm["down_after_s"] <= storm["drain_s"] <= storm["down_after_s"] + 32
+    assert control["drain_s"] == 0
     no_hysteresis = sweep.storm_metrics(whsim.simulate(sweep.storm_scenario(recover_below=None)))
     assert no_hysteresis["lost_after"] < storm["lost_after"] / 5
     long_schedule = sweep.storm_metrics(whsim.simulate(sweep.storm_scenario("svix")))

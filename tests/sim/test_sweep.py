@@ -91,3 +91,20 @@ def test_over_seeds_runs_each_label_once_per_seed():
     frame = sweep.over_seeds({"full": one}, [0, 1], keys=["attempts", "delivered"])
     assert list(frame.columns) == ["label", "seed", "attempts", "delivered"]
     assert frame["seed"].tolist() == [0, 1]
+
+
+@pytest.mark.parametrize(("policy", "kind"), [("convoy", "hang"), ("backoff-only", "down")])
+def test_a_seed_free_outage_run_is_simulated_once_and_matches_every_seed(policy, kind):
+    """The shortcut in outage_loss: no jitter and a refusing or hanging receiver give the same
+    counts whatever the seed, so the repeated row equals a run on that seed."""
+    frame = sweep.outage_loss([policy], [45, 950], kind=kind, events=20, seeds=[0, 7])
+    for length in (45, 950):
+        run = simulate(sweep.outage_scenario(length, policy, events=20, kind=kind), seed=7)
+        row = frame[(frame["seed"] == 7) & (frame["outage_s"] == length)].iloc[0]
+        lost = int(run.summary["deliveries"]) - int(run.summary["delivered"])
+        assert (row["lost"], row["attempts"]) == (lost, run.summary["attempts"])
+
+
+def test_a_jittered_policy_is_run_per_seed():
+    frame = sweep.outage_loss(["svix"], [86_400], events=50, seeds=range(6))
+    assert frame["lost"].nunique() > 1

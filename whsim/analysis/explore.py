@@ -28,7 +28,10 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
-from whsim.core.errors import UnknownReadingError
+from whsim.core.delivery import expiry_deadline
+from whsim.core.errors import PropertyViolation, UnknownReadingError
+from whsim.core.honoured import EXPLORE
+from whsim.core.readings import Readings
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -45,10 +48,6 @@ __all__ = [
 ]
 
 Check = Callable[["SimResult"], "bool | str | None"]
-
-
-class PropertyViolation(AssertionError):
-    """Raised inside the search when a scenario breaks the property."""
 
 
 @dataclass(frozen=True)
@@ -122,8 +121,12 @@ def explore(
     seed: int = 0,
     sim_seed: int = 0,
     time_budget_s: float = 60.0,
+    readings: Readings | None = None,
 ) -> Counterexample | None:
     """Search ``scenarios`` for one whose simulation breaks ``check``; None if none was found.
+
+    ``readings`` are applied to every scenario searched (where chosen, they override what the
+    search space draws); a reading the simulator does not implement is refused by name.
 
     The first failure is shrunk by hypothesis; the returned scenario is the minimal one it
     reached within ``time_budget_s`` (the budget covers search and shrinking). ``seed`` seeds the
@@ -131,6 +134,8 @@ def explore(
     """
     from whsim.sim import simulate
 
+    if readings is not None:
+        EXPLORE.check(readings)
     started = time.monotonic()
     deadline = started + time_budget_s
     failing: dict[str, str] = {}
@@ -157,14 +162,14 @@ def explore(
                 assume(bool(failing))
                 return
             tried += 1
-            result = simulate(scenario, seed=sim_seed)
+            result = simulate(scenario, seed=sim_seed, readings=readings)
             message = _verdict(check(result))
             if message is None:
                 return
             failing[key] = message
             last.append((scenario, result, message))
         else:
-            result = simulate(scenario, seed=sim_seed)
+            result = simulate(scenario, seed=sim_seed, readings=readings)
             last.append((scenario, result, failing[key]))
         raise PropertyViolation(failing[key])
 
@@ -229,15 +234,20 @@ def _no_attempt_after_expiry(result: SimResult) -> str | None:
     a = result.attempts
     if not len(a):
         return None
-    first = result.deliveries[["event_id", "event_ms"]].drop_duplicates("event_id")
-    merged = (
-        a[["event_id", "sent_ms"]]
-        .astype({"event_id": str})
-        .merge(first.astype({"event_id": str}), on="event_id")
+    keys = [k for k in ("event_id", "webhook_id") if k in a and k in result.deliveries]
+    per = a.groupby(keys, sort=False)["sent_ms"].agg(first_ms="min", last_ms="max").reset_index()
+    events = result.deliveries[[*keys, "event_ms"]].drop_duplicates(keys)
+    merged = per.astype({k: str for k in keys}).merge(
+        events.astype({k: str for k in keys}), on=keys
     )
-    oldest = int((merged["sent_ms"] - merged["event_ms"]).max())
-    if oldest > policy.expiry_ms:
-        return f"an attempt started {oldest} ms after its event; the expiry is {policy.expiry_ms}"
+    # the core's rule, on columns: the deadline from the event or from the first attempt
+    late = merged["last_ms"] - expiry_deadline(policy, merged["event_ms"], merged["first_ms"])
+    worst = int(late.idxmax())
+    if late[worst] > 0:
+        return (
+            f"an attempt started at {int(merged['last_ms'][worst])} ms, {int(late[worst])} ms "
+            f"after its expiry deadline ({policy.expiry_from}, {policy.expiry_ms} ms)"
+        )
     return None
 
 
@@ -526,12 +536,22 @@ def property_names() -> tuple[str, ...]:
 
 
 def explore_named(
-    name: str, *, max_examples: int = 200, seed: int = 0, time_budget_s: float = 60.0
+    name: str,
+    *,
+    max_examples: int = 200,
+    seed: int = 0,
+    time_budget_s: float = 60.0,
+    readings: Readings | None = None,
 ) -> Counterexample | None:
     """:func:`explore` for one of the named :data:`PROPERTIES`."""
     if name not in PROPERTIES:
         raise UnknownReadingError("property", name, property_names())
     prop = PROPERTIES[name]
     return explore(
-        prop.check, prop.space(), max_examples=max_examples, seed=seed, time_budget_s=time_budget_s
+        prop.check,
+        prop.space(),
+        max_examples=max_examples,
+        seed=seed,
+        time_budget_s=time_budget_s,
+        readings=readings,
     )

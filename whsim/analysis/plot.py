@@ -470,38 +470,60 @@ def attempt_offsets(
 def outage_loss(
     frame: pd.DataFrame,
     *,
-    thresholds: Mapping[str, float | None] | None = None,
+    thresholds: Mapping[str, float | tuple[float, float, float] | None] | None = None,
+    labels: Mapping[str, str] | None = None,
     ax: Axes | None = None,
 ) -> Axes:
     """Loss rate against outage length from :func:`whsim.sim.sweep.outage_loss`, a line per policy.
 
-    ``thresholds`` (policy -> shortest lossy outage, s) are marked on each line's x axis.
+    Over several seeds (a ``seed`` column) each line is the median and a shaded band spans the
+    5-95 % of the seeds. ``thresholds`` (policy -> shortest lossy outage, s, or its
+    (p5, median, p95)) are marked on each line's x axis, a band as a shaded span. ``labels``
+    renames policies in the legend (e.g. to mark those an expiry cuts).
     """
+    import pandas as pd
+
     ax = _axes(ax, (10, 5.5))
     # Policies whose loss is the same at every outage are one line, the legend naming all of
     # them, instead of lines drawn on top of each other.
-    curves: dict[tuple[tuple[float, float], ...], list[str]] = {}
+    curves: dict[tuple[tuple[float, float, float, float], ...], list[str]] = {}
     data: dict[str, Any] = {}
     for policy, rows in frame.groupby("policy", sort=False):
-        rows = rows.sort_values("outage_s")
-        key = tuple(zip(rows["outage_s"].round(6), (100 * rows["loss_rate"]).round(6), strict=True))
-        curves.setdefault(key, []).append(str(policy))
-        data[str(policy)] = rows
+        by = rows.groupby("outage_s")["loss_rate"]
+        band = pd.DataFrame(
+            {"median": by.quantile(0.5), "p5": by.quantile(0.05), "p95": by.quantile(0.95)}
+        ).sort_index()
+        key = tuple(
+            (round(float(o), 6), *(round(100 * float(v), 6) for v in r))
+            for o, r in zip(band.index, band.to_numpy(), strict=True)
+        )
+        curves.setdefault(key, []).append(str(policy))  # type: ignore[arg-type]
+        data[str(policy)] = band
     markers = "osD^vP*X"
+    names_of = labels or {}
     for i, names in enumerate(curves.values()):
-        rows = data[names[0]]
-        label = " = ".join(names) + (" (identical)" if len(names) > 1 else "")
+        band = data[names[0]]
+        shown = [names_of.get(n, n) for n in names]
+        label = " = ".join(shown) + (" (identical)" if len(names) > 1 else "")
         (line,) = ax.plot(
-            rows["outage_s"],
-            100 * rows["loss_rate"],
+            band.index,
+            100 * band["median"],
             "-" if i < 3 else "--",
             marker=markers[i % len(markers)],
             ms=4,
             label=label,
         )
+        if (band["p95"] > band["p5"]).any():
+            ax.fill_between(
+                band.index, 100 * band["p5"], 100 * band["p95"], color=line.get_color(), alpha=0.2
+            )
         for policy in names:
             cut = (thresholds or {}).get(policy)
-            if cut is not None:
+            if isinstance(cut, tuple):
+                lo, mid, hi = cut
+                ax.axvspan(lo, hi, color=line.get_color(), alpha=0.12, lw=0)
+                ax.axvline(mid, color=line.get_color(), lw=0.8, ls=":")
+            elif cut is not None:
                 ax.axvline(cut, color=line.get_color(), lw=0.8, ls=":")
     ax.set_xscale("log")
     ticks = [1, 10, 60, 600, 3_600, 21_600, 86_400, 604_800]

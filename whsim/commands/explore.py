@@ -8,6 +8,9 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from whsim.commands.readings import add_reading_flags, readings_from_args
+from whsim.core.honoured import EXPLORE
+
 
 def register(subparsers: Any) -> None:
     # The property names live with hypothesis (~0.1 s to import): they are checked in run(), so
@@ -32,6 +35,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--plot", type=Path, metavar="FILE.png", help="save the counterexample's retry timeline"
     )
+    add_reading_flags(parser)
     parser.set_defaults(func=run)
 
 
@@ -58,11 +62,16 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    readings = EXPLORE.check(readings_from_args(args))
     prop = PROPERTIES[args.property]
     print(f"property: {prop.assumption}")
     print(f"searching (max {args.max_examples} examples, {args.time_budget:g} s, seed {args.seed})")
     cx = explore_named(
-        prop.name, max_examples=args.max_examples, seed=args.seed, time_budget_s=args.time_budget
+        prop.name,
+        max_examples=args.max_examples,
+        seed=args.seed,
+        time_budget_s=args.time_budget,
+        readings=readings,
     )
     if cx is None:
         print("no counterexample found within the bounds")

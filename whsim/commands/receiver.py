@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import random
@@ -11,7 +12,13 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from whsim.core.behaviours import BEHAVIOURS, Behaviour, behaviour, behaviour_from_dict
+from whsim.core.behaviours import (
+    BEHAVIOURS,
+    Behaviour,
+    Capacity,
+    behaviour,
+    behaviour_from_dict,
+)
 from whsim.core.errors import ScenarioError, SpecInputError
 
 
@@ -23,6 +30,29 @@ def _port(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"port must be 0 to 65535, got {value}")
     return value
+
+
+def parse_capacity(text: str) -> Capacity:
+    """``RATE[:RECOVER_BELOW]``: attempts per second the receiver serves before it answers 503,
+    and the load per second under which an overloaded receiver comes back (default RATE; lower
+    is the metastable case). The same :class:`~whsim.core.behaviours.Capacity` the simulator uses.
+    """
+    rate, sep, low = text.partition(":")
+    try:
+        per_s = int(rate)
+        recover_below = int(low) if sep else None
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"wants RATE[:RECOVER_BELOW] in whole attempts per second "
+            f"(e.g. 20 or 20:10), got {text!r}"
+        ) from None
+    if per_s < 1:
+        raise argparse.ArgumentTypeError(f"RATE must be at least 1/s, got {per_s}")
+    if recover_below is not None and not 0 <= recover_below <= per_s:
+        raise argparse.ArgumentTypeError(
+            f"RECOVER_BELOW must be between 0 and RATE ({per_s}), got {recover_below}"
+        )
+    return Capacity(per_s=per_s, recover_below=recover_below)
 
 
 def register(subparsers: Any) -> None:
@@ -46,6 +76,14 @@ def register(subparsers: Any) -> None:
         "--behaviour",
         metavar="NAME|FILE",
         help=f"faults: a name ({', '.join(BEHAVIOURS)}) or a TOML/JSON file",
+    )
+    parser.add_argument(
+        "--capacity",
+        type=parse_capacity,
+        metavar="RATE[:RECOVER_BELOW]",
+        help="fail by load: above RATE attempts/s answer 503 until the load falls under "
+        "RECOVER_BELOW/s (default RATE; the attempt itself counts, so 1 never comes back while "
+        "attempts arrive); replaces the behaviour's own capacity",
     )
     parser.add_argument(
         "--db",
@@ -78,6 +116,24 @@ def load_behaviour(spec: str) -> Behaviour:
     return behaviour_from_dict(table, source=spec)
 
 
+def faults_from(args: argparse.Namespace) -> Behaviour | None:
+    """The behaviour ``--behaviour`` names, its capacity replaced by ``--capacity`` if given
+    (on its own, ``--capacity`` makes a healthy receiver that fails by its load)."""
+    faults = load_behaviour(args.behaviour) if args.behaviour else None
+    if args.capacity is not None:
+        faults = dataclasses.replace(faults or behaviour("healthy"), capacity=args.capacity)
+    return faults
+
+
+def _described(faults: Behaviour | None) -> str:
+    if faults is None:
+        return "none"
+    cap = faults.capacity
+    if cap is None:
+        return faults.name
+    return f"{faults.name}, capacity {cap.per_s}/s, back under {cap.recovery * 1000 // cap.window_ms}/s"
+
+
 def run(args: argparse.Namespace) -> int:
     from whsim.receiver.app import create_app
     from whsim.receiver.store import ReceiverStore
@@ -87,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         raise SpecInputError(
             "a signing secret is needed (--secret or WHSIM_SECRET)", field="secret"
         )
-    faults = load_behaviour(args.behaviour) if args.behaviour else None
+    faults = faults_from(args)
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:
@@ -110,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
     def ready() -> None:
         print(
             f"whsim receiver: listening on http://{host}:{port}/webhook "
-            f"(behaviour {faults.name if faults else 'none'}, db {args.db}); "
+            f"(behaviour {_described(faults)}, db {args.db}); "
             f"GET http://{host}:{port}/received lists what arrived",
             flush=True,
         )

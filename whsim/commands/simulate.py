@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from whsim.commands.readings import add_reading_flags, readings_from_args
 from whsim.core.errors import ScenarioError
 
 
@@ -26,12 +27,7 @@ def register(subparsers: Any) -> None:
         "--scenario", required=True, metavar="NAME|FILE.toml", help="named scenario or TOML file"
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument(
-        "--reading",
-        metavar="R",
-        help="retry policy: a reading of RETRY-1 (backoff-only, immediate-plus-five, "
-        "immediate-counts) or a named policy (svix, stripe-like, ...)",
-    )
+    add_reading_flags(parser)
     parser.add_argument("--out", default="out", help="output folder (default: out)")
     parser.add_argument(
         "--engine",
@@ -118,29 +114,19 @@ def summary_table(summary: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from whsim.sim.plan import compile_plan
-    from whsim.sim.results import SimResult
-    from whsim.sim.run import run_plan
+    from whsim.sim.run import simulate
     from whsim.sim.scenarios import load_scenario
 
     if args.seed < 0:
         raise ScenarioError("must be a non-negative integer", field="--seed")
+    readings = readings_from_args(args)
     scenario = load_scenario(args.scenario)
-    if args.reading is not None:
-        from dataclasses import replace
-
-        try:
-            scenario = scenario.replace(sender=replace(scenario.sender, retry=args.reading))
-        except ScenarioError as exc:
-            raise ScenarioError(exc.detail, field="--reading") from None
     bar = ProgressBar(enabled=args.progress)
     try:
-        bar.stage("preparing")
-        plan = compile_plan(scenario, args.seed)
         bar.stage("simulating")
-        started = time.perf_counter()
-        engine, log = run_plan(plan, args.engine, bar.update)
-        result = SimResult(plan, log, engine, time.perf_counter() - started)
+        result = simulate(
+            scenario, args.seed, engine=args.engine, readings=readings, progress=bar.update
+        )
         bar.stage("writing")
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)

@@ -34,10 +34,23 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     if args.json:
-        print(json.dumps([c.as_dict() for c in selected], indent=2, ensure_ascii=False))
+        docs = []
+        for c in selected:
+            doc = c.as_dict()
+            for r in doc["readings"]:  # type: ignore[attr-defined]
+                r["honoured_by"] = honoured_by(c.id, r["name"])
+            docs.append(doc)
+        print(json.dumps(docs, indent=2, ensure_ascii=False))
     else:
         print(clause_table(selected))
     return 0
+
+
+def honoured_by(clause_id: str, name: str) -> list[str]:
+    """The tools whose declaration (:mod:`whsim.core.honoured`) says they implement the reading."""
+    from whsim.core.honoured import TOOLS
+
+    return [t.tool for t in TOOLS.values() if name in t.readings.get(clause_id, ())]
 
 
 def clause_table(items: list[Clause], width: int | None = None) -> str:
@@ -52,7 +65,9 @@ def clause_table(items: list[Clause], width: int | None = None) -> str:
         lines.extend(indent + part for part in body[1:])
         for r in c.readings:
             mark = "*" if r.default else " "
-            text = textwrap.wrap(f"{mark} {r.name}: {r.summary}", max(20, width - 65))
+            tools = honoured_by(c.id, r.name)
+            who = f" [honoured by: {', '.join(tools) or 'no tool yet'}]"
+            text = textwrap.wrap(f"{mark} {r.name}: {r.summary}{who}", max(20, width - 65))
             lines.append(indent + "  " + text[0])
             lines.extend(indent + "    " + part for part in text[1:])
         if c.finding:

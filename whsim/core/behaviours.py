@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Final, Literal
 
@@ -19,6 +19,8 @@ from whsim.core.errors import ScenarioError
 
 __all__ = [
     "BEHAVIOURS",
+    "CONNECT_CODE",
+    "TIMEOUT_CODE",
     "Answer",
     "Behaviour",
     "Capacity",
@@ -28,6 +30,8 @@ __all__ = [
     "Outage",
     "behaviour",
     "behaviour_from_dict",
+    "outage_answer",
+    "outage_at",
     "respond",
 ]
 
@@ -250,12 +254,49 @@ class Behaviour:
 
     def outage_at(self, now_ms: int) -> Outage | None:
         """The outage covering ``now_ms``, if any."""
-        for outage in self.outages:
-            if outage.covers(now_ms):
-                return outage
-            if outage.start_ms > now_ms:
-                break
-        return None
+        return outage_at(self.outages, now_ms)
+
+
+TIMEOUT_CODE: Final = -1
+"""Attempt code of an attempt that got no answer within the timeout (hang or slow answer)."""
+CONNECT_CODE: Final = -2
+"""Attempt code of a refused connection (an outage of kind ``down``)."""
+
+
+def outage_at(outages: Sequence[Outage], now_ms: int) -> Outage | None:
+    """The outage of ``outages`` (sorted by start, not overlapping) covering ``now_ms``, if any."""
+    for outage in outages:
+        if outage.start_ms <= now_ms < outage.end_ms:
+            return outage
+        if outage.start_ms > now_ms:
+            break
+    return None
+
+
+def outage_answer(
+    outages: Sequence[Outage],
+    now_ms: int,
+    code: int,
+    took_ms: int,
+    latency_ms: int,
+    timeout_ms: int,
+) -> tuple[int, int]:
+    """(attempt code, ms taken) of an attempt sent at ``now_ms``, outages applied.
+
+    Outside every outage the planned ``code`` and ``took_ms`` stand; inside one, the outage
+    decides: ``down`` refuses at once (``CONNECT_CODE``, 0 ms), ``hang`` holds the request until
+    the timeout (``TIMEOUT_CODE``), ``status`` answers its status after ``latency_ms`` (a timeout
+    if that is longer). :func:`respond` and both simulator loops call this, so an outage means
+    the same everywhere; the numpy engine's ``answers`` is its vectorised twin.
+    """
+    outage = outage_at(outages, now_ms)
+    if outage is None:
+        return code, took_ms
+    if outage.kind == "down":
+        return CONNECT_CODE, 0
+    if outage.kind == "hang" or latency_ms > timeout_ms:
+        return TIMEOUT_CODE, timeout_ms
+    return outage.status, latency_ms
 
 
 def respond(
@@ -275,13 +316,14 @@ def respond(
     ``load`` is what the receiver's :class:`LoadMeter` said about this attempt (it matters only
     when the behaviour has a ``capacity``).
     """
-    outage = behaviour.outage_at(now_ms)
-    if outage is not None:
-        if outage.kind == "down":
+    if behaviour.outage_at(now_ms) is not None:
+        latency = behaviour.latency.sample(u_latency)
+        code, took = outage_answer(behaviour.outages, now_ms, 0, 0, latency, 2**62)
+        if code == CONNECT_CODE:
             return Answer("refused")
-        if outage.kind == "hang":
+        if code == TIMEOUT_CODE:
             return Answer("hang")
-        return Answer("status", outage.status, behaviour.latency.sample(u_latency))
+        return Answer("status", code, took)
     cap = behaviour.capacity
     if cap is not None and load is not None and load.overloaded and cap.answer == "status":
         return Answer("status", cap.status, behaviour.latency.sample(u_latency))

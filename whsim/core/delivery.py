@@ -1,8 +1,17 @@
-"""The delivery state machine: one event to one webhook, from first attempt to a final state.
+"""The delivery rule: one event to one webhook, from first attempt to a final state.
 
-Pure functions over a frozen :class:`DeliveryState`; times are integer milliseconds passed in.
-The simulator and the reference sender both call :func:`before_attempt` when an attempt is due and
-:func:`after_attempt` when it ended, so a rule fixed here is fixed in both.
+The rule (may a due attempt start, what an ended attempt means, when the next one is due, when to
+give up or expire) is written once, as the integer kernel :func:`may_start`, :func:`settle` and
+:func:`expiry_deadline`. Two faces use it:
+
+- :func:`before_attempt` / :func:`after_attempt`: pure functions over a frozen
+  :class:`DeliveryState` (times in integer ms), which the reference sender calls;
+- the kernel itself, on plain ints, which the simulator's event loops call per attempt (a
+  dataclass per attempt would cost them most of their speed).
+
+So a rule fixed here is fixed for both clocks. The numpy engine (:mod:`whsim.sim.fast`) is the one
+vectorised twin of :func:`settle`; ``tests/sim/test_kernel_twins.py`` compares them attempt by
+attempt on generated cases.
 """
 
 from __future__ import annotations
@@ -10,11 +19,22 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any, Final
 
 from whsim.core.errors import SpecInputError
 from whsim.core.policy import RetryPolicy, Verdict
 
 __all__ = [
+    "CODE_OF",
+    "DELIVERED_C",
+    "EXHAUSTED_C",
+    "EXPIRED_C",
+    "PENDING_C",
+    "REJECTED_C",
+    "REJECT_V",
+    "RETRY_V",
+    "STATUS_OF",
+    "SUCCESS_V",
     "TERMINAL",
     "DeliveryState",
     "DeliveryStatus",
@@ -22,7 +42,10 @@ __all__ = [
     "before_attempt",
     "cancel",
     "expiry_deadline_ms",
+    "may_start",
     "new_delivery",
+    "settle",
+    "verdict_code",
 ]
 
 
@@ -44,6 +67,87 @@ TERMINAL = frozenset(
 )
 
 
+# --- the integer kernel ------------------------------------------------------------------------
+PENDING_C, DELIVERED_C, EXHAUSTED_C, EXPIRED_C, REJECTED_C = range(5)
+"""Delivery states as small ints (the simulator's ``state`` array holds these)."""
+STATUS_OF: Final = (
+    DeliveryStatus.PENDING,
+    DeliveryStatus.DELIVERED,
+    DeliveryStatus.EXHAUSTED,
+    DeliveryStatus.EXPIRED,
+    DeliveryStatus.REJECTED,
+)
+"""DeliveryStatus by state code."""
+CODE_OF: Final = {status: code for code, status in enumerate(STATUS_OF)}
+
+SUCCESS_V, RETRY_V, REJECT_V = 0, 1, 2
+"""Verdicts as small ints, the kernel's input (see :func:`verdict_code`)."""
+_VERDICT_CODE: Final = {
+    Verdict.SUCCESS: SUCCESS_V,
+    Verdict.RETRY: RETRY_V,
+    Verdict.REJECTED: REJECT_V,
+}
+
+
+def verdict_code(verdict: Verdict) -> int:
+    """The kernel's int for a :class:`Verdict`."""
+    return _VERDICT_CODE[verdict]
+
+
+def expiry_deadline(policy: RetryPolicy, event_ms: Any, first_attempt_ms: Any) -> Any:
+    """The last instant an attempt may start (clause EXPIRY-1); None while the basis is unknown.
+
+    The basis is the event's timestamp or, under ``from-first-attempt``, the first attempt's
+    start (None before it). Plain arithmetic, so it also takes numpy arrays of times.
+    """
+    if policy.expiry_from == "from-event-timestamp":
+        return event_ms + policy.expiry_ms
+    if first_attempt_ms is None:
+        return None
+    return first_attempt_ms + policy.expiry_ms
+
+
+def may_start(now_ms: int, deadline_ms: int | None) -> bool:
+    """Whether a due attempt may start: "events older than 24 hours are dropped", so an attempt
+    may start while ``now_ms`` is at most the deadline."""
+    return deadline_ms is None or now_ms <= deadline_ms
+
+
+def settle(
+    verdict: int,
+    attempt: int,
+    max_attempts: int,
+    sent_ms: int,
+    finished_ms: int,
+    delay_ms: int,
+    deadline_ms: int,
+    backoff_from_send: bool,
+) -> int:
+    """What an ended attempt means, on ints: the next attempt's due time, or ``-state``.
+
+    A result ``>= 0`` is the due time of the next attempt (the delivery stays pending); a
+    negative one is ``-DELIVERED_C``, ``-REJECTED_C``, ``-EXHAUSTED_C`` or ``-EXPIRED_C``, reached
+    when the attempt ended (``finished_ms``). One int, not a tuple, because the simulator calls
+    this once per attempt. ``verdict`` is :func:`verdict_code` of the answer, ``attempt`` is
+    1-based, ``delay_ms`` the drawn wait before the next attempt (jitter included), counted
+    from the failure or, under RETRY-3 ``from-send``, from the send (never before the failure).
+    The next attempt expires when it would start after ``deadline_ms``.
+    """
+    if verdict == SUCCESS_V:
+        return -DELIVERED_C
+    if verdict != RETRY_V:
+        return -REJECTED_C
+    if attempt >= max_attempts:
+        return -EXHAUSTED_C
+    nxt = (sent_ms if backoff_from_send else finished_ms) + delay_ms
+    if nxt < finished_ms:
+        nxt = finished_ms
+    if nxt > deadline_ms:
+        return -EXPIRED_C
+    return nxt
+
+
+# --- the state-machine face ---------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class DeliveryState:
     """Where one delivery stands.
@@ -78,15 +182,9 @@ def new_delivery(event_ms: int, ready_ms: int | None = None) -> DeliveryState:
 
 
 def expiry_deadline_ms(state: DeliveryState, policy: RetryPolicy) -> int | None:
-    """The last instant an attempt may start; None while the basis is unknown.
-
-    Under ``from-first-attempt`` a delivery that was never attempted has no deadline yet.
-    """
-    if policy.expiry_from == "from-event-timestamp":
-        return state.event_ms + policy.expiry_ms
-    if state.first_attempt_ms is None:
-        return None
-    return state.first_attempt_ms + policy.expiry_ms
+    """:func:`expiry_deadline` of a delivery state."""
+    deadline: int | None = expiry_deadline(policy, state.event_ms, state.first_attempt_ms)
+    return deadline
 
 
 def _end(state: DeliveryState, status: DeliveryStatus, at_ms: int, reason: str) -> DeliveryState:
@@ -108,8 +206,7 @@ def before_attempt(state: DeliveryState, policy: RetryPolicy, now_ms: int) -> De
             f"attempt at {now_ms} ms is before its due time {state.next_attempt_ms} ms",
             field="now_ms",
         )
-    deadline = expiry_deadline_ms(state, policy)
-    if deadline is not None and now_ms > deadline:
+    if not may_start(now_ms, expiry_deadline_ms(state, policy)):
         return _end(state, DeliveryStatus.EXPIRED, now_ms, "older than the expiry when due")
     return state
 
@@ -142,30 +239,33 @@ def after_attempt(
         state, attempts=attempts, first_attempt_ms=first, last_sent_ms=sent_ms
     )
     verdict = policy.classify(status, error)
-    if verdict is Verdict.SUCCESS:
-        return _end(state, DeliveryStatus.DELIVERED, finished_ms, f"HTTP {status}")
     outcome = f"HTTP {status}" if status is not None else (error or "error")
-    if verdict is Verdict.REJECTED:
-        return _end(state, DeliveryStatus.REJECTED, finished_ms, f"{outcome} is not retried")
-    if attempts >= policy.max_attempts:
-        return _end(
-            state,
-            DeliveryStatus.EXHAUSTED,
-            finished_ms,
-            f"{outcome} on attempt {attempts} of {policy.max_attempts}",
-        )
-    delay = policy.retry_delay_ms(attempts, jitter_u, state.last_delay_ms)
-    base = finished_ms if policy.backoff_from == "from-failure" else sent_ms
-    next_ms = max(base + delay, finished_ms)
+    delay = (
+        policy.retry_delay_ms(attempts, jitter_u, state.last_delay_ms)
+        if attempts < policy.max_attempts
+        else 0
+    )
     deadline = expiry_deadline_ms(state, policy)
-    if deadline is not None and next_ms > deadline:
-        return _end(
-            state,
-            DeliveryStatus.EXPIRED,
-            finished_ms,
-            "the next attempt would start after the expiry",
-        )
-    return dataclasses.replace(state, next_attempt_ms=next_ms, last_delay_ms=delay)
+    due = settle(
+        verdict_code(verdict),
+        attempts,
+        policy.max_attempts,
+        sent_ms,
+        finished_ms,
+        delay,
+        2**62 if deadline is None else deadline,
+        policy.backoff_from == "from-send",
+    )
+    if due >= 0:
+        return dataclasses.replace(state, next_attempt_ms=due, last_delay_ms=delay)
+    code = -due
+    reason = {
+        DELIVERED_C: outcome,
+        REJECTED_C: f"{outcome} is not retried",
+        EXHAUSTED_C: f"{outcome} on attempt {attempts} of {policy.max_attempts}",
+        EXPIRED_C: "the next attempt would start after the expiry",
+    }[code]
+    return _end(state, STATUS_OF[code], finished_ms, reason)
 
 
 def cancel(state: DeliveryState, now_ms: int, reason: str) -> DeliveryState:

@@ -8,15 +8,20 @@ wrong, the clause it breaks) so tools can report it without parsing the message.
 from __future__ import annotations
 
 __all__ = [
+    "Blocked",
     "CaseError",
     "ConformanceUsageError",
+    "DemoError",
     "EventDataError",
+    "PropertyViolation",
     "ReadingNotHonouredError",
     "RegistrationError",
     "ScenarioError",
     "SenderError",
     "SignatureFormatError",
     "SpecInputError",
+    "ThrottleInputError",
+    "TriggerError",
     "UnknownReadingError",
     "WhsimError",
 ]
@@ -24,6 +29,28 @@ __all__ = [
 
 class WhsimError(Exception):
     """Base class of every error whsim raises on purpose."""
+
+
+class Blocked(WhsimError):
+    """The URL's host resolves to an address production mode must not reach (the sender's
+    network guard, :mod:`whsim.sender.netguard`)."""
+
+
+class DemoError(WhsimError):
+    """A demo step could not run at all (a service did not start, a tool is missing)."""
+
+
+class PropertyViolation(WhsimError, AssertionError):
+    """Raised inside a property search when a scenario breaks the property
+    (:mod:`whsim.analysis.explore`); an AssertionError, so hypothesis counts it as a failure."""
+
+
+class TriggerError(WhsimError):
+    """The sender suite's trigger could not make the sender emit an event."""
+
+
+class ThrottleInputError(WhsimError, ValueError):
+    """Progress updates given to :func:`whsim.core.throttle.throttle` out of time order."""
 
 
 class SpecInputError(WhsimError, ValueError):

@@ -8,9 +8,10 @@ Randomness (jitter) is passed in as a uniform number, so callers decide how it i
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from whsim.core.errors import SpecInputError, UnknownReadingError
 from whsim.core.spec.clauses import reading_names, resolve_reading
@@ -24,6 +25,7 @@ __all__ = [
     "RetryPolicy",
     "Verdict",
     "classify",
+    "jitter_delay",
     "resolve_policy",
 ]
 
@@ -133,6 +135,45 @@ def classify(
     if codes == "5xx-and-network":
         return Verdict.RETRY if status >= 500 or status in (408, 429) else Verdict.REJECTED
     raise UnknownReadingError("reading of RETRY-2", codes, reading_names("RETRY-2"))
+
+
+def jitter_delay(
+    delays_ms: tuple[int, ...],
+    retry: int,
+    jitter: str,
+    ratio: float,
+    u: Any,
+    previous_ms: Any = None,
+    trunc: Callable[[Any], Any] = int,
+) -> Any:
+    """The wait before retry ``retry`` (1-based) of schedule ``delays_ms`` with jitter of kind
+    ``jitter`` (a reading of RETRY-4) drawn from ``u`` in [0, 1).
+
+    ``none``: the scheduled delay; ``full``: uniform in [0, delay]; ``equal``: uniform in
+    [delay/2, delay]; ``proportional``: delay x (1 +- ratio), never negative; ``decorrelated``
+    (Brooker 2015): uniform in [first delay, 3 x ``previous_ms``), capped at the longest delay
+    (``previous_ms`` defaults to the first delay). Only arithmetic and ``trunc`` (towards zero)
+    touch ``u`` and ``previous_ms``, so the simulator passes arrays and numpy's truncation and
+    gets the same values as ``int`` on each element.
+    """
+    base = delays_ms[retry - 1]
+    if jitter == "decorrelated":
+        low = delays_ms[0]
+        span = 3 * (low if previous_ms is None else previous_ms) - low
+        drawn = low + trunc(span * (span > 0) * u)
+        cap = max(delays_ms)
+        return drawn - (drawn - cap) * (drawn > cap)
+    if jitter == "none":
+        return base + trunc(u * 0.0)
+    if jitter == "full":
+        return trunc(base * u)
+    if jitter == "equal":
+        half = base // 2
+        return half + trunc((base - half) * u)
+    if jitter == "proportional":
+        raw = trunc(base * (1.0 + ratio * (2.0 * u - 1.0)))
+        return raw * (raw > 0)
+    raise UnknownReadingError("reading of RETRY-4", jitter, reading_names("RETRY-4"))
 
 
 VENDOR_POLICIES: Final[tuple[str, ...]] = tuple(_OTHERS)
@@ -250,18 +291,9 @@ class RetryPolicy:
             raise SpecInputError(
                 f"retry must be within 1..{len(self.delays_ms)}, got {retry}", field="retry"
             )
-        base = self.delays_ms[retry - 1]
-        if self.jitter == "decorrelated":
-            low = self.delays_ms[0]
-            high = 3 * (low if previous_ms is None else previous_ms)
-            return min(max(self.delays_ms), low + int(max(0, high - low) * u))
-        if self.jitter == "none":
-            return base
-        if self.jitter == "full":
-            return int(base * u)
-        if self.jitter == "equal":
-            return base // 2 + int((base - base // 2) * u)
-        return max(0, int(base * (1.0 + self.jitter_ratio * (2.0 * u - 1.0))))
+        return int(
+            jitter_delay(self.delays_ms, retry, self.jitter, self.jitter_ratio, u, previous_ms)
+        )
 
     def classify(self, status: int | None, error: str | None) -> Verdict:
         """:func:`classify` under this policy's readings of RETRY-2 and CODES-1."""

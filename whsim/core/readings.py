@@ -74,7 +74,7 @@ def parse_reading(text: str) -> tuple[str, str]:
                 f"--reading RETRY-1={text}"
             )
         raise SpecInputError(
-            f"a reading is CLAUSE=NAME (e.g. RETRY-1=immediate-counts), got {text!r}{hint}",
+            f"a reading (--reading) is CLAUSE=NAME, e.g. RETRY-1=immediate-counts; got {text!r}{hint}",
             field="reading",
         )
     clause_id, name = (part.strip() for part in text.split("="))

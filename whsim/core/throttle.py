@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
+from whsim.core.errors import ThrottleInputError
 from whsim.core.spec.clauses import resolve_reading
 
 __all__ = [
@@ -103,7 +104,7 @@ def throttle(
     last_t: int | None = None
     for t, update in updates:
         if last_t is not None and t < last_t:
-            raise ValueError("updates must be sorted by time")
+            raise ThrottleInputError("updates must be sorted by time")
         last_t = t
         if terminal_ms is not None and t >= terminal_ms:
             break

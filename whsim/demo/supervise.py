@@ -14,17 +14,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from whsim.core.errors import WhsimError
+from whsim.core.errors import DemoError
 
 __all__ = ["DemoError", "Log", "Processes", "whsim_command"]
 
 _URL = re.compile(r"(https?://[\w.\-\[\]:]+(?::\d+)?(?:/\S*)?)")
 
 Log = Callable[[str], None]
-
-
-class DemoError(WhsimError):
-    """A demo step could not run at all (a service did not start, a tool is missing)."""
 
 
 class Processes:

@@ -16,17 +16,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-from whsim.core.errors import WhsimError
+from whsim.core.errors import Blocked
 from whsim.core.registry import address_refusal
 
 __all__ = ["Blocked", "PinnedTarget", "Resolver", "check_url", "pin", "system_resolver"]
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 """Resolves (host, port) to IP address strings; raises OSError when the name does not resolve."""
-
-
-class Blocked(WhsimError):
-    """The URL's host resolves to an address production mode must not reach."""
 
 
 @dataclass(frozen=True, slots=True)

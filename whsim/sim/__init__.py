@@ -19,6 +19,7 @@ from whsim.sim.scenario import Arrival, Downtime, Scenario, Sender, Webhook, Wor
 from whsim.sim.scenarios import SCENARIOS, load_scenario, scenario_from_dict, scenario_names
 
 if TYPE_CHECKING:
+    from whsim.core.readings import Readings
     from whsim.sim.results import SimResult
 
 __all__ = [
@@ -44,18 +45,21 @@ def simulate(
     engine: Literal["auto", "reference", "numpy"] = "auto",
     reading: str | None = None,
     progress: Callable[[float], None] | None = None,
+    readings: Readings | None = None,
 ) -> SimResult:
     """Run ``scenario`` (a :class:`Scenario`, a named scenario or a ``.toml`` path) on a virtual clock.
 
     The same scenario and seed give the same result, byte for byte, in any process. ``engine``
     ``auto`` takes the numpy engine when deliveries do not interact, the reference event loop
-    otherwise. ``reading`` replaces the sender's retry policy (a RETRY-1 reading or any
-    :meth:`whsim.RetryPolicy.named` name). ``progress`` receives the fraction done (reference
-    engine only; the numpy engine finishes before a bar would show).
+    otherwise. ``readings`` (a :class:`whsim.Readings`) replace the scenario's readings where
+    chosen; one the simulator does not implement is refused by name. ``reading`` is the older
+    shorthand for one retry policy (a RETRY-1 reading or a vendor policy name). ``progress``
+    receives the fraction done (reference engine only; the numpy engine finishes before a bar
+    would show).
     """
     from whsim.sim.run import simulate as run
 
-    return run(scenario, seed, engine=engine, reading=reading, progress=progress)
+    return run(scenario, seed, engine=engine, reading=reading, progress=progress, readings=readings)
 
 
 def __getattr__(name: str) -> Any:

@@ -3,8 +3,14 @@
 First attempts stream from the delivery table, which is sorted by time; only retries (and, when
 deliveries interact, completions) go through a heap. Heap entries are ``(t_ms, j)`` or
 ``(t_ms, phase, j)`` where ``j = (k - 1) * n + d`` names attempt ``k`` of delivery ``d``, so ties
-break on (phase, attempt, delivery) and never on insertion order. The policy is inlined as tables
-from :mod:`whsim.sim.plan`; ``tests/sim`` checks it against :mod:`whsim.core.delivery` step by step.
+break on (phase, attempt, delivery) and never on insertion order.
+
+Every attempt goes through the core's delivery kernel (:func:`whsim.core.delivery.may_start`
+before it is sent, :func:`whsim.core.delivery.settle` when it ended) and outages through
+:func:`whsim.core.behaviours.outage_answer`, the functions the reference sender's state machine
+uses; the loops only keep the time order, the slots and the log. They look those functions up
+on their modules at each run (one attribute lookup per run, then a local), so a rule changed in the
+core is the rule both loops run.
 """
 
 from __future__ import annotations
@@ -18,19 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from whsim.sim.plan import (
-    CONNECT,
-    DELIVERED,
-    EXHAUSTED,
-    EXPIRED,
-    REJECTED,
-    RETRY_V,
-    SUCCESS_V,
-    TIMEOUT,
-    LoadedAnswers,
-    Plan,
-    answers,
-)
+from whsim.core import behaviours, delivery
+from whsim.core.behaviours import Outage
+from whsim.core.delivery import EXPIRED_C
+from whsim.sim.plan import LoadedAnswers, Plan
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -61,46 +58,19 @@ def _view(array: npt.NDArray[Any]) -> memoryview:
     return memoryview(array)  # type: ignore[arg-type]
 
 
-def _outage_table(plan: Plan) -> list[tuple[tuple[int, int, int], ...] | None]:
-    table: list[list[tuple[int, int, int]] | None] = [None] * len(plan.hook_ids)
-    for h, s, e, c in zip(
-        plan.outage_hook.tolist(),
-        plan.outage_start.tolist(),
-        plan.outage_end.tolist(),
-        plan.outage_code.tolist(),
-        strict=True,
-    ):
-        row = table[h]
-        if row is None:
-            row = table[h] = []
-        row.append((s, e, c))
-    return [None if row is None else tuple(row) for row in table]
+def _outage_table(plan: Plan) -> list[tuple[Outage, ...] | None]:
+    """Each webhook's outages (sorted), or None for a webhook without any."""
+    return [outs or None for outs in plan.outages]
 
 
-def _outage_answer(
-    outs: tuple[tuple[int, int, int], ...],
-    t: int,
-    code: int,
-    took: int,
-    latency: int,
-    timeout: int,
-) -> tuple[int, int]:
-    """(code, ms taken) of an attempt sent at ``t`` to an endpoint with these sorted outages.
+def _kernel() -> tuple[Any, Any, Any, Any]:
+    """The core's delivery functions, looked up now (so a rule changed in the core is run)."""
+    return delivery.settle, delivery.may_start, delivery.expiry_deadline, behaviours.outage_answer
 
-    Outside every outage the planned ``code`` and ``took`` stand; inside one, the outage decides:
-    refused at once, a hang until the timeout, or its status after the drawn ``latency`` (a
-    timeout if that is longer). Both loops call this, so an outage means the same in each.
-    """
-    for start, end, outage_code in outs:
-        if start <= t < end:
-            if outage_code == CONNECT:
-                return CONNECT, 0
-            if outage_code == TIMEOUT:
-                return TIMEOUT, timeout
-            return (TIMEOUT, timeout) if latency > timeout else (outage_code, latency)
-        if start > t:
-            break
-    return code, took
+
+def _tables(plan: Plan) -> tuple[memoryview, memoryview, memoryview, memoryview]:
+    """Scalar views of the plan's per-attempt tables: code, took, latency, delay."""
+    return _view(plan.code), _view(plan.took), _view(plan.latency), _view(plan.delay)
 
 
 def _finish(
@@ -139,34 +109,31 @@ def run_reference(plan: Plan, progress: Progress | None = None) -> RawLog:
 
 
 def _run_independent(plan: Plan, progress: Progress | None) -> RawLog:
-    """Deliveries that never interact: an attempt's outcome is settled when it is sent.
-
-    The hot loop logs only (j, sent); finish times and codes are recomputed afterwards with
-    numpy from the same plan (:func:`whsim.sim.plan.answers`), which keeps the loop lean.
-    """
-    n, A = plan.n, plan.max_attempts
-    code_mv = _view(plan.code)
-    took_mv = _view(plan.took)
-    lat_mv = _view(plan.latency)
-    delay_mv = _view(plan.delay)
+    """Deliveries that never interact: an attempt's outcome is settled when it is sent."""
+    settle, may_start, expiry_deadline, outage_answer = _kernel()
+    n, A, policy = plan.n, plan.max_attempts, plan.policy
+    code_mv, took_mv, lat_mv, delay_mv = _tables(plan)
     verdict = plan.verdict.tolist()
     arr_t = plan.ready_ms.tolist()
     arr_t.append(2**62)  # sentinel: the stream never runs dry while the heap has work
+    event_t = plan.event_ms.tolist()
     table = _outage_table(plan)
     outages = [table[h] for h in plan.hook.tolist()] if any(table) else [None] * n
-    expiry = plan.expiry_ms
     timeout = plan.timeout_ms
-    from_first = plan.expiry_from_first
     from_send = plan.backoff_from_send
-    deadline = [2**62] * n if from_first else (plan.event_ms + expiry).tolist()
+    # the deadline is known up front unless it counts from the first attempt (then: at it)
+    basis = expiry_deadline(policy, plan.event_ms, None)
+    from_first = basis is None
+    deadline = [2**62] * n if basis is None else basis.tolist()
     state = bytearray(n)
     ended = [0] * n
     log_j: list[int] = []
     log_t: list[int] = []
-    add_j, add_t = log_j.append, log_t.append
+    log_f: list[int] = []
+    log_c: list[int] = []
+    add_j, add_t, add_f, add_c = log_j.append, log_t.append, log_f.append, log_c.append
     heap: list[tuple[int, int]] = []
     push, pop = heapq.heappush, heapq.heappop
-    last_k = (A - 1) * n  # j >= last_k: the last attempt allowed
     step = max(1, n // 100)
     next_report = step if progress is not None else -1
     i = 0
@@ -182,53 +149,32 @@ def _run_independent(plan: Plan, progress: Progress | None) -> RawLog:
                 progress(i / n)  # type: ignore[misc]
                 next_report += step
             if from_first:
-                deadline[d] = t + expiry
+                deadline[d] = expiry_deadline(policy, event_t[d], t)
+            # a retry was checked against the deadline by settle when it was scheduled, and
+            # here it starts exactly when due; a first attempt is checked now
+            if not may_start(t, deadline[d]):
+                state[d] = EXPIRED_C
+                ended[d] = t
+                continue
         else:
             break
-        dl = deadline[d]
-        if t > dl:
-            state[d] = EXPIRED
-            ended[d] = t
-            continue
         c = code_mv[j]
         took = took_mv[j]
         outs = outages[d]
         if outs is not None:
-            c, took = _outage_answer(outs, t, c, took, lat_mv[j], timeout)
+            c, took = outage_answer(outs, t, c, took, lat_mv[j], timeout)
         f = t + took
         add_j(j)
         add_t(t)
-        v = verdict[c + 2]
-        if v == SUCCESS_V:
-            state[d] = DELIVERED
-            ended[d] = f
-        elif v == RETRY_V:
-            if j >= last_k:
-                state[d] = EXHAUSTED
-                ended[d] = f
-                continue
-            nxt = (t if from_send else f) + delay_mv[j]
-            if nxt < f:
-                nxt = f
-            if nxt > dl:
-                state[d] = EXPIRED
-                ended[d] = f
-                continue
-            push(heap, (nxt, j + n))
+        add_f(f)
+        add_c(c)
+        due = settle(verdict[c + 2], j // n + 1, A, t, f, delay_mv[j], deadline[d], from_send)
+        if due >= 0:
+            push(heap, (due, j + n))
         else:
-            state[d] = REJECTED
+            state[d] = -due
             ended[d] = f
-    j_arr = np.array(log_j, dtype=np.int64)
-    t_arr = np.array(log_t, dtype=np.int64)
-    code, took_arr = answers(plan, j_arr, t_arr)
-    return RawLog(
-        j=j_arr,
-        sent_ms=t_arr,
-        finished_ms=t_arr + took_arr,
-        code=code,
-        state=np.frombuffer(bytes(state), dtype=np.int8).copy(),
-        ended_ms=np.array(ended, dtype=np.int64),
-    )
+    return _finish(plan, log_j, log_t, log_f, log_c, state, ended)
 
 
 def _run_coupled(plan: Plan, progress: Progress | None) -> RawLog:
@@ -239,23 +185,22 @@ def _run_coupled(plan: Plan, progress: Progress | None) -> RawLog:
     attempt that finds no free slot waits in its webhook's FIFO queue; one due during downtime
     waits for the window's end. The expiry is checked when the attempt actually starts.
     """
-    n, A = plan.n, plan.max_attempts
-    code_mv = _view(plan.code)
-    took_mv = _view(plan.took)
-    lat_mv = _view(plan.latency)
-    delay_mv = _view(plan.delay)
+    settle, may_start, expiry_deadline, outage_answer = _kernel()
+    n, A, policy = plan.n, plan.max_attempts, plan.policy
+    code_mv, took_mv, lat_mv, delay_mv = _tables(plan)
     verdict = plan.verdict.tolist()
     arr_t = plan.ready_ms.tolist()
+    event_t = plan.event_ms.tolist()
     hook = plan.hook.tolist()
     outages = _outage_table(plan)
-    expiry = plan.expiry_ms
     timeout = plan.timeout_ms
-    from_first = plan.expiry_from_first
     from_send = plan.backoff_from_send
     cap = plan.scenario.sender.concurrency or n + 1
     downtime = [(w.start_ms, w.end_ms) for w in plan.scenario.sender.downtime]
     loaded = LoadedAnswers(plan)  # receivers with a capacity answer by their load
-    deadline = [2**62] * n if from_first else (plan.event_ms + expiry).tolist()
+    basis = expiry_deadline(policy, plan.event_ms, None)
+    from_first = basis is None
+    deadline = [2**62] * n if basis is None else basis.tolist()
     state = bytearray(n)
     ended = [0] * n
     inflight = [0] * len(plan.hook_ids)
@@ -266,7 +211,6 @@ def _run_coupled(plan: Plan, progress: Progress | None) -> RawLog:
     log_c: list[int] = []
     heap: list[tuple[int, int, int]] = []
     push, pop = heapq.heappush, heapq.heappop
-    last_k = (A - 1) * n
     report = max(1, n // 100)
 
     def sender_down(t: int) -> int | None:
@@ -281,9 +225,9 @@ def _run_coupled(plan: Plan, progress: Progress | None) -> RawLog:
         """Send attempt ``j`` at ``t``; False when it expired instead (the slot stays free)."""
         d = j % n
         if from_first and j < n:
-            deadline[d] = t + expiry
-        if t > deadline[d]:
-            state[d] = EXPIRED
+            deadline[d] = expiry_deadline(policy, event_t[d], t)
+        if not may_start(t, deadline[d]):
+            state[d] = EXPIRED_C
             ended[d] = t
             return False
         c = code_mv[j]
@@ -292,7 +236,7 @@ def _run_coupled(plan: Plan, progress: Progress | None) -> RawLog:
         if loaded.meters[hook[d]] is not None:
             c, took = loaded.answer(hook[d], j, t)
         elif outs is not None:
-            c, took = _outage_answer(outs, t, c, took, lat_mv[j], timeout)
+            c, took = outage_answer(outs, t, c, took, lat_mv[j], timeout)
         log_j.append(j)
         log_t.append(t)
         log_f.append(t + took)
@@ -329,23 +273,15 @@ def _run_coupled(plan: Plan, progress: Progress | None) -> RawLog:
         # completion of the attempt logged at position x
         j = log_j[x]
         d = j % n
-        f = t
         h = hook[d]
         inflight[h] -= 1
-        v = verdict[log_c[x] + 2]
-        if v == RETRY_V:
-            if j >= last_k:
-                state[d], ended[d] = EXHAUSTED, f
-            else:
-                nxt = (log_t[x] if from_send else f) + delay_mv[j]
-                if nxt < f:
-                    nxt = f
-                if nxt > deadline[d]:
-                    state[d], ended[d] = EXPIRED, f
-                else:
-                    push(heap, (nxt, 1, j + n))
+        nxt = settle(
+            verdict[log_c[x] + 2], j // n + 1, A, log_t[x], t, delay_mv[j], deadline[d], from_send
+        )
+        if nxt >= 0:
+            push(heap, (nxt, 1, j + n))
         else:
-            state[d], ended[d] = (DELIVERED if v == SUCCESS_V else REJECTED), f
+            state[d], ended[d] = -nxt, t
         queue = queues[h]
         while queue and inflight[h] < cap:
             resume = sender_down(t)

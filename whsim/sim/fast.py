@@ -1,14 +1,21 @@
-"""The vectorised engine: the per-delivery recurrence in numpy, one pass per attempt number.
+"""The vectorised engine: the one documented twin of the core's delivery kernel, in numpy.
 
-Valid only when deliveries do not interact (no concurrency cap, no sender downtime), which
-:func:`applicable` checks. It reads the same :class:`~whsim.sim.plan.Plan` as the reference
-engine and does the same integer arithmetic, so the attempts match to the byte.
+It runs :func:`whsim.core.delivery.settle` (and ``may_start``) over every live delivery at once,
+one pass per attempt number, with :func:`whsim.sim.plan.answers` as the vectorised twin of
+:func:`whsim.core.behaviours.outage_answer`; the deadline comes from the core's
+:func:`~whsim.core.delivery.expiry_deadline` on arrays. Valid only when deliveries do not
+interact (no concurrency cap, no sender downtime), which :func:`applicable` checks. It reads the
+same :class:`~whsim.sim.plan.Plan` as the reference engine, which steps every attempt through the
+kernel itself; ``tests/sim/test_engines.py`` drives both through generated (hypothesis) scenarios
+and compares every attempt, and the golden digests hold both to the recorded behaviour. A rule
+change in the kernel must be made here too: those tests fail until it is.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from whsim.core.delivery import expiry_deadline
 from whsim.core.errors import ScenarioError
 from whsim.sim.engine import RawLog
 from whsim.sim.plan import (
@@ -40,19 +47,16 @@ def run_fast(plan: Plan) -> RawLog:
     n, A = plan.n, plan.max_attempts
     state = np.zeros(n, dtype=np.int8)
     ended = np.zeros(n, dtype=np.int64)
-    deadline = (
-        np.full(n, 2**62, dtype=np.int64)
-        if plan.expiry_from_first
-        else plan.event_ms + plan.expiry_ms
-    )
+    basis = expiry_deadline(plan.policy, plan.event_ms, None)
+    deadline = np.full(n, 2**62, dtype=np.int64) if basis is None else basis
     out_j, out_t, out_f, out_c = [], [], [], []
     live = np.arange(n, dtype=np.int64)
     t = plan.ready_ms.copy()
     for k in range(1, A + 1):
         if len(live) == 0:
             break
-        if k == 1 and plan.expiry_from_first:
-            deadline = t + plan.expiry_ms
+        if k == 1 and basis is None:
+            deadline = expiry_deadline(plan.policy, plan.event_ms, t)
         dl = deadline[live]
         late = t > dl
         if late.any():

@@ -8,14 +8,27 @@ arithmetic on the same arrays, which is why they agree to the byte.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
-from whsim.core.behaviours import Behaviour, LoadMeter, respond
+from whsim.core import registry
+from whsim.core.behaviours import CONNECT_CODE, TIMEOUT_CODE, Behaviour, LoadMeter, Outage, respond
+from whsim.core.delivery import (
+    DELIVERED_C,
+    EXHAUSTED_C,
+    EXPIRED_C,
+    PENDING_C,
+    REJECT_V,
+    REJECTED_C,
+    RETRY_V,
+    SUCCESS_V,
+    verdict_code,
+)
 from whsim.core.errors import ScenarioError
-from whsim.core.policy import RetryPolicy, Verdict
+from whsim.core.policy import RetryPolicy, jitter_delay
 from whsim.sim import keyed
 from whsim.sim.scenario import Scenario
 from whsim.sim.workload import TYPE_CODE, Events, generate
@@ -30,7 +43,10 @@ __all__ = [
     "EXPIRED",
     "PENDING",
     "REJECTED",
+    "REJECT_V",
+    "RETRY_V",
     "STATES",
+    "SUCCESS_V",
     "TIMEOUT",
     "LoadedAnswers",
     "Plan",
@@ -40,17 +56,22 @@ __all__ = [
     "respond_many",
 ]
 
-TIMEOUT: Final = -1
+TIMEOUT: Final = TIMEOUT_CODE
 """Attempt code of an attempt that got no answer within the timeout (hang or slow answer)."""
-CONNECT: Final = -2
+CONNECT: Final = CONNECT_CODE
 """Attempt code of a refused connection (an outage of kind ``down``)."""
 HANG: Final = -3  # only in respond_many's output: the receiver never answers
 
-PENDING, DELIVERED, EXHAUSTED, EXPIRED, REJECTED = range(5)
+# the core's state codes, under the names the engines and benchmarks use
+PENDING, DELIVERED, EXHAUSTED, EXPIRED, REJECTED = (
+    PENDING_C,
+    DELIVERED_C,
+    EXHAUSTED_C,
+    EXPIRED_C,
+    REJECTED_C,
+)
 STATES: Final = ("pending", "delivered", "exhausted", "expired", "rejected")
 """Final delivery states by code; index with the engines' ``state`` array."""
-
-SUCCESS_V, RETRY_V, REJECT_V = 0, 1, 2
 _OUTAGE_KIND = {"down": CONNECT, "hang": TIMEOUT, "status": 0}
 
 
@@ -87,8 +108,9 @@ class Plan:
     ``took`` and ``latency``; ``code`` is the HTTP status or ``TIMEOUT`` outside outages and
     ``took`` the ms until the answer (the timeout for ``TIMEOUT``). ``delay[j]`` is the wait after
     a failed attempt ``j`` (jitter included); ``verdict[code + 2]`` classifies a code.
-    Outages are flat arrays sorted by (hook, start); ``outage_code`` is ``CONNECT``, ``TIMEOUT``
-    or an HTTP status.
+    ``outages[h]`` are webhook ``h``'s outages (the reference engine applies them with
+    :func:`whsim.core.behaviours.outage_answer`); the same as flat arrays sorted by (hook,
+    start), for the numpy engine: ``outage_code`` is ``CONNECT``, ``TIMEOUT`` or an HTTP status.
     """
 
     scenario: Scenario
@@ -113,6 +135,7 @@ class Plan:
     outage_start: npt.NDArray[np.int64]
     outage_end: npt.NDArray[np.int64]
     outage_code: npt.NDArray[np.int64]
+    outages: tuple[tuple[Outage, ...], ...] = ()
     first_hook: int = 0
     """Global index of webhook 0: non-zero in an endpoint shard (``compile_plan(hooks=...)``)."""
 
@@ -136,12 +159,15 @@ class Plan:
 def verdict_table(policy: RetryPolicy) -> npt.NDArray[np.int8]:
     """``policy.classify`` for every attempt code, indexed by ``code + 2``."""
     table = np.full(602, REJECT_V, dtype=np.int8)
-    names = {Verdict.SUCCESS: SUCCESS_V, Verdict.RETRY: RETRY_V, Verdict.REJECTED: REJECT_V}
-    table[TIMEOUT + 2] = names[policy.classify(None, "timeout")]
-    table[CONNECT + 2] = names[policy.classify(None, "connect")]
+    table[TIMEOUT + 2] = verdict_code(policy.classify(None, "timeout"))
+    table[CONNECT + 2] = verdict_code(policy.classify(None, "connect"))
     for status in range(100, 600):
-        table[status + 2] = names[policy.classify(status, None)]
+        table[status + 2] = verdict_code(policy.classify(status, None))
     return table
+
+
+def _trunc(x: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    return np.trunc(x).astype(np.int64)
 
 
 def jitter_delays(
@@ -150,32 +176,34 @@ def jitter_delays(
     u: npt.NDArray[np.float64],
     previous: npt.NDArray[np.int64] | None = None,
 ) -> npt.NDArray[np.int64]:
-    """``policy.retry_delay_ms(retry, u, previous)`` over arrays of uniforms (same values)."""
-    base = policy.delays_ms[retry - 1]
-    if policy.jitter == "decorrelated":
-        low = policy.delays_ms[0]
-        prev = np.full(len(u), low, dtype=np.int64) if previous is None else previous
-        span = np.maximum(0, 3 * prev - low)
-        return np.minimum(max(policy.delays_ms), low + np.trunc(span * u).astype(np.int64))
-    if policy.jitter == "none":
-        return np.full(len(u), base, dtype=np.int64)
-    if policy.jitter == "full":
-        return np.trunc(base * u).astype(np.int64)
-    if policy.jitter == "equal":
-        half = base // 2
-        return half + np.trunc((base - half) * u).astype(np.int64)
-    raw = np.trunc(base * (1.0 + policy.jitter_ratio * (2.0 * u - 1.0))).astype(np.int64)
-    return np.maximum(raw, 0)
+    """``policy.retry_delay_ms(retry, u, previous)`` over arrays of uniforms: the core's
+    :func:`~whsim.core.policy.jitter_delay` with numpy's truncation (same values)."""
+    out = jitter_delay(
+        policy.delays_ms, retry, policy.jitter, policy.jitter_ratio, u, previous, _trunc
+    )
+    return np.asarray(out, dtype=np.int64) + np.zeros(len(u), dtype=np.int64)
 
 
 def _verify(scenario: Scenario, seed: int, index: int, behaviour: Behaviour) -> tuple[str, int]:
     """Run the handshake of a pending webhook at time 0: (status, active from ms)."""
-    timeout = scenario.sender.timeout_ms
+    sender = scenario.sender
     u = keyed.uniform_py(seed, index, 2**32 - 1, 1, keyed.LATENCY)
     took = behaviour.latency.sample(u)
-    if behaviour.verify != "echo" or behaviour.outage_at(0) is not None or took > timeout:
-        return "verification_failed", 0
-    return "active", took
+    # what the receiver answers, then the registry's rules (VERIFY-2, VERIFY-3) decide
+    challenge = "sim-challenge"
+    status: int | None = 200
+    echoed = challenge if behaviour.verify == "echo" else "not-the-challenge"
+    if behaviour.verify == "hang" or behaviour.outage_at(0) is not None or took > sender.timeout_ms:
+        status = None
+    elif behaviour.verify == "status":
+        status = behaviour.failure_status
+    body = json.dumps({"challenge": echoed}).encode()
+    readings = sender.readings
+    ok, _ = registry.challenge_accepted(challenge, status, body, readings["VERIFY-2"])
+    after = registry.status_after_verification(ok, readings["VERIFY-3"])
+    if after is None:  # reject-registration: the webhook was never stored
+        return "rejected", 0
+    return str(after), took if ok else 0
 
 
 def hook_count(scenario: Scenario) -> int:
@@ -342,6 +370,7 @@ def compile_plan(
         outage_start=np.array(o_start, dtype=np.int64),
         outage_end=np.array(o_end, dtype=np.int64),
         outage_code=np.array(o_code, dtype=np.int64),
+        outages=tuple(b.outages for b in behaviours),
         first_hook=lo,
     )
 

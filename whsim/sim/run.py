@@ -8,6 +8,7 @@ from os import PathLike
 from typing import Literal
 
 from whsim.core.errors import ScenarioError
+from whsim.core.readings import Readings
 from whsim.sim.engine import RawLog, run_reference
 from whsim.sim.fast import applicable, run_fast
 from whsim.sim.plan import Plan, compile_plan
@@ -39,24 +40,32 @@ def simulate(
     engine: EngineName = "auto",
     reading: str | None = None,
     progress: Callable[[float], None] | None = None,
+    readings: Readings | None = None,
 ) -> SimResult:
     """Run ``scenario`` (a :class:`Scenario`, a named scenario or a ``.toml`` path) on a virtual clock.
 
     The same scenario and seed give the same result, byte for byte, in any process. ``engine``
     ``auto`` takes the numpy engine when deliveries do not interact, the reference event loop
-    otherwise. ``reading`` replaces the sender's retry policy (a RETRY-1 reading or any
-    :meth:`whsim.RetryPolicy.named` name). ``progress`` receives the fraction done (reference
-    engine only; the numpy engine is done before a bar would show).
+    otherwise. ``readings`` (a :class:`whsim.Readings`) replace the scenario's readings where
+    chosen; a reading the simulator does not implement is refused by name
+    (:data:`whsim.core.honoured.SIMULATE`). ``reading`` is the older shorthand for one retry
+    policy: a RETRY-1 reading or a vendor policy name. ``progress`` receives the fraction done
+    (reference engine only; the numpy engine is done before a bar would show).
     """
-    scenario = prepare(scenario, seed, reading)
+    scenario = prepare(scenario, seed, reading, readings)
     plan = compile_plan(scenario, seed)
     started = time.perf_counter()
     name, log = run_plan(plan, engine, progress)
     return SimResult(plan=plan, log=log, engine=name, seconds=time.perf_counter() - started)
 
 
-def prepare(scenario: Scenario | str | PathLike[str], seed: int, reading: str | None) -> Scenario:
-    """The scenario ``simulate`` runs: loaded if named, ``seed`` checked, ``reading`` applied."""
+def prepare(
+    scenario: Scenario | str | PathLike[str],
+    seed: int,
+    reading: str | None,
+    readings: Readings | None = None,
+) -> Scenario:
+    """The scenario ``simulate`` runs: loaded if named, ``seed`` checked, readings applied."""
     from whsim.sim.scenarios import load_scenario
 
     if not isinstance(scenario, Scenario):
@@ -64,11 +73,15 @@ def prepare(scenario: Scenario | str | PathLike[str], seed: int, reading: str | 
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ScenarioError(f"seed must be a non-negative integer, got {seed!r}", field="seed")
     if reading is not None:
-        from dataclasses import replace
+        if readings is not None:
+            raise ScenarioError("give readings or reading, not both", field="reading")
+        from whsim.core.policy import VENDOR_POLICIES
 
-        try:
-            sender = replace(scenario.sender, retry=reading)
-        except ScenarioError as exc:
-            raise ScenarioError(exc.detail, field="reading") from None
-        scenario = scenario.replace(sender=sender)
+        readings = (
+            Readings(policy=reading)
+            if reading in VENDOR_POLICIES
+            else Readings({"RETRY-1": reading})
+        )
+    if readings is not None:
+        scenario = scenario.replace(sender=scenario.sender.with_readings(readings))
     return scenario

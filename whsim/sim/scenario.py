@@ -11,11 +11,13 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 from whsim.core.behaviours import BEHAVIOURS, Behaviour
 from whsim.core.errors import ScenarioError, SpecInputError
+from whsim.core.honoured import SIMULATE
 from whsim.core.policy import EXPIRY_MS, TIMEOUT_MS, RetryPolicy
+from whsim.core.readings import Readings
 from whsim.core.spec.clauses import resolve_reading
 from whsim.core.spec.events import EVENT_TYPES
 
@@ -27,6 +29,15 @@ __all__ = [
     "Webhook",
     "Workload",
 ]
+
+_READING_FIELDS: Final = {
+    "codes": "RETRY-2",
+    "backoff_from": "RETRY-3",
+    "jitter": "RETRY-4",
+    "expiry_from": "EXPIRY-1",
+    "throttle": "THROTTLE-1",
+}
+"""Sender fields that hold a reading, and their clause."""
 
 ArrivalKind = Literal["constant", "poisson", "bursts"]
 WebhookState = Literal["active", "pending_verification", "disabled"]
@@ -65,6 +76,7 @@ class Sender:
     expiry_ms: int = EXPIRY_MS
     concurrency: int = 0
     downtime: tuple[Downtime, ...] = ()
+    readings: Readings = field(default_factory=Readings)
 
     def __post_init__(self) -> None:
         checks = (
@@ -96,9 +108,29 @@ class Sender:
                 raise ScenarioError("downtime windows must not overlap", field="sender.downtime")
         object.__setattr__(self, "downtime", ordered)
 
+    def with_readings(self, readings: Readings) -> Sender:
+        """This sender under ``readings`` (checked against what the simulator honours).
+
+        The delivery-rule readings become the sender's fields (a vendor ``policy`` replaces
+        ``retry``); every reading is kept in :attr:`readings` for the rules that read it there
+        (VERIFY-2, VERIFY-3, CODES-1).
+        """
+        SIMULATE.check(readings)
+        changes: dict[str, object] = {"readings": readings}
+        if readings.policy is not None:
+            changes["retry"] = readings.policy
+        elif readings.is_chosen("RETRY-1"):
+            changes["retry"] = readings["RETRY-1"]
+        for name, clause_id in _READING_FIELDS.items():
+            if readings.is_chosen(clause_id):
+                changes[name] = readings[clause_id]
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
     def policy(self) -> RetryPolicy:
         """The :class:`RetryPolicy` this sender follows."""
         overrides: dict[str, object] = {"timeout_ms": self.timeout_ms, "expiry_ms": self.expiry_ms}
+        if self.readings.is_chosen("CODES-1"):
+            overrides["success"] = self.readings["CODES-1"]
         for name in ("jitter", "jitter_ratio", "codes", "backoff_from", "expiry_from"):
             value = getattr(self, name)
             if value is not None:

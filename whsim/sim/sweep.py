@@ -154,7 +154,9 @@ def outage_loss(
     expiry_s: float | None = 86_400,
     client: Any = None,
 ) -> pd.DataFrame:
-    """Share of an outage's events lost, per policy, outage length and seed (one run each).
+    """Share of an outage's events lost, per policy, outage length and seed (one run each;
+    a policy without jitter against a refusing or hanging receiver is simulated once and its
+    counts repeated over the seeds, since no seed changes them).
 
     Columns: ``policy``, ``outage_s``, ``seed``, ``events``, ``delivered``, ``exhausted``,
     ``expired``, ``lost``, ``loss_rate`` (lost / events), ``attempts``, ``amplification``
@@ -168,30 +170,47 @@ def outage_loss(
 
     from whsim.sim.distributed import summaries
 
-    grid = list(itertools.product(policies, outages_s, _seeds(seed, seeds)))
-    jobs = [
-        (outage_scenario(float(length), policy, events=events, kind=kind, expiry_s=expiry_s), one)
-        for policy, length, one in grid
+    chosen = _seeds(seed, seeds)
+    # a seed-free run is simulated on the first seed only and its counts repeated
+    runs = [
+        (policy, float(length), chosen[:1] if _seed_free(policy, kind) else chosen)
+        for policy, length in itertools.product(policies, outages_s)
     ]
+    jobs = [
+        (outage_scenario(length, policy, events=events, kind=kind, expiry_s=expiry_s), one)
+        for policy, length, simulated in runs
+        for one in simulated
+    ]
+    done = iter(summaries(jobs, client))
     rows = []
-    for (policy, length, one), s in zip(grid, summaries(jobs, client), strict=True):
-        lost = int(s["deliveries"]) - int(s["delivered"])
-        rows.append(
-            {
-                "policy": policy,
-                "outage_s": float(length),
-                "seed": one,
-                "events": int(s["events"]),
-                "delivered": int(s["delivered"]),
-                "exhausted": int(s["exhausted"]),
-                "expired": int(s["expired"]),
-                "lost": lost,
-                "loss_rate": lost / int(s["deliveries"]) if s["deliveries"] else 0.0,
-                "attempts": int(s["attempts"]),
-                "amplification": float(s["amplification"]),
-            }
-        )
+    for policy, length, simulated in runs:
+        got = {one: next(done) for one in simulated}
+        for one in chosen:
+            rows.append(_loss_row(policy, length, one, got.get(one, got[chosen[0]])))
     return pd.DataFrame(rows)
+
+
+def _seed_free(policy: str, kind: str) -> bool:
+    """Whether an outage run's counts are the same for every seed: no jitter, and a receiver
+    that refuses or hangs (its answers then take no random latency)."""
+    return RetryPolicy.named(policy).jitter == "none" and kind in ("down", "hang")
+
+
+def _loss_row(policy: str, length: float, one: int, s: Mapping[str, Any]) -> dict[str, Any]:
+    lost = int(s["deliveries"]) - int(s["delivered"])
+    return {
+        "policy": policy,
+        "outage_s": length,
+        "seed": one,
+        "events": int(s["events"]),
+        "delivered": int(s["delivered"]),
+        "exhausted": int(s["exhausted"]),
+        "expired": int(s["expired"]),
+        "lost": lost,
+        "loss_rate": lost / int(s["deliveries"]) if s["deliveries"] else 0.0,
+        "attempts": int(s["attempts"]),
+        "amplification": float(s["amplification"]),
+    }
 
 
 def first_event_lost(
@@ -288,11 +307,11 @@ def first_losses(
         jittered = RetryPolicy.named(policy).jitter != "none"
         fixed: float | str | None = "unset"
         for one in _seeds(0, seeds):
-            if jittered or kind == "status" or fixed == "unset":
+            if not _seed_free(policy, kind) or fixed == "unset":
                 found = shortest_lossy_outage(
                     policy, kind=kind, seed=one, expiry_s=expiry_s, resolution_s=resolution_s
                 )
-                if not (jittered or kind == "status"):
+                if _seed_free(policy, kind):
                     fixed = found
             else:
                 found = fixed  # type: ignore[assignment]
@@ -398,7 +417,9 @@ def storm_metrics(result: Any) -> dict[str, float]:
     event; ``down_after_s``: how long after the outage's end the receiver kept refusing (its last
     503 minus the end; 0 if it came straight back); ``lost``: share of events never delivered;
     ``lost_after``: the same for events created after the outage; ``mean_delay_s``: mean time to
-    delivery of the delivered ones.
+    delivery of the delivered ones; ``drain_s``: how long after the outage's end the last retry
+    was sent (from then on every event gets through at its first attempt: the backlog of
+    failures is drained; 0 if no retry followed the end).
     """
     scenario = result.scenario
     outages = scenario.receivers[0].outages
@@ -408,6 +429,7 @@ def storm_metrics(result: Any) -> dict[str, float]:
     refused = after[after["status"] == 503] if "status" in after else after.iloc[:0]
     later = d[d["event_ms"] >= end]
     delivered = d[d["state"] == "delivered"]
+    retries = after[after["attempt"] > 1]
     return {
         "peak_after": float((after["sent_ms"] // 1000).value_counts().max()) if len(after) else 0.0,
         "work": len(a) / max(1, len(d)),
@@ -417,4 +439,5 @@ def storm_metrics(result: Any) -> dict[str, float]:
         "mean_delay_s": float(delivered["time_to_delivery_ms"].mean()) / 1000
         if len(delivered)
         else float("nan"),
+        "drain_s": float(retries["sent_ms"].max() - end) / 1000 if len(retries) else 0.0,
     }
