@@ -14,7 +14,6 @@ import os
 import re
 import runpy
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -24,8 +23,9 @@ nbclient = pytest.importorskip("nbclient")
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
-CELL_TIMEOUT_S = 120
-NOTEBOOK_BOUND_S = 120  # each notebook is written to run in well under a minute
+# A hang guard, not a speed target: notebooks run in under a minute each on a quiet machine
+# (benchmarks/ holds speed targets), and a loaded 2-core machine may take several times that.
+CELL_TIMEOUT_S = 600
 ALLOWED_IMPORTS = {
     "whsim",
     "whsim.analysis",
@@ -139,10 +139,7 @@ def test_the_kernel_is_this_interpreter(kernel_env, tmp_path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
 def test_notebook_runs_top_to_bottom(path, kernel_env):
     nb = nbformat.read(path, as_version=4)
-    started = time.monotonic()
     _execute(nb, path.parent)  # raises CellExecutionError, naming the cell, if one fails
-    took = time.monotonic() - started
-    assert took < NOTEBOOK_BOUND_S, f"{path.name} took {took:.0f} s (bound {NOTEBOOK_BOUND_S} s)"
     last = nb.cells[-1]
     printed = "".join(o.get("text", "") for o in last.outputs if o.get("output_type") == "stream")
     assert printed.strip(), f"{path.name} must end by printing its answer"

@@ -248,6 +248,10 @@ def test_a_streamed_body_is_cut_off_at_the_limit(served: tuple[str, ServerThread
         response = client.post(url + "/echo", content=chunks())  # chunked: no Content-Length
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "body_too_large"
-    # The app saw a disconnect; what it answered then never reached the client.
+    # The app saw a disconnect; what it answered then never reached the client. The 413 is the
+    # guard's and can reach the client before the app's task has run on, so wait for the app.
     app = thread.app
+    deadline = time.monotonic() + 5
+    while not app.state.seen and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert app.state.seen == ["disconnect"]
