@@ -44,6 +44,7 @@ EXPECTED = {
     "WhsimError",
     "__version__",
     "after_attempt",
+    "check",
     "before_attempt",
     "clauses",
     "findings",

@@ -77,6 +77,7 @@ __all__ = [
     "__version__",
     "after_attempt",
     "before_attempt",
+    "check",
     "clauses",
     "findings",
     "load_scenario",
@@ -92,6 +93,10 @@ __all__ = [
 
 def __getattr__(name: str) -> object:
     # SimResult lives with numpy-backed code; load it only when asked for.
+    if name == "check":
+        from whsim.conformance.grader import check
+
+        return check
     if name == "SimResult":
         from whsim.sim.results import SimResult
 

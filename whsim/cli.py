@@ -25,6 +25,7 @@ COMMANDS = (
     "whsim.commands.listen",
     "whsim.commands.sender",
     "whsim.commands.conformance",
+    "whsim.commands.check",
 )
 
 

@@ -28,9 +28,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from whsim.core.spec.events import VERIFY_TYPE
+
+if TYPE_CHECKING:
+    from whsim.conformance.trace import Attempt
 
 __all__ = [
     "MAX_BODY",
@@ -436,6 +440,39 @@ class Listener:
         """Requests received so far (on ``path``), in arrival order."""
         with self._state.lock:
             return [a for a in self._state.arrivals if path is None or a.path == path]
+
+    def trace(self, path: str | None = None) -> list[Attempt]:
+        """The requests received (on ``path``) as recorded attempts (:mod:`whsim.conformance.trace`).
+
+        Times are the kit's monotonic clock; an attempt ends when the kit started its answer (as
+        the suite's gaps count it), carries ``error="timeout"`` when the sender gave up first and
+        ``error="reset"`` when the kit dropped it. This is what ``whsim check`` grades.
+        """
+        from whsim.conformance.trace import Attempt
+
+        return [
+            Attempt(
+                index=i,
+                url=self.url(a.path),
+                method=a.method,
+                headers=a.headers,
+                body=a.body,
+                start_ns=a.t_headers_ns,
+                end_ns=a.t_failed_ns,
+                status=None if a.client_closed or a.dropped else a.status,
+                error="timeout" if a.client_closed else "reset" if a.dropped else None,
+            )
+            for i, a in enumerate(self.arrivals(path), start=1)
+        ]
+
+    def write_trace(self, out: str | Path, path: str | None = None) -> int:
+        """Write :meth:`trace` as a JSONL trace (``docs/trace-format.md``); returns the count."""
+        from whsim.conformance.trace import TraceMeta, write_jsonl
+
+        until = time.monotonic_ns()
+        return write_jsonl(
+            self.trace(path), out, meta=TraceMeta(source="whsim listener", end_ns=until)
+        )
 
     def count(self, path: str) -> int:
         """How many requests came to ``path``, kept or not (see :data:`MAX_KEPT`)."""

@@ -21,6 +21,7 @@ __all__ = [
     "SignatureFormatError",
     "SpecInputError",
     "ThrottleInputError",
+    "TraceError",
     "TriggerError",
     "UnknownReadingError",
     "WhsimError",
@@ -161,3 +162,16 @@ class ReadingNotHonouredError(SpecInputError):
         self.tool = tool
         self.reading = reading
         self.honoured = honoured
+
+
+class TraceError(SpecInputError):
+    """A recorded trace (HAR or JSONL of attempts) that cannot be read.
+
+    ``where`` names the place (``"line 12"``, ``"entry 3"``, ``"row 7"``) and ``field`` the field
+    that was wrong, so a tool prints one line a user can act on.
+    """
+
+    def __init__(self, message: str, *, where: str = "", field: str | None = None):
+        text = f"{where}: {message}" if where else message
+        super().__init__(text, field=field)
+        self.where = where

@@ -1,0 +1,79 @@
+"""``whsim check TRACE``: grade recorded deliveries (HAR 1.2 or whsim JSONL) offline.
+
+Exit codes as the suites: 0 no case failed, 1 one did, 2 bad input or nothing could be graded.
+The first line is the diagnosis (the likely root cause), then one line per case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="grade a recorded trace of deliveries (HAR or JSONL) against the guide",
+        description="Grade what a sender sent, after the fact: a HAR 1.2 file (mitmproxy, "
+        "browsers, gateways) or a JSONL trace (docs/trace-format.md), per event and endpoint, "
+        "with the sender suite's outcomes, reports and exit codes.",
+    )
+    parser.add_argument("trace", help="a .har file or a JSONL trace")
+    keys = parser.add_mutually_exclusive_group()
+    keys.add_argument("--secret", help="the signing secret of every endpoint")
+    keys.add_argument(
+        "--secrets", help="a file: JSON {url prefix: secret}, a JSON list, or one per line"
+    )
+    parser.add_argument(
+        "--reading",
+        action="append",
+        default=[],
+        metavar="CLAUSE=NAME",
+        help="a reading of an ambiguous clause (repeatable), e.g. RETRY-1=immediate-counts",
+    )
+    parser.add_argument("--policy", help="grade against another system's retry policy (svix, ...)")
+    parser.add_argument("--time-scale", type=float, default=None, help="the sender's time scale")
+    parser.add_argument("--timing", default="default", help="strict, default or lenient bands")
+    parser.add_argument("--strict", action="store_true", help="non-strict outcomes fail")
+    parser.add_argument("--report", type=Path, default=None, help="write reports into DIR")
+    parser.add_argument("--format", choices=("har", "jsonl"), default=None, help="trace kind")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from whsim.conformance.grader import check
+    from whsim.conformance.timing import PROFILES
+    from whsim.core.errors import TraceError
+
+    if args.timing not in PROFILES:
+        raise TraceError(f"must be one of {', '.join(PROFILES)}", where="--timing")
+    if args.time_scale is not None and not args.time_scale > 0:
+        raise TraceError("must be a positive number", where="--time-scale")
+    result = check(
+        args.trace,
+        secret=args.secret,
+        secrets=args.secrets,
+        readings=args.reading,
+        policy=args.policy,
+        time_scale=args.time_scale,
+        timing=args.timing,
+        strict=args.strict,
+        report_dir=args.report,
+        kind=args.format,
+    )
+    report = result.report
+    print(f"whsim check: {result.summary_line()}")
+    for finding in report.diagnosis[1:]:
+        print(f"  also ({finding['code']}): {finding['summary']}")
+    for r in report.cases:
+        print(f"  {r.outcome!s:<10} {r.spec.id:<17} {r.message[:160]}")
+    s = report.settings
+    print(
+        f"{s['attempts']} attempt(s), {s['events']} event(s), {s['endpoints']} endpoint(s); "
+        f"readings {s['readings']}; outcome {report.overall} (exit {report.exit_code})"
+    )
+    if result.paths:
+        print(f"reports: {result.paths['html'].parent}", file=sys.stderr)
+    return result.exit_code

@@ -1,0 +1,454 @@
+"""Recorded delivery attempts: one row per attempt, read from HAR 1.2, whsim JSONL or a DataFrame.
+
+An :class:`Attempt` is what a recording of a sender holds about one HTTP request: where it went,
+its headers and exact body bytes, when it started and ended (integer nanoseconds on one clock of
+the recording; only differences are used), and the answer (``status``) or why none came
+(``error``, one of :data:`whsim.core.policy.NETWORK_ERRORS`). ``wall_ms`` is the start in epoch
+milliseconds when the recording knows it (HAR always does), which the 24 h expiry needs.
+
+Readers stream: :func:`read_jsonl` yields one attempt per line and never holds the file, so a
+trace of a million attempts costs the memory of one line. HAR is a single JSON document and is
+parsed whole. Every reader turns bad input into :class:`~whsim.core.errors.TraceError` naming the
+line or entry and the field, never a traceback. The JSONL format is ``docs/trace-format.md``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Final
+
+from whsim.core.errors import TraceError
+from whsim.core.policy import NETWORK_ERRORS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "MAX_LINE",
+    "Attempt",
+    "TraceMeta",
+    "attempt_row",
+    "from_frame",
+    "read_har",
+    "read_jsonl",
+    "read_trace",
+    "to_frame",
+    "write_jsonl",
+]
+
+MAX_LINE: Final = 4 << 20
+"""Longest JSONL line read (4 MiB): a longer one is refused, not buffered."""
+
+FORMAT_VERSION: Final = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One recorded delivery attempt. ``index`` is its line, entry or row number (from 1)."""
+
+    index: int
+    url: str
+    method: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    start_ns: int
+    end_ns: int
+    status: int | None
+    error: str | None
+    event_id: str | None = None
+    wall_ms: int | None = None
+
+    def header(self, name: str) -> str | None:
+        """A request header by name, matched case-insensitively (tools differ in case)."""
+        lowered = name.lower()
+        return next((v for k, v in self.headers if k.lower() == lowered), None)
+
+    @property
+    def answer(self) -> str:
+        return str(self.status) if self.status is not None else (self.error or "no answer")
+
+
+@dataclass(frozen=True, slots=True)
+class TraceMeta:
+    """The optional first line of a JSONL trace: who wrote it and the sender's time scale."""
+
+    source: str = ""
+    time_scale: float = 1.0
+    end_ns: int | None = None
+    """When the recording stopped, on the attempts' clock: a retry not seen by then was not
+    missed if it was not due yet. Without it the last attempt's end is taken."""
+
+
+def _where_fail(where: str, field: str, message: str) -> TraceError:
+    return TraceError(f"field {field!r}: {message}", where=where, field=field)
+
+
+def _int(doc: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> int | None:
+    value = doc.get(key)
+    if value is None:
+        if required:
+            raise _where_fail(where, key, "is missing")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _where_fail(where, key, f"must be an integer, got {value!r:.60}")
+    return value
+
+
+def _text(doc: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> str | None:
+    value = doc.get(key)
+    if value is None:
+        if required:
+            raise _where_fail(where, key, "is missing")
+        return None
+    if not isinstance(value, str):
+        raise _where_fail(where, key, f"must be a string, got {type(value).__name__}")
+    return value
+
+
+def _headers(value: object, where: str, key: str = "headers") -> tuple[tuple[str, str], ...]:
+    if value is None:
+        return ()
+    if isinstance(value, Mapping):
+        pairs = list(value.items())
+    elif isinstance(value, list):
+        pairs = []
+        for i, item in enumerate(value):
+            if isinstance(item, Mapping) and "name" in item:  # HAR form {name, value}
+                pairs.append((item.get("name"), item.get("value")))
+            elif isinstance(item, list | tuple) and len(item) == 2:
+                pairs.append((item[0], item[1]))
+            else:
+                raise _where_fail(where, f"{key}[{i}]", "must be [name, value] or {name, value}")
+    else:
+        raise _where_fail(where, key, "must be an object or a list of [name, value]")
+    out = []
+    for name, val in pairs:
+        if not isinstance(name, str) or not isinstance(val, str):
+            raise _where_fail(where, key, f"header {name!r:.40} must map a string to a string")
+        out.append((name, val))
+    return tuple(out)
+
+
+def _b64(text: str, where: str, key: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise _where_fail(where, key, "is not valid base64") from None
+
+
+def _wall_ms(text: str, where: str, key: str) -> int:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise _where_fail(where, key, f"is not an ISO-8601 time: {text!r:.60}") from None
+    if moment.tzinfo is None:
+        raise _where_fail(where, key, f"needs a UTC offset: {text!r:.60}")
+    return round(moment.timestamp() * 1000)
+
+
+def _id_of(body: bytes, headers: tuple[tuple[str, str], ...]) -> str | None:
+    """The event id a receiver would dedupe on: the body's ``id``, else ``X-Webhook-Id``."""
+    if body[:1] == b"{":
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            doc = None
+        if isinstance(doc, dict) and isinstance(doc.get("id"), str):
+            return str(doc["id"])
+    return next((v for k, v in headers if k.lower() == "x-webhook-id"), None)
+
+
+def attempt_row(doc: object, where: str, index: int) -> Attempt:
+    """One attempt from a JSONL object or a DataFrame row (see ``docs/trace-format.md``)."""
+    if not isinstance(doc, Mapping):
+        raise TraceError(f"expected a JSON object, got {type(doc).__name__}", where=where)
+    url = _text(doc, "url", where)
+    assert url is not None
+    method = _text(doc, "method", where, required=False) or "POST"
+    headers = _headers(doc.get("headers"), where)
+    if doc.get("body_base64") is not None:
+        raw = _text(doc, "body_base64", where)
+        assert raw is not None
+        body = _b64(raw, where, "body_base64")
+    else:
+        value = doc.get("body")
+        if isinstance(value, bytes | bytearray):
+            body = bytes(value)
+        elif isinstance(value, str):
+            body = value.encode("utf-8", "surrogatepass")
+        elif value is None:
+            body = b""
+        else:
+            raise _where_fail(where, "body", f"must be a string, got {type(value).__name__}")
+    start = _int(doc, "start_ns", where)
+    end = _int(doc, "end_ns", where)
+    assert start is not None and end is not None
+    if end < start:
+        raise _where_fail(where, "end_ns", f"{end} is before start_ns {start}")
+    status = _int(doc, "status", where, required=False)
+    error = _text(doc, "error", where, required=False)
+    if status is None and error is None:
+        raise _where_fail(where, "status", "an attempt needs a status or an error")
+    if status is not None and not 100 <= status <= 599:
+        raise _where_fail(where, "status", f"must be an HTTP status 100..599, got {status}")
+    if error is not None and status is None and error not in NETWORK_ERRORS:
+        raise _where_fail(where, "error", f"must be one of {', '.join(NETWORK_ERRORS)}")
+    event_id = _text(doc, "event_id", where, required=False) or _id_of(body, headers)
+    started = _text(doc, "started", where, required=False)
+    wall = _wall_ms(started, where, "started") if started else None
+    return Attempt(index, url, method, headers, body, start, end, status, error, event_id, wall)
+
+
+def _meta(doc: Mapping[str, Any], where: str) -> TraceMeta:
+    scale = doc.get("time_scale", 1.0)
+    if isinstance(scale, bool) or not isinstance(scale, int | float) or not scale > 0:
+        raise _where_fail(where, "time_scale", f"must be a positive number, got {scale!r}")
+    if doc.get("whsim_trace") != FORMAT_VERSION:
+        raise _where_fail(where, "whsim_trace", f"this kit reads version {FORMAT_VERSION}")
+    end = doc.get("end_ns")
+    if end is not None and (isinstance(end, bool) or not isinstance(end, int)):
+        raise _where_fail(where, "end_ns", f"must be an integer, got {end!r:.40}")
+    return TraceMeta(str(doc.get("source", "")), float(scale), end)
+
+
+def read_jsonl(
+    source: str | Path | IO[bytes], meta: list[TraceMeta] | None = None
+) -> Iterator[Attempt]:
+    """Attempts from a JSONL trace, one per line, streamed; ``meta`` receives the header line."""
+    stream: IO[bytes]
+    if isinstance(source, str | Path):
+        stream = open(source, "rb")  # noqa: SIM115 - closed in finally, the generator may stop
+        owned = True
+    else:
+        stream, owned = source, False
+    try:
+        number = 0
+        while True:
+            line = stream.readline(MAX_LINE + 1)
+            if not line:
+                return
+            number += 1
+            where = f"line {number}"
+            if len(line) > MAX_LINE:
+                raise TraceError(f"longer than {MAX_LINE} bytes", where=where)
+            if not line.strip():
+                continue
+            try:
+                doc = json.loads(line)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise TraceError(f"not valid JSON ({exc})", where=where) from None
+            if isinstance(doc, dict) and "whsim_trace" in doc:
+                if meta is not None:
+                    meta.append(_meta(doc, where))
+                continue
+            yield attempt_row(doc, where, number)
+    finally:
+        if owned:
+            stream.close()
+
+
+def _har_entry(entry: object, n: int) -> Attempt:
+    where = f"entry {n}"
+    if not isinstance(entry, Mapping):
+        raise TraceError("expected an object", where=where)
+    request = entry.get("request")
+    response = entry.get("response")
+    if not isinstance(request, Mapping):
+        raise _where_fail(where, "request", "is missing or not an object")
+    if response is not None and not isinstance(response, Mapping):
+        raise _where_fail(where, "response", "must be an object")
+    started = _text(entry, "startedDateTime", where)
+    assert started is not None
+    wall = _wall_ms(started, where, "startedDateTime")
+    total = entry.get("time", 0)
+    if isinstance(total, bool) or not isinstance(total, int | float) or total < 0:
+        raise _where_fail(where, "time", f"must be a non-negative number of ms, got {total!r}")
+    url = _text(request, "url", f"{where} request")
+    method = _text(request, "method", f"{where} request", required=False) or "POST"
+    assert url is not None
+    headers = _headers(request.get("headers"), f"{where} request")
+    post = request.get("postData") or {}
+    if not isinstance(post, Mapping):
+        raise _where_fail(where, "request.postData", "must be an object")
+    text = post.get("text") or ""
+    if not isinstance(text, str):
+        raise _where_fail(where, "request.postData.text", "must be a string")
+    encoding = post.get("encoding") or post.get("_encoding")
+    if encoding == "base64":
+        body = _b64(text, where, "request.postData.text")
+    else:
+        body = text.encode("utf-8", "surrogatepass")
+    status_value = (response or {}).get("status", 0)
+    if isinstance(status_value, bool) or not isinstance(status_value, int):
+        raise _where_fail(where, "response.status", f"must be an integer, got {status_value!r}")
+    status: int | None = status_value if 100 <= status_value <= 599 else None
+    error = None
+    if status is None:
+        why = str(entry.get("_error") or (response or {}).get("_error") or "").lower()
+        error = "timeout" if "timeout" in why or "timed out" in why else "connect"
+    start_ns = wall * 1_000_000
+    end_ns = start_ns + round(float(total) * 1_000_000)
+    return Attempt(
+        n, url, method, headers, body, start_ns, end_ns, status, error, _id_of(body, headers), wall
+    )
+
+
+def read_har(source: str | Path | IO[bytes]) -> Iterator[Attempt]:
+    """Attempts from a HAR 1.2 file: every entry with a request body (POSTs), in file order."""
+    try:
+        if isinstance(source, str | Path):
+            with open(source, "rb") as f:
+                doc = json.load(f)
+        else:
+            doc = json.load(source)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise TraceError(f"not valid JSON ({exc})", where="HAR") from None
+    log = doc.get("log") if isinstance(doc, dict) else None
+    entries = log.get("entries") if isinstance(log, dict) else None
+    if not isinstance(entries, list):
+        raise TraceError("no log.entries list: not a HAR file", where="HAR", field="log.entries")
+    for n, entry in enumerate(entries, start=1):
+        attempt = _har_entry(entry, n)
+        if attempt.method.upper() == "POST":
+            yield attempt
+
+
+def _sniff(path: Path) -> str:
+    with open(path, "rb") as f:
+        head = f.read(4096).lstrip()
+    if head.startswith(b"{") and b'"log"' in head[:200]:
+        return "har"
+    return "jsonl"
+
+
+def read_trace(
+    source: str | Path, *, kind: str | None = None, meta: list[TraceMeta] | None = None
+) -> Iterator[Attempt]:
+    """Attempts from a file: HAR when it is one JSON document with ``log``, else JSONL."""
+    path = Path(source)
+    if not path.is_file():
+        raise TraceError(f"no such file: {path}", where="trace")
+    kind = kind or ("har" if path.suffix.lower() == ".har" else _sniff(path))
+    if kind == "har":
+        return read_har(path)
+    if kind == "jsonl":
+        return read_jsonl(path, meta)
+    raise TraceError(f"unknown trace kind {kind!r}; known: har, jsonl", where="trace")
+
+
+def as_json(attempt: Attempt) -> dict[str, Any]:
+    """One attempt as a JSONL object (body as text when it is UTF-8, else base64)."""
+    doc: dict[str, Any] = {
+        "event_id": attempt.event_id,
+        "url": attempt.url,
+        "method": attempt.method,
+        "headers": [list(h) for h in attempt.headers],
+    }
+    try:
+        doc["body"] = attempt.body.decode("utf-8")
+    except UnicodeDecodeError:
+        doc["body_base64"] = base64.b64encode(attempt.body).decode("ascii")
+    doc.update(
+        start_ns=attempt.start_ns, end_ns=attempt.end_ns, status=attempt.status, error=attempt.error
+    )
+    if attempt.wall_ms is not None:
+        from whsim.core.spec.events import format_timestamp
+
+        doc["started"] = format_timestamp(attempt.wall_ms)
+    return doc
+
+
+def write_jsonl(
+    attempts: Iterable[Attempt], out: str | Path | IO[str], *, meta: TraceMeta | None = None
+) -> int:
+    """Write attempts as JSONL (with a header line when ``meta`` is given); returns the count."""
+    if isinstance(out, str | Path):
+        with open(out, "w", encoding="utf-8") as f:
+            return write_jsonl(attempts, f, meta=meta)
+    n = 0
+    if meta is not None:
+        head: dict[str, Any] = {
+            "whsim_trace": FORMAT_VERSION,
+            "source": meta.source,
+            "time_scale": meta.time_scale,
+        }
+        if meta.end_ns is not None:
+            head["end_ns"] = meta.end_ns
+        out.write(json.dumps(head) + "\n")
+    for a in attempts:
+        out.write(json.dumps(as_json(a), ensure_ascii=False) + "\n")
+        n += 1
+    return n
+
+
+_COLUMNS: Final = (
+    "event_id",
+    "url",
+    "method",
+    "headers",
+    "body",
+    "start_ns",
+    "end_ns",
+    "status",
+    "error",
+    "wall_ms",
+)
+
+
+def to_frame(attempts: Iterable[Attempt]) -> pd.DataFrame:
+    """One row per attempt (body as bytes, headers as a list of pairs)."""
+    import pandas as pd
+
+    rows = [
+        (
+            a.event_id,
+            a.url,
+            a.method,
+            [list(h) for h in a.headers],
+            a.body,
+            a.start_ns,
+            a.end_ns,
+            a.status,
+            a.error,
+            a.wall_ms,
+        )
+        for a in attempts
+    ]
+    frame = pd.DataFrame(rows, columns=list(_COLUMNS))
+    frame["status"] = frame["status"].astype("Int64")
+    frame["wall_ms"] = frame["wall_ms"].astype("Int64")
+    return frame
+
+
+def from_frame(frame: pd.DataFrame) -> Iterator[Attempt]:
+    """Attempts from a DataFrame with the JSONL fields as columns (``url``, ``start_ns``, ...)."""
+    import pandas as pd
+
+    for col in ("url", "start_ns", "end_ns"):
+        if col not in frame.columns:
+            raise TraceError(f"column {col!r} is missing", where="DataFrame", field=col)
+    for n, row in enumerate(frame.to_dict("records"), start=1):
+        doc: dict[str, Any] = {}
+        for key, value in row.items():
+            if value is pd.NA or (isinstance(value, float) and value != value):
+                continue
+            if hasattr(value, "item") and not isinstance(value, bytes | str):
+                value = value.item()  # numpy scalar -> Python
+            doc[str(key)] = value
+        if isinstance(doc.get("headers"), str):
+            try:
+                doc["headers"] = json.loads(doc["headers"])
+            except ValueError:
+                raise _where_fail(f"row {n}", "headers", "is not JSON") from None
+        wall = doc.pop("wall_ms", None)
+        attempt = attempt_row(doc, f"row {n}", n)
+        if wall is not None and attempt.wall_ms is None:
+            attempt = dataclasses.replace(attempt, wall_ms=int(wall))
+        yield attempt
