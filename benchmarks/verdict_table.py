@@ -35,6 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
 SECRET = "s3cret-for-tests"
 OUTCOMES = ("fail", "non-strict", "error", "untestable", "blocked")
+NEUTRAL_CWD = tempfile.gettempdir()
+"""Where every process of a run starts: ``python -m``/``-c`` put the working directory first on
+``sys.path``, so started from a checkout they would import its ``whsim`` instead of ``--kit``."""
 
 
 def kit_env(kit: Path | None) -> dict[str, str]:
@@ -133,6 +136,7 @@ def serve_receiver(name: str, env: dict[str, str]) -> Iterator[str]:
         stdout=subprocess.PIPE,
         text=True,
         env=env,
+        cwd=NEUTRAL_CWD,
     )
     try:
         assert proc.stdout is not None
@@ -173,6 +177,7 @@ def grade_receiver(name: str, env: dict[str, str]) -> dict[str, Any]:
             capture_output=True,
             text=True,
             env=env,
+            cwd=NEUTRAL_CWD,
             timeout=900,
             check=False,
         )
@@ -214,6 +219,7 @@ def sender_process(tmp: Path, env: dict[str, str], faults: str, args: list[str])
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
+        cwd=NEUTRAL_CWD,
     )
     lines: queue.Queue[str] = queue.Queue()
 
@@ -256,6 +262,7 @@ def foreign_sender(name: str, env: dict[str, str]) -> Iterator[str]:
         stdout=subprocess.PIPE,
         text=True,
         env=env,
+        cwd=NEUTRAL_CWD,
     )
     try:
         assert proc.stdout is not None
@@ -284,7 +291,11 @@ print(','.join(FAULTS))
 
 def _has_faults_module(env: dict[str, str]) -> bool:
     probe = subprocess.run(
-        [sys.executable, "-c", "import whsim.sender.faults"], env=env, capture_output=True
+        [sys.executable, "-c", "import whsim.sender.faults"],
+        env=env,
+        cwd=NEUTRAL_CWD,
+        capture_output=True,
+        check=False,
     )
     return probe.returncode == 0
 
@@ -295,6 +306,7 @@ def sender_corpus(env: dict[str, str]) -> list[str]:
         capture_output=True,
         text=True,
         env=env,
+        cwd=NEUTRAL_CWD,
         check=True,
     )
     names = ["reference", *(f"fault:{f}" for f in probe.stdout.strip().split(",") if f)]
@@ -341,6 +353,7 @@ def grade_sender(name: str, env: dict[str, str]) -> dict[str, Any]:
                 capture_output=True,
                 text=True,
                 env=env,
+                cwd=NEUTRAL_CWD,
                 timeout=900,
                 check=False,
             )
