@@ -167,6 +167,11 @@ def test_reference_sender_in_production_and_other_reading(tmp_path: Path) -> Non
             ("--reading", "immediate-plus-five"),
             ("-k", "RETRY-001 or RETRY-002 or RETRY-003"),
         ),
+        # The same sender graded by the suite under that reading (--reading RETRY-1=...): pass.
+        "kit-reading": (
+            ("--reading", "immediate-plus-five"),
+            ("--reading", "RETRY-1=immediate-plus-five", "-k", "RETRY-001 or RETRY-002"),
+        ),
         "no-trigger": ((), ("--trigger", "none", "-k", "SND-EVENT or SND-THROTTLE or SND-SIG")),
         "command": ((), ("--trigger", command, "-k", "EVENT-002 or EVENT-004 or THROTTLE")),
     }
@@ -190,6 +195,11 @@ def test_reference_sender_in_production_and_other_reading(tmp_path: Path) -> Non
         "immediate-plus-five"
         in next(c for c in report["cases"] if c["id"] == "SND-RETRY-003")["message"]
     )
+    # A reading of the suite changes the verdict: the same schedule passes under it.
+    code, report, text = results["kit-reading"]
+    got = outcomes(report)
+    assert code == 0 and got["SND-RETRY-001"] == got["SND-RETRY-002"] == "pass", (got, text)
+    assert report["readings"]["RETRY-1"] == "immediate-plus-five"
     # Without a trigger, the cases that need one are untestable, never passed.
     code, report, text = results["no-trigger"]
     got = outcomes(report)
