@@ -204,3 +204,23 @@ def test_guide_example_with_encode_fixed_still_crashes_on_a_missing_header(tmp_p
 
 def test_every_fault_has_expectations() -> None:
     assert set(FAULTS) == set(EXPECTED) | {"slow"}
+
+
+def test_kit_lets_go_of_idle_connections_before_servers_close_them():
+    """Reusing a keep-alive connection at the instant the server closes it loses the request.
+
+    The kit's expiry stays below whsim's own server idle timeout and gunicorn's 2 s default.
+    """
+    from whsim_conformance.receiver import target as receiver_target
+    from whsim_conformance.sender import target as sender_target
+
+    from whsim.serve import DEFAULT_DEADLINES
+
+    for expiry in (receiver_target.KEEPALIVE_EXPIRY_S, sender_target.KEEPALIVE_EXPIRY_S):
+        assert expiry < min(2.0, DEFAULT_DEADLINES.idle_timeout_s)
+    client = receiver_target.ReceiverTarget("http://127.0.0.1:9/webhook", "s", 0).client
+    try:
+        pool = client._transport._pool  # type: ignore[attr-defined]
+        assert pool._keepalive_expiry == receiver_target.KEEPALIVE_EXPIRY_S
+    finally:
+        client.close()

@@ -25,10 +25,12 @@ import pytest
 
 if TYPE_CHECKING:
     from collections.abc import Generator
+    from typing import IO
 
     from _pytest.terminal import TerminalReporter
 
     from whsim.conformance.case import Case, CaseResult, CaseSpec
+    from whsim.conformance.progress import Progress
     from whsim.conformance.report import Report
 
 __all__ = ["WhsimSettings"]
@@ -72,6 +74,9 @@ _CASE: pytest.StashKey[Case] = pytest.StashKey()
 _REPORT: pytest.StashKey[Report] = pytest.StashKey()
 _EXTRA: pytest.StashKey[dict[str, Any]] = pytest.StashKey()
 _FOLDER: pytest.StashKey[Path] = pytest.StashKey()
+_PROGRESS: pytest.StashKey[Progress] = pytest.StashKey()
+_SPECS: pytest.StashKey[dict[str, CaseSpec]] = pytest.StashKey()
+"""The collected whsim cases by node id."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -237,6 +242,128 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         problem = target_problem(role, settings)
         if problem is not None:
             raise pytest.UsageError(f"whsim {role} conformance: {problem}")
+    specs = _specs(session.items)
+    if not specs:
+        return
+    config.stash[_SPECS] = specs
+    _show_suite_relative_paths(config, session.items)
+    _start_progress(config, len(specs))
+
+
+def _specs(items: list[pytest.Item]) -> dict[str, CaseSpec]:
+    found = {}
+    for item in items:
+        marker = item.get_closest_marker("whsim_case")
+        if marker is not None and marker.args:
+            found[item.nodeid] = marker.args[0]
+    return found
+
+
+def display_path(item: pytest.Item, spec: CaseSpec) -> str:
+    """The suite-relative name of a case's file: ``whsim_conformance/receiver/test_01_verify.py``.
+
+    Where the suite is installed (``../.venv/lib/python3.11/site-packages/...``) says nothing to
+    the reader, and under ``whsim conformance`` pytest's root is the suite's own folder.
+    """
+    role = _ROLES.get(spec.id.split("-", 1)[0], "unknown")
+    return f"whsim_conformance/{role}/{Path(item.path).name}"
+
+
+def _show_suite_relative_paths(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Print the suite's node ids with suite-relative paths (``-v`` lines, ``FAILED`` lines).
+
+    pytest prints node ids through ``Config.cwd_relative_nodeid``; the instance's method is
+    wrapped so whsim cases print as ``whsim_conformance/ROLE/test_x.py::test_y[CASE-ID title]``
+    and every other node id as pytest would. The ids themselves (and so ``--junitxml``,
+    ``--deselect``) are unchanged.
+    """
+    names: dict[str, str] = {}
+    for item in items:
+        marker = item.get_closest_marker("whsim_case")
+        if marker is not None and marker.args:
+            names[item.nodeid.split("::", 1)[0]] = display_path(item, marker.args[0])
+    original = config.cwd_relative_nodeid
+
+    def relative(nodeid: Any) -> Any:
+        path = nodeid.split("::", 1)[0] if isinstance(nodeid, str) else nodeid.path
+        shown = names.get(path)
+        if shown is None:
+            return original(nodeid)
+        if isinstance(nodeid, str):
+            return shown + nodeid[len(path) :]
+        import dataclasses
+
+        return dataclasses.replace(nodeid, path=shown)
+
+    setattr(config, "cwd_relative_nodeid", relative)  # noqa: B010 (an instance method, replaced)
+
+
+def _start_progress(config: pytest.Config, total: int) -> None:
+    """Own the per-case output: live lines on a terminal, one line per finished case elsewhere.
+
+    Only at pytest's default verbosity (or ``-q``): with ``-v`` pytest's own lines stay, and
+    with ``-qq`` or no terminal reporter nothing is added. The stream is a duplicate of stdout's
+    file descriptor, so what the live display draws while a case runs is not taken by pytest's
+    output capture.
+    """
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or config.get_verbosity() > 0 or config.get_verbosity() < -1:
+        return
+    import sys
+
+    from whsim.conformance.progress import Progress
+
+    stream: IO[str]
+    try:
+        stream = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8", errors="replace")
+        owned = True
+    except (AttributeError, OSError, ValueError):  # no file behind stdout (pytester, an IDE)
+        stream, owned = sys.stdout, False
+    reporter.showfspath = False
+    if hasattr(reporter, "_show_progress_info"):
+        reporter._show_progress_info = False  # the [ 42%] column: the progress says it
+    progress = Progress.on(total, stream, owned=owned)
+    config.stash[_PROGRESS] = progress
+    reporter.write_line("")
+    progress.start()
+
+
+def _stop_progress(config: pytest.Config) -> None:
+    progress = config.stash.get(_PROGRESS, None)
+    if progress is None:
+        return
+    progress.stop()
+    del config.stash[_PROGRESS]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
+    try:
+        return (yield)
+    finally:
+        _stop_progress(session.config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _stop_progress(config)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    progress = item.config.stash.get(_PROGRESS, None)
+    spec = item.config.stash.get(_SPECS, {}).get(item.nodeid)
+    if progress is not None and spec is not None:
+        progress.case_started(spec.id, spec.title)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_report_teststatus(
+    report: pytest.TestReport | pytest.CollectReport, config: pytest.Config
+) -> Generator[None, tuple[str, str, str], tuple[str, str, str]]:
+    status = yield
+    if _PROGRESS in config.stash and report.nodeid in config.stash.get(_SPECS, {}):
+        return (status[0], "", "")  # the progress prints the case; pytest only counts it
+    return status
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -264,6 +391,15 @@ def whsim_settings(pytestconfig: pytest.Config) -> WhsimSettings:
 def whsim_report_extra(pytestconfig: pytest.Config) -> dict[str, Any]:
     """Settings a suite adds to its report header (e.g. timing bands); ``"notes"`` is a list."""
     return pytestconfig.stash[_EXTRA]
+
+
+@pytest.fixture(scope="session")
+def whsim_progress(pytestconfig: pytest.Config) -> Progress | None:
+    """The run's live progress (None when pytest prints its own lines: ``-v``, ``-qq``).
+
+    A suite announces what it runs beyond its cases: ``scenario_started(name, expected_s)``.
+    """
+    return pytestconfig.stash.get(_PROGRESS, None)
 
 
 @pytest.fixture
@@ -302,7 +438,18 @@ def pytest_runtest_makereport(
         _name_junit_case(item, report, marker.args[0])
     finished = call.when == "call" or (call.when == "setup" and not report.passed)
     if finished:
-        item.config.stash[_RESULTS].append(_result(item, marker.args[0], call, report))
+        spec = marker.args[0]
+        result = _result(item, spec, call, report)
+        item.config.stash[_RESULTS].append(result)
+        progress = item.config.stash.get(_PROGRESS, None)
+        if progress is not None:
+            progress.case_finished(spec.id, str(result.outcome), result.duration_s, spec.title)
+    if report.skipped and isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+        # "SKIPPED [1] ../.venv/.../whsim/conformance/case.py:198: ..." names the kit's
+        # internals; the case's own file, suite-relative, is what the reader can look up.
+        where = item.config.invocation_params.dir / display_path(item, marker.args[0])
+        line = item.location[1]
+        report.longrepr = (str(where), line + 1 if line is not None else 0, report.longrepr[2])
     return report
 
 

@@ -25,6 +25,11 @@ REQUEST_TIMEOUT_S: Final = TIMEOUT_MS / 1000
 """The guide's attempt timeout (clause TIMEOUT-2): the kit waits for an answer as long as the
 guide's sender would, and an answer later than that is recorded as timed out."""
 CONCURRENCY: Final = 16
+KEEPALIVE_EXPIRY_S: Final = 1.0
+"""How long the kit keeps an idle connection for reuse. Servers close idle keep-alive
+connections after their own timeout (gunicorn 2 s, uvicorn and whsim's servers 5 s); reusing a
+connection the server is closing at that instant loses the request, so the kit lets go of
+idle connections well before any common server does."""
 """Requests of the suite in flight at once (the timeout case's burst has its own)."""
 
 
@@ -76,7 +81,11 @@ class ReceiverTarget:
         self.client = httpx.Client(
             follow_redirects=False,
             trust_env=False,
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+            limits=httpx.Limits(
+                max_connections=64,
+                max_keepalive_connections=64,
+                keepalive_expiry=KEEPALIVE_EXPIRY_S,
+            ),
         )
         self._slots = threading.BoundedSemaphore(CONCURRENCY)
         self._lock = threading.Lock()

@@ -15,6 +15,7 @@ import pytest
 
 from whsim.conformance.diagnosis import Finding
 from whsim.conformance.listener import Listener, ok
+from whsim.conformance.progress import Progress
 from whsim.conformance.timing import profile
 from whsim.pytest_plugin import WhsimSettings
 
@@ -107,14 +108,16 @@ def sender(
 
 
 @pytest.fixture(scope="session", autouse=True)
-def scenarios(request: pytest.FixtureRequest, sender: SenderTarget) -> Iterator[Scenarios]:
+def scenarios(
+    request: pytest.FixtureRequest, sender: SenderTarget, whsim_progress: Progress | None
+) -> Iterator[Scenarios]:
     """Start every scenario the selected cases need, at once."""
     needed: set[str] = set()
     for item in request.session.items:
         marker = item.get_closest_marker("whsim_case")
         if marker is not None and marker.args:
             needed.update(CASE_SCENARIOS.get(marker.args[0].id, ()))
-    runs = Scenarios(sender)
+    runs = Scenarios(sender, whsim_progress)
     runs.start(needed)
     try:
         yield runs

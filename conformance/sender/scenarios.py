@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from whsim.conformance.exchange import Exchange
 from whsim.conformance.listener import (
@@ -36,7 +36,10 @@ from whsim.core.spec.events import EVENT_TYPES, TEST_EVENT_TYPE
 
 from .target import Registered, SenderTarget, TriggerError
 
-__all__ = ["CASE_SCENARIOS", "HANG_S", "Run", "Scenarios", "job_of"]
+if TYPE_CHECKING:
+    from whsim.conformance.progress import Progress
+
+__all__ = ["CASE_SCENARIOS", "HANG_S", "Run", "Scenarios", "expected_s", "job_of"]
 
 HANG_S: Final = 10.0
 """How long the timeout scenario holds its first attempt (the guide's limit is 5 s)."""
@@ -153,11 +156,7 @@ def _follow(run: Run, *, first_wait: float = FIRST_WAIT_S) -> None:
         attempts = run.attempts()
         if not attempts or len(attempts) >= MAX_ATTEMPTS:
             return
-        k = len(attempts) - 1
-        gap = target.longest_gap(k) or target.longest_gap(
-            len(target.gaps("immediate-plus-five")) - 1
-        )
-        window = target.timing.band(gap).high
+        window = _window(target, len(attempts) - 1)
         left = attempts[-1].t_end_ns / 1e9 + window - time.monotonic()
         n = len(attempts)
 
@@ -166,6 +165,41 @@ def _follow(run: Run, *, first_wait: float = FIRST_WAIT_S) -> None:
 
         if left <= 0 or not listener.wait(more, run.path, left):
             return
+
+
+def _window(target: SenderTarget, k: int) -> float:
+    """How long :func:`_follow` waits after attempt ``k`` (0-based) for the next one."""
+    gap = target.longest_gap(k) or target.longest_gap(len(target.gaps("immediate-plus-five")) - 1)
+    return target.timing.band(gap).high
+
+
+ATTEMPT_TIMEOUT_S: Final = 5.0
+"""The guide's attempt timeout (wall time at any time scale)."""
+
+
+def expected_s(name: str, target: SenderTarget) -> float:
+    """How long scenario ``name`` should take against a sender that follows the kit's reading.
+
+    The schedule the scenario watches plus the quiet window it waits after the last attempt
+    (wall seconds, scaled as the sender advertises); shown live next to the elapsed time.
+    """
+    gaps = target.gaps()
+
+    def window(k: int) -> float:
+        return _window(target, k)
+
+    first_two = sum(gaps[:2])
+    table = {
+        "ok": window(0) + 0.5,
+        "retry-500": sum(gaps) + window(len(gaps)),
+        "fail-2": first_two + window(2),
+        "timeout": ATTEMPT_TIMEOUT_S + sum(gaps[:1]) + window(1),
+        "refused": first_two,
+        "wrong-challenge": 0.5 + target.timing.band(target.longest_gap(0)).high + 1,
+        "filter": 2 + target.timing.band(target.longest_gap(0)).high,
+        "throttle": 30 / target.time_scale + min(2.0, 10 / target.time_scale),
+    }
+    return table.get(name, window(0))  # redirect, codes-*: one attempt, then the quiet window
 
 
 def _attempts_of(run: Run, arrivals: list[Arrival]) -> list[Arrival]:
@@ -370,8 +404,9 @@ SCENARIOS: Final[dict[str, Callable[[Run], None]]] = {
 class Scenarios:
     """The session's scenarios: :meth:`start` them all at once, :meth:`get` one when grading."""
 
-    def __init__(self, target: SenderTarget) -> None:
+    def __init__(self, target: SenderTarget, progress: Progress | None = None) -> None:
         self.target = target
+        self.progress = progress
         self.runs: dict[str, Run] = {}
         self.threads: list[threading.Thread] = []
 
@@ -385,8 +420,11 @@ class Scenarios:
             self.threads.append(thread)
             thread.start()
 
-    @staticmethod
-    def _run(run: Run) -> None:
+    def _run(self, run: Run) -> None:
+        progress = self.progress
+        if progress is not None:
+            cases = sorted(c for c, names in CASE_SCENARIOS.items() if run.name in names)
+            progress.scenario_started(run.name, expected_s(run.name, run.target), cases)
         try:
             SCENARIOS[run.name](run)
         except Exception as exc:  # a kit bug or the network: the case reports it as an error
@@ -394,6 +432,8 @@ class Scenarios:
         finally:
             run.t_done_ns = time.monotonic_ns()
             run.done.set()
+            if progress is not None:
+                progress.scenario_finished(run.name)
 
     def get(self, name: str, timeout: float = 300.0) -> Run:
         if name not in self.runs:

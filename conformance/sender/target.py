@@ -35,6 +35,9 @@ __all__ = [
 ]
 
 API_TIMEOUT_S: Final = 20.0
+KEEPALIVE_EXPIRY_S: Final = 1.0
+"""Idle connections are let go before any common server's keep-alive timeout (see the
+receiver target's constant of the same name)."""
 """How long one API call may take (registration runs the handshake, up to 5 s or so)."""
 SECRET_PREFIX: Final = KIT_SECRET_PREFIX  # reports mask every secret with this prefix
 NOWHERE: Final = "https://whsim-conformance.invalid"
@@ -136,7 +139,12 @@ class SenderTarget:
         self.listener = listener
         self.seed = seed
         self.timing = timing
-        self.client = httpx.Client(follow_redirects=False, timeout=API_TIMEOUT_S, trust_env=False)
+        self.client = httpx.Client(
+            follow_redirects=False,
+            timeout=API_TIMEOUT_S,
+            trust_env=False,
+            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S),
+        )
         self._lock = threading.Lock()
         self._ids = 0
         self.meta = self._meta()
