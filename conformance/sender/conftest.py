@@ -7,7 +7,6 @@ thread on its own path, so the timing cases overlap instead of adding up.
 from __future__ import annotations
 
 import json
-
 from collections.abc import Iterator
 from typing import Any
 
