@@ -27,7 +27,7 @@ RUNS: dict[str, tuple[str, str | None]] = {
 
 
 def _graded(tmp: Path, faults: str) -> tuple[dict[str, str], dict[str, str], Any]:
-    code, report, text = run_against(tmp, (), (), faults=faults)
+    _code, report, text = run_against(tmp, (), (), faults=faults)
     assert report, text
     folder = tmp / "report"
     offline = check(
