@@ -24,7 +24,7 @@ from whsim.core.errors import ReadingNotHonouredError, SpecInputError
 from whsim.core.readings import AMBIGUOUS, DEFAULTS, Readings, parse_reading
 from whsim.core.spec.clauses import clause, reading_names
 
-__all__ = ["EXPLORE", "SIMULATE", "TOOLS", "Honoured", "declare", "table"]
+__all__ = ["EXPLORE", "SENDER", "SIMULATE", "TOOLS", "Honoured", "declare", "table"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,3 +108,10 @@ _SIM_READINGS: Final = (
 )  # fmt: skip
 SIMULATE: Final = declare("whsim simulate", *_SIM_READINGS, policy=True)
 EXPLORE: Final = declare("whsim explore", *_SIM_READINGS, policy=True)  # runs the simulator
+_SENDER_READINGS: Final = (
+    "RETRY-1", "RETRY-2", "RETRY-3", "RETRY-4", "EXPIRY-1", "CODES-1", "VERIFY-2", "VERIFY-3",
+    "VERIFY-4", "VERIFY-5", "REG-4", "REG-6", "HTTPS-1", "SIG-1",
+)  # fmt: skip
+SENDER: Final = declare(
+    "whsim sender", *_SENDER_READINGS, policy=True
+)  # whsim.sender, via its config
