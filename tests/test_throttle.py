@@ -85,3 +85,22 @@ def test_unknown_reading():
         ThrottleState(reading="squash")
     with pytest.raises(ValueError, match="sorted"):
         throttle([(5, 1), (1, 2)])
+
+
+def test_window_key_is_the_job_or_the_job_and_webhook():
+    from whsim.core.throttle import window_key
+
+    assert window_key("per-job", "job_1", "wh_a") == window_key("per-job", "job_1", "wh_b")
+    assert window_key("per-webhook", "job_1", "wh_a") != window_key("per-webhook", "job_1", "wh_b")
+    with pytest.raises(UnknownReadingError):
+        window_key("per-tenant", "job_1", "wh_a")
+
+
+def test_a_window_opened_mid_job_sends_its_first_update_at_once():
+    raw = [(t, t) for t in range(1_000, 30_000, 1_000)]
+    shared = throttle(raw, 30_000)
+    late = throttle(raw, 30_000, since_ms=2_500)
+    assert [t for t, _ in shared] == [1_000, 11_000, 21_000]
+    assert [t for t, _ in late] == [3_000, 13_000, 23_000]
+    # a window opened at 0 is the shared one
+    assert throttle(raw, 30_000, since_ms=0) == shared

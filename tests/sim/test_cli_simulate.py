@@ -86,7 +86,7 @@ def test_same_seed_same_csv_bytes(tmp_path):
         (["--scenario", "flaky", "--reading", "sometimes"], "--reading"),
         (["--scenario", "flaky", "--reading", "svix"], "--policy svix"),
         (["--scenario", "flaky", "--reading", "RETRY-1=sometimes"], "immediate-counts"),
-        (["--scenario", "flaky", "--reading", "THROTTLE-2=per-webhook"], "THROTTLE-2=per-webhook"),
+        (["--scenario", "flaky", "--reading", "REG-4=full-replace"], "REG-4=full-replace"),
         (["--scenario", "flaky", "--reading", "SIG-1=sha256-prefix"], "SIG-1=sha256-prefix"),
         (["--scenario", "flaky", "--policy", "nope"], "svix"),
         (["--scenario", "flaky", "--seed", "-1"], "--seed"),

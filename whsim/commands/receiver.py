@@ -12,6 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from whsim.commands.readings import add_reading_flags, readings_from_args
 from whsim.core.behaviours import (
     BEHAVIOURS,
     Behaviour,
@@ -20,6 +21,7 @@ from whsim.core.behaviours import (
     behaviour_from_dict,
 )
 from whsim.core.errors import ScenarioError, SpecInputError
+from whsim.core.honoured import RECEIVER
 
 
 def _port(text: str) -> int:
@@ -95,6 +97,7 @@ def register(subparsers: Any) -> None:
         "--seed", type=int, default=None, help="seed of random faults (failure_probability, hangs)"
     )
     parser.add_argument("--quiet", action="store_true", help="do not print one line per request")
+    add_reading_flags(parser)
     parser.set_defaults(func=run)
 
 
@@ -143,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
         raise SpecInputError(
             "a signing secret is needed (--secret or WHSIM_SECRET)", field="secret"
         )
+    readings = RECEIVER.check(readings_from_args(args))
     faults = faults_from(args)
     try:
         sock = bind(args.host, args.port)
@@ -158,7 +162,12 @@ def run(args: argparse.Namespace) -> int:
         raise SpecInputError(f"cannot open {args.db}: {exc}", field="db") from None
     say = None if args.quiet else (lambda line: print(line, flush=True))
     app = create_app(
-        args.secret, store=store, behaviour=faults, rng=random.Random(args.seed), log=say
+        args.secret,
+        store=store,
+        behaviour=faults,
+        rng=random.Random(args.seed),
+        log=say,
+        readings=readings,
     )
     port = sock.getsockname()[1]
     host = f"[{args.host}]" if ":" in args.host else args.host
@@ -166,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     def ready() -> None:
         print(
             f"whsim receiver: listening on http://{host}:{port}/webhook "
-            f"(behaviour {_described(faults)}, db {args.db}); "
+            f"(behaviour {_described(faults)}, readings {readings}, db {args.db}); "
             f"GET http://{host}:{port}/received lists what arrived",
             flush=True,
         )

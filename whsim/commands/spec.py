@@ -21,7 +21,79 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--area", help="only clauses of this area (REG, VERIFY, RETRY, ...)")
+    parser.add_argument(
+        "--tools",
+        action="store_true",
+        help="per reading, what every whsim command does with it: honours it, refuses it by "
+        "name, or (a command without --reading) follows the default only",
+    )
     parser.set_defaults(func=run)
+
+
+def _walk(parser: argparse.ArgumentParser, path: str) -> list[tuple[str, bool]]:
+    """(command, takes --reading) for ``parser`` and every subcommand under it."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        takes = any("--reading" in a.option_strings for a in parser._actions)
+        return [(path, takes)]
+    out: list[tuple[str, bool]] = []
+    for name, sub in subs[0].choices.items():
+        out.extend(_walk(sub, f"{path} {name}"))
+    return out
+
+
+def tools() -> list[tuple[str, bool]]:
+    """Every ``whsim`` command that delivers, receives or grades (not ``spec``), from the CLI
+    parser itself: (name, takes ``--reading``). A command that takes it has a declaration in
+    :mod:`whsim.core.honoured` under the same name."""
+    from whsim.cli import build_parser
+
+    return [t for t in _walk(build_parser(), "whsim") if t[0] != "whsim spec"]
+
+
+def tool_matrix() -> list[dict[str, Any]]:
+    """One row per reading: ``{clause, reading, default, tools: {command: verdict}}`` where the
+    verdict is ``honours``, ``refuses`` or, for a command without ``--reading``, ``default``
+    (it follows the default reading) or ``no flag``; ``undeclared`` for a command that takes a
+    ``--reading`` of its own but has no declaration yet."""
+    from whsim.core.honoured import TOOLS, table
+
+    rows = []
+    for row in table():
+        verdicts: dict[str, str] = {}
+        for name, takes in tools():
+            decl = TOOLS.get(name)
+            if decl is not None:
+                ok = decl.honours(str(row["clause"]), str(row["reading"]))
+                verdicts[name] = "honours" if ok else "refuses"
+            elif takes:  # a --reading of its own, not yet the shared one
+                verdicts[name] = "undeclared"
+            else:
+                verdicts[name] = "default" if row["default"] else "no flag"
+        rows.append({**row, "tools": verdicts})
+    return rows
+
+
+def _matrix_text(rows: list[dict[str, Any]]) -> str:
+    names = [name for name, _ in tools()]
+    short = [name.removeprefix("whsim ") for name in names]
+    head = f"{'READING':<34}" + "".join(f"{s[:12]:<13}" for s in short)
+    mark = {
+        "honours": "yes",
+        "refuses": "refused",
+        "default": "default",
+        "no flag": "-",
+        "undeclared": "?",
+    }
+    lines = [head, "-" * len(head)]
+    for row in rows:
+        label = f"{row['clause']}={row['reading']}{'*' if row['default'] else ''}"
+        lines.append(f"{label:<34}" + "".join(f"{mark[row['tools'][n]]:<13}" for n in names))
+    lines.append(
+        "yes: implemented; refused: refused by name; default: follows this (the default) reading "
+        "only; -: takes no --reading; ?: a --reading of its own, not declared. * the kit's default."
+    )
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,6 +105,10 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.tools:
+        rows = tool_matrix()
+        print(json.dumps(rows, indent=2) if args.json else _matrix_text(rows))
+        return 0
     if args.json:
         docs = []
         for c in selected:

@@ -32,6 +32,7 @@ __all__ = [
     "standard_sign",
     "standard_verify",
     "verify",
+    "verify_reading",
 ]
 
 SIGNATURE_HEADER: Final = "X-Webhook-Signature"
@@ -76,6 +77,31 @@ def verify(body: bytes, signature: str | None, secret: str) -> bool:
     except (TypeError, AttributeError):
         return False
     return hmac.compare_digest(expected, signature)
+
+
+def verify_reading(
+    body: bytes,
+    signature: str | None,
+    secret: str,
+    *,
+    scheme: str = "bare-hex",
+    tolerance: str = "exact-hex",
+) -> bool:
+    """:func:`verify` under a reading of SIG-1 (``scheme``) and SIG-2 (``tolerance``).
+
+    ``sha256-prefix`` wants ``sha256=<hex>`` (GitHub's form), ``bare-hex`` the hex alone;
+    ``tolerant`` also accepts the other form and uppercase hex, ``exact-hex`` nothing else.
+    Never raises.
+    """
+    scheme = resolve_reading("SIG-1", scheme)
+    tolerance = resolve_reading("SIG-2", tolerance)
+    if not isinstance(signature, str):
+        return False
+    if tolerance == "tolerant":
+        return verify(body, signature.removeprefix("sha256=").lower(), secret)
+    if scheme == "sha256-prefix":
+        return signature.startswith("sha256=") and verify(body, signature[7:], secret)
+    return verify(body, signature, secret)
 
 
 def standard_secret(key: bytes) -> str:

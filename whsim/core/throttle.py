@@ -5,6 +5,12 @@ it when the window ends; ``drop`` discards it. Either way the first update is se
 nothing is emitted after the job's terminal event: a held update is discarded then
 (THROTTLE-3). :func:`offer`, :func:`flush` and :func:`terminate` are the incremental form the
 reference sender drives; :func:`throttle` applies them to a whole series, as the simulator does.
+
+THROTTLE-2 says what one window is counted per: ``per-job`` (default) keeps one state per job,
+shared by every webhook; ``per-webhook`` one per (webhook, job). :func:`window_key` is that rule.
+The two differ only for a webhook that does not see the job's whole progress stream, i.e. one
+activated (or re-verified) mid-job: its own window opens at its first update, where the shared
+window may still be closed. :func:`throttle` with ``since_ms`` is the stream such a window sees.
 """
 
 from __future__ import annotations
@@ -25,12 +31,14 @@ __all__ = [
     "offer",
     "terminate",
     "throttle",
+    "window_key",
 ]
 
 WINDOW_MS: Final = 10_000
 """The guide's progress throttle window."""
 
 T = TypeVar("T")
+K = TypeVar("K")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +54,14 @@ class ThrottleState(Generic[T]):
 
     def __post_init__(self) -> None:
         resolve_reading("THROTTLE-1", self.reading)
+
+
+def window_key(reading: str, job: K, webhook: K) -> K | tuple[K, K]:
+    """What one throttle window is kept per under THROTTLE-2 ``reading``: the job
+    (``per-job``) or the (webhook, job) pair (``per-webhook``)."""
+    if resolve_reading("THROTTLE-2", reading) == "per-job":
+        return job
+    return (webhook, job)
 
 
 def due_ms(state: ThrottleState[T]) -> int | None:
@@ -93,11 +109,14 @@ def throttle(
     *,
     reading: str = "coalesce",
     window_ms: int = WINDOW_MS,
+    since_ms: int = 0,
 ) -> list[tuple[int, T]]:
     """The progress events a job emits for raw ``updates`` (time-sorted ``(t_ms, payload)``).
 
     ``terminal_ms`` is when the job completed or failed; updates at or after it are not emitted,
-    and a held update due at or before it is emitted first.
+    and a held update due at or before it is emitted first. ``since_ms`` opens the window at
+    that time: updates before it are not offered (a per-webhook window of a webhook active
+    from ``since_ms``, THROTTLE-2 ``per-webhook``).
     """
     state: ThrottleState[T] = ThrottleState(reading=reading, window_ms=window_ms)
     out: list[tuple[int, T]] = []
@@ -106,6 +125,8 @@ def throttle(
         if last_t is not None and t < last_t:
             raise ThrottleInputError("updates must be sorted by time")
         last_t = t
+        if t < since_ms:
+            continue
         if terminal_ms is not None and t >= terminal_ms:
             break
         state, held, at = flush(state, t)

@@ -12,6 +12,13 @@ Limits: a body over ``max_body_bytes`` is answered 413 before it is read in full
 that fails the signature is logged without its body, so unauthenticated senders cannot fill the
 database. A sender that drops the connection mid-request is logged as one line, not a traceback.
 
+Readings (``readings``, declared in :data:`whsim.core.honoured.RECEIVER`): SIG-1 and SIG-2 pick
+the signature form it accepts (:func:`whsim.core.signing.verify_reading`), CODES-5
+``reject-400`` answers an unknown event type 400 instead of accepting it. EVENT-9 and VERIFY-5 are
+what the sender does: the receiver handles both readings of each as above (an event without
+``id`` is keyed by its body hash; an unsigned verification request is answered, a signed one
+checked), so it honours both with the same code.
+
 Faults (``behaviour``) are applied to signed, well-formed requests only, so a demo receiver that
 "fails twice" still rejects forgeries. A ``down`` outage cannot refuse connections from inside
 the server; it answers 503 and closes the connection instead.
@@ -37,7 +44,9 @@ from starlette.routing import Route
 from whsim.core.behaviours import Behaviour, LoadMeter, respond
 from whsim.core.clock import Clock, WallClock
 from whsim.core.errors import EventDataError
-from whsim.core.signing import SIGNATURE_HEADER, verify
+from whsim.core.honoured import RECEIVER
+from whsim.core.readings import Readings
+from whsim.core.signing import SIGNATURE_HEADER, verify_reading
 from whsim.core.spec.events import VERIFY_TYPE, Event, parse_event
 from whsim.receiver.store import ReceiverStore
 from whsim.serve import BodyLimit
@@ -67,10 +76,11 @@ def _challenge(body: bytes) -> str | None:
     return None
 
 
-def _parse(body: bytes) -> Event:
-    """The event in ``body``; one without an ``id`` gets its body-hash key as id (EVENT-9)."""
+def _parse(body: bytes, unknown_types: bool = True) -> Event:
+    """The event in ``body``; one without an ``id`` gets its body-hash key as id (EVENT-9).
+    ``unknown_types`` False refuses a type the guide does not list (CODES-5 ``reject-400``)."""
     try:
-        return parse_event(body, allow_unknown_type=True)
+        return parse_event(body, allow_unknown_type=unknown_types)
     except EventDataError as exc:
         if exc.field != "id":
             raise
@@ -78,7 +88,9 @@ def _parse(body: bytes) -> Event:
         if not isinstance(doc, dict) or "id" in doc:
             raise
         key = "sha256:" + hashlib.sha256(body).hexdigest()
-        event = parse_event(json.dumps({**doc, "id": key}).encode(), allow_unknown_type=True)
+        event = parse_event(
+            json.dumps({**doc, "id": key}).encode(), allow_unknown_type=unknown_types
+        )
         return dataclasses.replace(event, body=bytes(body))
 
 
@@ -99,11 +111,16 @@ def create_app(
     clock: Clock | None = None,
     log: Callable[[str], None] | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    readings: Readings | None = None,
 ) -> Starlette:
     """The receiver app. ``behaviour`` (None: no faults) runs on ``clock``, zero at creation.
 
     Bodies over ``max_body_bytes`` (any path) are answered 413 ``{"error": ..., "limit": N}``.
+    ``readings`` not honoured by the receiver raise ``ReadingNotHonouredError`` here.
     """
+    chosen = RECEIVER.check(readings if readings is not None else Readings())
+    scheme, tolerance = chosen["SIG-1"], chosen["SIG-2"]
+    unknown_types = chosen["CODES-5"] == "accept"
     db = store if store is not None else ReceiverStore()
     draw = rng if rng is not None else random.Random()
     wall = clock if clock is not None else WallClock()
@@ -138,7 +155,8 @@ def create_app(
         signature = request.headers.get(SIGNATURE_HEADER)
         challenge = _challenge(body)
         unsigned_verification = challenge is not None and signature is None
-        if not unsigned_verification and not verify(body, signature, secret):
+        valid = verify_reading(body, signature, secret, scheme=scheme, tolerance=tolerance)
+        if not unsigned_verification and not valid:
             why = "missing signature" if signature is None else "invalid signature"
             record(request, 401, f"{why} ({len(body)} bytes, not stored)", b"")
             return JSONResponse({"error": why}, status_code=401)
@@ -147,7 +165,7 @@ def create_app(
         if challenge is not None:
             return await verification(request, body, challenge, outage is not None)
         try:
-            event = _parse(body)
+            event = _parse(body, unknown_types)
         except EventDataError as exc:
             record(request, 400, f"bad data: {exc.field}", body)
             return JSONResponse({"error": exc.message, "field": exc.field}, status_code=400)

@@ -29,6 +29,7 @@ from whsim.core.delivery import (
 )
 from whsim.core.errors import ScenarioError
 from whsim.core.policy import RetryPolicy, jitter_delay
+from whsim.core.throttle import window_key
 from whsim.sim import keyed
 from whsim.sim.scenario import Scenario
 from whsim.sim.workload import TYPE_CODE, Events, generate
@@ -206,6 +207,36 @@ def _verify(scenario: Scenario, seed: int, index: int, behaviour: Behaviour) -> 
     return str(after), took if ok else 0
 
 
+def _activations(scenario: Scenario, seed: int) -> list[tuple[str, int]]:
+    """(status, active from ms) of every webhook, in registration order."""
+    out: list[tuple[str, int]] = []
+    index = 0
+    for hook in scenario.webhooks:
+        b = scenario.behaviour(hook.receiver) if hook.status == "pending_verification" else None
+        for _ in range(hook.count):
+            out.append(_verify(scenario, seed, index, b) if b is not None else (hook.status, 0))
+            index += 1
+    return out
+
+
+def progress_from(scenario: Scenario, seed: int) -> tuple[int, ...]:
+    """The progress streams the workload is generated with (``generate(progress_from=...)``).
+
+    Under THROTTLE-2 ``per-job`` one stream, ``(0,)``. Under ``per-webhook`` every webhook keeps
+    its own window per job (:func:`whsim.core.throttle.window_key`); webhooks active from the same
+    time see the same updates, so one stream per distinct activation time of the webhooks that
+    take ``job.progress``. Verification is keyed on the seed, so this is what the plan finds.
+    """
+    if window_key(scenario.sender.readings["THROTTLE-2"], 0, 1) == 0:
+        return (0,)
+    times = {0}
+    hooks = [hook for hook in scenario.webhooks for _ in range(hook.count)]
+    for hook, (status, since) in zip(hooks, _activations(scenario, seed), strict=True):
+        if status == "active" and "job.progress" in hook.events:
+            times.add(since)
+    return tuple(sorted(times))
+
+
 def hook_count(scenario: Scenario) -> int:
     """How many webhooks ``scenario`` registers (each ``count`` of a :class:`Webhook` is one)."""
     return sum(hook.count for hook in scenario.webhooks)
@@ -233,7 +264,13 @@ def compile_plan(
     sender = scenario.sender
     policy = sender.policy()
     if events is None:
-        events = generate(scenario.workload, seed, throttle_reading=sender.throttle)
+        events = generate(
+            scenario.workload,
+            seed,
+            throttle_reading=sender.throttle,
+            progress_from=progress_from(scenario, seed),
+        )
+    cohorts = (0,) if events.audience is None else progress_from(scenario, seed)
     total = hook_count(scenario)
     lo, hi = (0, total) if hooks is None else hooks
     if not 0 <= lo <= hi <= total:
@@ -275,6 +312,10 @@ def compile_plan(
     # fan-out, event-major: for each event, its webhooks in registration order
     ok = subscribed[:, events.type.astype(np.int64)].T & active[None, :]
     ok &= events.time_ms[:, None] >= since_ms[None, :]
+    if events.audience is not None:  # per-webhook: a progress row is for its cohort only
+        cohort = np.searchsorted(np.array(cohorts, dtype=np.int64), since_ms)
+        first, last = events.audience[:, 0:1], events.audience[:, 1:2]
+        ok &= (first <= cohort[None, :]) & (cohort[None, :] < last)
     ev_idx, hook_idx = np.nonzero(ok)
     del ok
     ev_idx = ev_idx.astype(np.int64)

@@ -171,6 +171,7 @@ def simulate_sharded(
     names a directory (created) to receive the attempts table, one file per shard. ``progress``
     receives the fraction of shards merged.
     """
+    from whsim.sim.plan import progress_from
     from whsim.sim.run import prepare
     from whsim.sim.workload import generate
 
@@ -189,7 +190,12 @@ def simulate_sharded(
     if parquet is not None:
         Path(parquet).mkdir(parents=True, exist_ok=True)
         out = fspath(Path(parquet).resolve())
-    events = generate(scenario.workload, seed, throttle_reading=scenario.sender.throttle)
+    events = generate(
+        scenario.workload,
+        seed,
+        throttle_reading=scenario.sender.throttle,
+        progress_from=progress_from(scenario, seed),
+    )
     ranges = shards(scenario, len(events), shard_deliveries)
     merged: Tally | None = None
     engines: set[str] = set()

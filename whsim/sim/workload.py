@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
+from whsim.core.errors import ScenarioError
 from whsim.core.spec.events import EVENT_TYPES
 from whsim.core.throttle import throttle
 from whsim.sim.scenario import Arrival, Workload
@@ -44,7 +45,10 @@ class Events:
     """Produced events, sorted by time (ties in production order); one row per event.
 
     ``job`` and ``proposal`` are -1 where they do not apply; ``completed``/``total`` are set
-    for ``job.progress`` only.
+    for ``job.progress`` only. ``audience`` is None when every webhook sees every event (one
+    throttle window per job, THROTTLE-2 ``per-job``); under ``per-webhook`` it is ``(lo, hi)``
+    per row: the row is for the webhooks of cohorts ``lo <= c < hi`` (indices into
+    ``progress_from``; every cohort for rows other than ``job.progress``).
     """
 
     time_ms: npt.NDArray[np.int64]
@@ -53,6 +57,7 @@ class Events:
     job: npt.NDArray[np.int64]
     completed: npt.NDArray[np.int64]
     total: npt.NDArray[np.int64]
+    audience: npt.NDArray[np.int64] | None = None
 
     def __len__(self) -> int:
         return len(self.time_ms)
@@ -109,20 +114,45 @@ def arrival_times(
     return bursts[bursts < duration_ms]
 
 
-def generate(workload: Workload, seed: int, *, throttle_reading: str = "coalesce") -> Events:
-    """The events ``workload`` produces under ``seed`` (same seed, same events)."""
+def generate(
+    workload: Workload,
+    seed: int,
+    *,
+    throttle_reading: str = "coalesce",
+    progress_from: tuple[int, ...] = (0,),
+) -> Events:
+    """The events ``workload`` produces under ``seed`` (same seed, same events).
+
+    ``progress_from`` are the times webhooks become active, under THROTTLE-2 ``per-webhook``
+    (:func:`whsim.core.throttle.window_key`): webhooks active from the same time see the same
+    updates, so their per-(webhook, job) windows are equal and each such cohort gets one
+    stream, :func:`~whsim.core.throttle.throttle` from its time on (``audience`` says which).
+    A cohort active by a job's first update sees that job's whole stream, the one every webhook
+    active from 0 sees, and shares its rows.
+    ``(0,)``, the default, is one stream per job for everyone (``per-job``). ``max_events``
+    counts the events of the stream every webhook active from 0 sees.
+    """
+    if (
+        not progress_from
+        or progress_from[0] != 0
+        or list(progress_from) != sorted(set(progress_from))
+    ):
+        raise ScenarioError("must be sorted distinct times starting at 0", field="progress_from")
+    cohorts = len(progress_from) > 1
     rng = np.random.default_rng(np.random.SeedSequence([seed & (2**63 - 1), _WORKLOAD_STREAM]))
     proposals = arrival_times(workload.arrival, workload.duration_ms, rng)
     n_jobs = len(proposals) * workload.jobs_per_proposal
     fails = rng.random(n_jobs) < workload.job_failure_probability
     fail_at = rng.random(n_jobs)
-    rows: list[tuple[int, int, int, int, int, int, int]] = []  # time, order, type, prop, job, c, t
+    # time, order, type, prop, job, completed, total, audience (lo, hi)
+    rows: list[tuple[int, int, int, int, int, int, int, int, int]] = []
+    every_cohort = len(progress_from)
     order = 0
     every, length = workload.progress_every_ms, workload.job_duration_ms
     total = max(1, length // every)
     job = 0
     for p, t0 in enumerate(proposals.tolist()):
-        rows.append((t0, order, _PC, p, -1, 0, 0))
+        rows.append((t0, order, _PC, p, -1, 0, 0, 0, every_cohort))
         order += 1
         for j in range(workload.jobs_per_proposal):
             created = t0 + 1 + j  # a proposal's jobs are created one ms apart, after it
@@ -130,28 +160,47 @@ def generate(workload: Workload, seed: int, *, throttle_reading: str = "coalesce
             end = started + length
             if fails[job]:
                 end = started + int(length * float(fail_at[job]))
-            rows.append((created, order, _JC, p, job, 0, 0))
-            rows.append((started, order + 1, _JS, p, job, 0, 0))
+            rows.append((created, order, _JC, p, job, 0, 0, 0, every_cohort))
+            rows.append((started, order + 1, _JS, p, job, 0, 0, 0, every_cohort))
             order += 2
             raw = [(started + m * every, m) for m in range(1, total) if started + m * every < end]
-            for at, done in throttle(raw, end, reading=throttle_reading):
-                rows.append((at, order, _JP, p, job, done, total))
-                order += 1
+            first = raw[0][0] if raw else end
+            shared = sum(1 for since in progress_from if since <= first)
+            for c, since in enumerate(progress_from):
+                if c and c < shared:
+                    continue  # active by the first update: the stream of cohort 0
+                if since >= end:
+                    break
+                hi = shared if c == 0 else c + 1
+                for at, done in throttle(raw, end, reading=throttle_reading, since_ms=since):
+                    rows.append((at, order, _JP, p, job, done, total, c, hi))
+                    order += 1
             if fails[job]:
-                rows.append((end, order, _JF, p, job, 0, 0))
+                rows.append((end, order, _JF, p, job, 0, 0, 0, every_cohort))
                 order += 1
             else:
-                rows.append((end, order, _JD, p, job, 0, 0))
-                rows.append((end, order + 1, _DC, p, job, 0, 0))
+                rows.append((end, order, _JD, p, job, 0, 0, 0, every_cohort))
+                rows.append((end, order + 1, _DC, p, job, 0, 0, 0, every_cohort))
                 order += 2
             job += 1
     if not rows:
         empty = np.zeros(0, dtype=np.int64)
-        return Events(empty, np.zeros(0, dtype=np.int8), empty, empty, empty, empty)
+        return Events(
+            empty,
+            np.zeros(0, dtype=np.int8),
+            empty,
+            empty,
+            empty,
+            empty,
+            np.zeros((0, 2), dtype=np.int64) if cohorts else None,
+        )
     table = np.array(rows, dtype=np.int64)
     table = table[np.lexsort((table[:, 1], table[:, 0]))]
     if workload.max_events is not None:
-        table = table[: workload.max_events]
+        # count the stream seen from 0 only; a later cohort's rows up to its last event stay
+        seen = np.cumsum(table[:, 7] == 0)
+        keep = int(np.searchsorted(seen, workload.max_events)) + 1 if workload.max_events else 0
+        table = table[:keep]
     return Events(
         time_ms=np.ascontiguousarray(table[:, 0]),
         type=table[:, 2].astype(np.int8),
@@ -159,4 +208,5 @@ def generate(workload: Workload, seed: int, *, throttle_reading: str = "coalesce
         job=np.ascontiguousarray(table[:, 4]),
         completed=np.ascontiguousarray(table[:, 5]),
         total=np.ascontiguousarray(table[:, 6]),
+        audience=np.ascontiguousarray(table[:, 7:9]) if cohorts else None,
     )
