@@ -49,7 +49,7 @@ from whsim.core.delivery import (
     cancel,
 )
 from whsim.core.policy import RetryPolicy
-from whsim.core.registry import Mode
+from whsim.core.registry import Mode, WebhookStatus
 from whsim.core.signing import SIGNATURE_HEADER, signature_value
 from whsim.sender import netguard
 from whsim.sender.config import SenderConfig
@@ -62,6 +62,8 @@ log = logging.getLogger("whsim.sender")
 
 USER_AGENT = f"whsim-sender/{__version__}"
 _DRAIN_LIMIT = 64 * 1024
+VERIFYING_RECHECK_MS = 1_000
+"""While a URL change is being verified, a due attempt looks again after this (policy ms)."""
 
 
 def wall_iso(epoch_s: float | None = None) -> str:
@@ -444,6 +446,11 @@ class Dispatcher:
         if state.terminal:
             self.store.end_delivery(delivery_id, state, str(state.status), wall_iso())
             log.info("delivery %s %s %s: expired, not sent", row.id, row.event_id, row.event_type)
+            return
+        if row.webhook_status == str(WebhookStatus.PENDING_VERIFICATION):
+            # A URL change is being verified: the attempt waits for its outcome instead of being
+            # cancelled, so a retry that falls due during the handshake survives one that passes.
+            self.schedule(delivery_id, row.webhook_id, now + VERIFYING_RECHECK_MS)
             return
         if row.webhook_status != "active":
             ended = cancel(state, now, f"webhook is {row.webhook_status}, not active")
