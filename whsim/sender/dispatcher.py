@@ -391,6 +391,14 @@ class Dispatcher:
 
     # --- hooks (overridden by the test-only faults layer) --------------------------------------
 
+    def connect_mode(self) -> Mode:
+        """The mode whose address rules ``send`` applies at connect time (HTTPS-1, SSRF)."""
+        return self.config.mode
+
+    def follows_redirects(self) -> bool:
+        """Whether ``send`` follows a 3xx; never (RETRY-5: a redirect is a failed attempt)."""
+        return False
+
     async def send(
         self,
         client: httpx.AsyncClient,
@@ -406,9 +414,10 @@ class Dispatcher:
             url,
             body,
             headers,
-            mode=self.config.mode,
+            mode=self.connect_mode(),
             timeout_s=timeout_s,
             resolver=self.resolver,
+            follow_redirects=self.follows_redirects(),
         )
 
     def attempt_timeout_s(self) -> float | None:
