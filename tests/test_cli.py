@@ -33,3 +33,28 @@ def test_bad_flags_exit_2_without_traceback():
     )
     assert proc.returncode == 2
     assert "unrecognized arguments" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_reader_that_closes_early_gets_no_traceback():
+    """`whsim spec --json | head -c 100`: the command stops quietly when the pipe closes."""
+    import fcntl
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    # A one-page pipe, so whsim is still writing when the reader goes away.
+    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "whsim.cli", "spec", "--json"],
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+    )
+    os.close(write_end)
+    assert os.read(read_end, 100)
+    os.close(read_end)
+    assert proc.stderr is not None
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "Traceback" not in err, err
+    assert proc.returncode == 141

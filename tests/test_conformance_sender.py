@@ -164,7 +164,7 @@ def test_reference_sender_in_production_and_other_reading(tmp_path: Path) -> Non
     runs = {
         "production": ((("--mode", "production")), ()),
         "reading": (
-            ("--reading", "immediate-plus-five"),
+            ("--reading", "RETRY-1=immediate-plus-five"),
             ("-k", "RETRY-001 or RETRY-002 or RETRY-003"),
         ),
         # The same sender graded by the suite under that reading (--reading RETRY-1=...): pass.

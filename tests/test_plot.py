@@ -44,14 +44,6 @@ def test_latency_distribution(result):
     assert isinstance(ax, Axes) and ax.get_xscale() == "log"
 
 
-def test_loss_vs_outage_has_a_line_per_policy():
-    ax = plot.loss_vs_outage(("backoff-only", "svix"), (0, 60, 600), seed=1)
-    assert [line.get_label() for line in ax.lines] == ["backoff-only", "svix"]
-    backoff = ax.lines[0].get_ydata()
-    assert backoff[0] == 0 and backoff[-1] > backoff[1] > 0
-    assert max(ax.lines[1].get_ydata()) == 0
-
-
 def test_timeline_of_a_healthy_run_still_draws():
     ax = plot.retry_timeline(whsim.simulate("healthy", seed=0))
     assert isinstance(ax, Axes)

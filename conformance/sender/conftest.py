@@ -6,6 +6,7 @@ thread on its own path, so the timing cases overlap instead of adding up.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -96,6 +97,13 @@ def sender(
         yield target
     finally:
         target.close()
+        # The run's throwaway secrets (kit-made, one per webhook, deleted above), so the trace
+        # the listener writes can be graded offline exactly as this run graded it.
+        if whsim_settings.report is not None:
+            whsim_settings.report.mkdir(parents=True, exist_ok=True)
+            (whsim_settings.report / "trace-secrets.json").write_text(
+                json.dumps(target.secrets, indent=1), encoding="utf-8"
+            )
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -161,6 +161,9 @@ class SenderTarget:
         self.policy = RetryPolicy.seed(self.reading)
         self.trigger = Trigger(trigger, self)
         self.created: list[str] = []
+        self.secrets: dict[str, str] = {}
+        """Endpoint URL (as the kit's listener records it) -> the secret registered for it: what
+        ``whsim check trace.jsonl --secrets trace-secrets.json`` needs to grade the same run."""
 
     def close(self) -> None:
         for webhook_id in list(self.created):
@@ -278,6 +281,8 @@ class SenderTarget:
         path = listener.path(name, responder)
         secret = self.secret()
         url = listener.url(path) if listener is not self.listener else self.register_url(path)
+        with self._lock:
+            self.secrets[listener.url(path)] = secret
         body = {"url": url, "events": events or list(EVENT_TYPES), "secret": secret}
         ex = self.call(case, "POST", "/api/webhooks", body, note=f"register ({name})")
         doc = _json(ex.response.body)

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from whsim.sim.results import SimResult
-    from whsim.sim.scenario import Scenario
 
 __all__ = [
     "OUTCOME_COLOURS",
@@ -26,7 +25,6 @@ __all__ = [
     "attempts_per_second",
     "delivery_age",
     "latency_distribution",
-    "loss_vs_outage",
     "outage_loss",
     "overview",
     "retry_timeline",
@@ -283,67 +281,6 @@ def latency_distribution(result: SimResult, *, ax: Axes | None = None) -> Axes:
     ax.set_xlabel("time from event to delivery (ms)")
     ax.set_ylabel("deliveries")
     ax.set_title(f"{result.scenario.name}: delivery latency ({len(ttd)} delivered)")
-    return ax
-
-
-def _outage_scenario(outage_ms: int, policy: str, base: Scenario | None) -> Scenario:
-    from whsim.core.behaviours import Behaviour, Latency, Outage
-    from whsim.sim.scenario import Arrival, Scenario, Sender, Webhook, Workload
-
-    start = 600_000
-    receiver = Behaviour(
-        "outage",
-        latency=Latency("uniform", 20, 120),
-        outages=(Outage(start, start + outage_ms, "down"),) if outage_ms > 0 else (),
-    )
-    if base is None:
-        return Scenario(
-            name="loss-vs-outage",
-            webhooks=(Webhook("wh", "outage"),),
-            receivers=(receiver,),
-            sender=Sender(retry=policy),
-            workload=Workload(
-                duration_ms=start + outage_ms + 600_000, arrival=Arrival("poisson", 0.2)
-            ),
-        )
-    from dataclasses import replace
-
-    hooks = tuple(replace(h, receiver="outage") for h in base.webhooks)
-    others = tuple(r for r in base.receivers if r.name != "outage")
-    return base.replace(
-        webhooks=hooks, receivers=(*others, receiver), sender=replace(base.sender, retry=policy)
-    )
-
-
-def loss_vs_outage(
-    policies: Sequence[str] = ("immediate-counts", "backoff-only", "outpost", "svix"),
-    outages_s: Sequence[float] = (0, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200),
-    *,
-    seed: int = 0,
-    base: Scenario | None = None,
-    ax: Axes | None = None,
-) -> Axes:
-    """Share of deliveries lost against the length of a receiver outage, one line per policy.
-
-    Each point is one simulation: the receiver refuses connections for the outage's length,
-    starting 10 min in (``base`` supplies webhooks, sender and workload if given). Every policy
-    sees the same workload and the same random failures (one seed).
-    """
-    from whsim.sim.run import simulate
-
-    ax = _axes(ax)
-    xs = [max(float(s), 1.0) for s in outages_s]
-    for policy in policies:
-        ys = []
-        for s in outages_s:
-            result = simulate(_outage_scenario(int(s * 1000), policy, base), seed=seed)
-            ys.append(100.0 * float(result.summary["loss_rate"]))
-        ax.plot(xs, ys, marker="o", label=policy)
-    ax.set_xscale("log")
-    ax.set_xlabel("outage length (s)")
-    ax.set_ylabel("deliveries lost (%)")
-    ax.set_title(f"loss against outage length (seed {seed})")
-    ax.legend(fontsize=8)
     return ax
 
 

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from whsim.commands.readings import add_reading_flags, readings_from_args
+from whsim.core.errors import SpecInputError
 from whsim.core.spec.clauses import reading_names
 
 
@@ -43,12 +45,7 @@ def register(subparsers: Any) -> None:
         default="development",
         help="production: https only, no private/loopback/metadata addresses",
     )
-    parser.add_argument(
-        "--reading",
-        choices=reading_names("RETRY-1"),
-        default="backoff-only",
-        help="reading of the retry clause RETRY-1 (see `whsim spec --area RETRY`)",
-    )
+    add_reading_flags(parser)
     parser.add_argument(
         "--time-scale",
         type=float,
@@ -100,15 +97,19 @@ def run(
             file=sys.stderr,
         )
         return 2
-    config = SenderConfig(
-        db_path=Path(args.db),
-        mode=args.mode,
-        reading=args.reading,
-        time_scale=args.time_scale,
-        max_in_flight=args.max_in_flight,
-        max_per_endpoint=args.max_per_endpoint,
-        synchronous=args.sqlite_synchronous,
-    )
+    try:
+        config = SenderConfig(
+            db_path=Path(args.db),
+            mode=args.mode,
+            readings=readings_from_args(_upgrade_old_readings(args)),
+            time_scale=args.time_scale,
+            max_in_flight=args.max_in_flight,
+            max_per_endpoint=args.max_per_endpoint,
+            synchronous=args.sqlite_synchronous,
+        )
+    except SpecInputError as exc:  # an unknown or unhonoured reading, a bad limit: one line
+        print(f"whsim sender: error: {exc}", file=sys.stderr)
+        return 2
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.basicConfig(
         level=args.log_level.upper(),
@@ -135,7 +136,7 @@ def run(
     def ready() -> None:
         print(
             f"whsim sender: listening on http://{host}:{port} (mode={config.mode}, "
-            f"reading={config.reading}, time-scale={config.time_scale:g}, db={config.db_path})",
+            f"readings={config.readings}, time-scale={config.time_scale:g}, db={config.db_path})",
             flush=True,
         )
 
@@ -145,6 +146,23 @@ def run(
     finally:
         sock.close()
     return 0 if started else 1
+
+
+def _upgrade_old_readings(args: argparse.Namespace) -> argparse.Namespace:
+    """Accept the old ``--reading NAME`` (a RETRY-1 name) as ``--reading RETRY-1=NAME``, with a
+    deprecation notice on stderr; it goes in a later release."""
+    old = reading_names("RETRY-1")
+    texts = []
+    for text in args.reading or ():
+        if "=" not in text and text in old:
+            print(
+                f"whsim sender: warning: --reading {text} is deprecated; "
+                f"use --reading RETRY-1={text}",
+                file=sys.stderr,
+            )
+            text = f"RETRY-1={text}"
+        texts.append(text)
+    return argparse.Namespace(**{**vars(args), "reading": texts})
 
 
 def _stop_quietly() -> None:

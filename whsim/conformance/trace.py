@@ -32,10 +32,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_LINE",
+    "UNPARSED",
     "Attempt",
     "TraceMeta",
     "attempt_row",
     "from_frame",
+    "parse_body",
     "read_har",
     "read_jsonl",
     "read_trace",
@@ -47,6 +49,9 @@ MAX_LINE: Final = 4 << 20
 """Longest JSONL line read (4 MiB): a longer one is refused, not buffered."""
 
 FORMAT_VERSION: Final = 1
+
+UNPARSED: Final = object()
+"""The :attr:`Attempt.doc` of an attempt whose body no reader parsed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +69,17 @@ class Attempt:
     error: str | None
     event_id: str | None = None
     wall_ms: int | None = None
+    doc: object = dataclasses.field(default=UNPARSED, compare=False, repr=False)
+    """The body parsed as JSON when a reader already did (None: not JSON), so a grader does
+    not parse a million bodies twice; :data:`UNPARSED` when no reader looked."""
 
     def header(self, name: str) -> str | None:
         """A request header by name, matched case-insensitively (tools differ in case)."""
         lowered = name.lower()
-        return next((v for k, v in self.headers if k.lower() == lowered), None)
+        for k, v in self.headers:
+            if k.lower() == lowered:
+                return v
+        return None
 
     @property
     def answer(self) -> str:
@@ -153,15 +164,20 @@ def _wall_ms(text: str, where: str, key: str) -> int:
     return round(moment.timestamp() * 1000)
 
 
-def _id_of(body: bytes, headers: tuple[tuple[str, str], ...]) -> str | None:
+def parse_body(body: bytes) -> object:
+    """The body as JSON when it looks like a JSON object or array, else None."""
+    if body[:1] not in (b"{", b"[", b" "):
+        return None
+    try:
+        return json.loads(body.decode("utf-8"))  # str: json skips its encoding sniffing
+    except ValueError:  # UnicodeDecodeError is one
+        return None
+
+
+def _id_of(doc: object, headers: tuple[tuple[str, str], ...]) -> str | None:
     """The event id a receiver would dedupe on: the body's ``id``, else ``X-Webhook-Id``."""
-    if body[:1] == b"{":
-        try:
-            doc = json.loads(body)
-        except ValueError:
-            doc = None
-        if isinstance(doc, dict) and isinstance(doc.get("id"), str):
-            return str(doc["id"])
+    if isinstance(doc, dict) and isinstance(doc.get("id"), str):
+        return str(doc["id"])
     return next((v for k, v in headers if k.lower() == "x-webhook-id"), None)
 
 
@@ -200,10 +216,13 @@ def attempt_row(doc: object, where: str, index: int) -> Attempt:
         raise _where_fail(where, "status", f"must be an HTTP status 100..599, got {status}")
     if error is not None and status is None and error not in NETWORK_ERRORS:
         raise _where_fail(where, "error", f"must be one of {', '.join(NETWORK_ERRORS)}")
-    event_id = _text(doc, "event_id", where, required=False) or _id_of(body, headers)
+    parsed = parse_body(body)
+    event_id = _text(doc, "event_id", where, required=False) or _id_of(parsed, headers)
     started = _text(doc, "started", where, required=False)
     wall = _wall_ms(started, where, "started") if started else None
-    return Attempt(index, url, method, headers, body, start, end, status, error, event_id, wall)
+    return Attempt(
+        index, url, method, headers, body, start, end, status, error, event_id, wall, parsed
+    )
 
 
 def _meta(doc: Mapping[str, Any], where: str) -> TraceMeta:
@@ -241,8 +260,8 @@ def read_jsonl(
             if not line.strip():
                 continue
             try:
-                doc = json.loads(line)
-            except (ValueError, UnicodeDecodeError) as exc:
+                doc = json.loads(line.decode("utf-8"))
+            except ValueError as exc:  # UnicodeDecodeError is one
                 raise TraceError(f"not valid JSON ({exc})", where=where) from None
             if isinstance(doc, dict) and "whsim_trace" in doc:
                 if meta is not None:
@@ -295,8 +314,20 @@ def _har_entry(entry: object, n: int) -> Attempt:
         error = "timeout" if "timeout" in why or "timed out" in why else "connect"
     start_ns = wall * 1_000_000
     end_ns = start_ns + round(float(total) * 1_000_000)
+    parsed = parse_body(body)
     return Attempt(
-        n, url, method, headers, body, start_ns, end_ns, status, error, _id_of(body, headers), wall
+        n,
+        url,
+        method,
+        headers,
+        body,
+        start_ns,
+        end_ns,
+        status,
+        error,
+        _id_of(parsed, headers),
+        wall,
+        parsed,
     )
 
 

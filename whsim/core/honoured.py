@@ -28,6 +28,7 @@ __all__ = [
     "EXPLORE",
     "RECEIVER",
     "RECEIVER_SUITE",
+    "SENDER",
     "SENDER_SUITE",
     "SIMULATE",
     "TOOLS",
@@ -118,6 +119,11 @@ _SIM_READINGS: Final = (
 )  # fmt: skip
 SIMULATE: Final = declare("whsim simulate", *_SIM_READINGS, policy=True)
 EXPLORE: Final = declare("whsim explore", *_SIM_READINGS, policy=True)  # runs the simulator
+_SENDER_READINGS: Final = (
+    "RETRY-1", "RETRY-2", "RETRY-3", "RETRY-4", "EXPIRY-1", "CODES-1", "VERIFY-2", "VERIFY-3",
+    "VERIFY-4", "VERIFY-5", "REG-4", "REG-6", "HTTPS-1", "SIG-1",
+)  # fmt: skip
+SENDER: Final = declare("whsim sender", *_SENDER_READINGS, policy=True)  # checked in SenderConfig
 RECEIVER: Final = declare(
     "whsim receiver", "SIG-1", "SIG-2", "CODES-5", "EVENT-9", "VERIFY-5"
 )  # EVENT-9, VERIFY-5: the sender's choice, both handled by the same code (receiver/app.py)

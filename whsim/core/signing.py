@@ -26,6 +26,7 @@ __all__ = [
     "SIGNATURE_HEADER",
     "STANDARD_TOLERANCE_S",
     "sign",
+    "signature_value",
     "standard_headers",
     "standard_secret",
     "standard_sign",
@@ -44,7 +45,19 @@ _HEX_DIGITS: Final = frozenset("0123456789abcdef")
 
 def sign(body: bytes, secret: str) -> str:
     """The guide's ``X-Webhook-Signature`` value: lowercase hex HMAC-SHA256 of the raw body."""
-    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return hmac.digest(secret.encode("utf-8"), body, "sha256").hex()  # one-shot C HMAC
+
+
+def signature_value(body: bytes, secret: str, reading: str | None = None) -> str:
+    """The ``X-Webhook-Signature`` header a sender sends under a reading of SIG-1.
+
+    ``bare-hex`` (default) is :func:`sign`; ``sha256-prefix`` is ``"sha256=" + sign(...)``, as
+    GitHub sends it.
+    """
+    digest = sign(body, secret)
+    if resolve_reading("SIG-1", reading) == "sha256-prefix":
+        return "sha256=" + digest
+    return digest
 
 
 def verify(body: bytes, signature: str | None, secret: str) -> bool:

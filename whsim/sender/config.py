@@ -6,12 +6,13 @@ Test-only fault switches are not settings of the product: they live in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from whsim.core.errors import SpecInputError
+from whsim.core.honoured import SENDER
+from whsim.core.readings import Readings
 from whsim.core.registry import Mode
-from whsim.core.spec.clauses import resolve_reading
 
 __all__ = ["SenderConfig"]
 
@@ -26,11 +27,18 @@ class SenderConfig:
     wall seconds, or a timeout) share at most ``max_slow_in_flight`` of them (default: half),
     see :mod:`whsim.sender.isolation`. ``synchronous`` is SQLite's durability setting (FULL: an
     acknowledged event survives a power cut; NORMAL: only a process crash).
+
+    ``readings`` are the readings the sender follows; they are checked against
+    :data:`whsim.core.honoured.SENDER` here, so a reading the sender does not implement is
+    refused (:class:`~whsim.core.errors.ReadingNotHonouredError`) before anything starts.
+    ``reading`` is a shorthand for ``RETRY-1`` (kept for the Python API); after construction it
+    holds the RETRY-1 reading in force (None under a vendor ``--policy``).
     """
 
     db_path: Path = Path("whsim-sender.db")
     mode: Mode = Mode.DEVELOPMENT
-    reading: str = "backoff-only"
+    readings: Readings = field(default_factory=Readings)
+    reading: str | None = None
     time_scale: float = 1.0
     timeout_s: float = 5.0
     verify_timeout_s: float = 5.0
@@ -45,7 +53,16 @@ class SenderConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", Mode(self.mode))
         object.__setattr__(self, "db_path", Path(self.db_path))
-        resolve_reading("RETRY-1", self.reading)
+        readings = self.readings
+        if not isinstance(readings, Readings):
+            raise SpecInputError("readings must be a whsim.Readings value", field="readings")
+        if self.reading is not None and readings["RETRY-1"] != self.reading:
+            readings = readings.with_reading("RETRY-1", self.reading)
+        SENDER.check(readings)
+        object.__setattr__(self, "readings", readings)
+        object.__setattr__(
+            self, "reading", readings["RETRY-1"] if readings.policy is None else None
+        )
         if not self.time_scale > 0:
             raise SpecInputError("time scale must be positive", field="time_scale")
         if self.max_in_flight < 1 or self.max_per_endpoint < 1:

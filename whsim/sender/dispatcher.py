@@ -50,7 +50,7 @@ from whsim.core.delivery import (
 )
 from whsim.core.policy import RetryPolicy
 from whsim.core.registry import Mode, WebhookStatus
-from whsim.core.signing import SIGNATURE_HEADER, sign
+from whsim.core.signing import SIGNATURE_HEADER, signature_value
 from whsim.sender import netguard
 from whsim.sender.config import SenderConfig
 from whsim.sender.isolation import Circuit, Lanes, LanesClosed
@@ -391,6 +391,14 @@ class Dispatcher:
 
     # --- hooks (overridden by the test-only faults layer) --------------------------------------
 
+    def connect_mode(self) -> Mode:
+        """The mode whose address rules ``send`` applies at connect time (HTTPS-1, SSRF)."""
+        return self.config.mode
+
+    def follows_redirects(self) -> bool:
+        """Whether ``send`` follows a 3xx; never (RETRY-5: a redirect is a failed attempt)."""
+        return False
+
     async def send(
         self,
         client: httpx.AsyncClient,
@@ -406,9 +414,10 @@ class Dispatcher:
             url,
             body,
             headers,
-            mode=self.config.mode,
+            mode=self.connect_mode(),
             timeout_s=timeout_s,
             resolver=self.resolver,
+            follow_redirects=self.follows_redirects(),
         )
 
     def attempt_timeout_s(self) -> float | None:
@@ -420,13 +429,13 @@ class Dispatcher:
         return outcome.status, outcome.error
 
     def request(self, row: DeliveryRow, number: int) -> tuple[bytes, dict[str, str]]:
-        """The exact bytes and headers of attempt ``number``: stored bytes, signed (SIG-1)."""
+        """The exact bytes and headers of attempt ``number``: stored bytes, signed per SIG-1."""
         return row.body, {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
             "X-Webhook-Id": row.event_id,
             "X-Webhook-Attempt": str(number),
-            SIGNATURE_HEADER: sign(row.body, row.secret),
+            SIGNATURE_HEADER: signature_value(row.body, row.secret, self.config.readings["SIG-1"]),
         }
 
     # --- one attempt ---------------------------------------------------------------------------

@@ -22,7 +22,6 @@ import sys
 from collections.abc import Mapping
 from typing import Any, Final
 
-import httpx
 from starlette.applications import Starlette
 
 from whsim.core.errors import UnknownReadingError
@@ -34,7 +33,7 @@ from whsim.core.throttle import WINDOW_MS, ThrottleState
 from whsim.sender import netguard
 from whsim.sender.app import create_app
 from whsim.sender.config import SenderConfig
-from whsim.sender.dispatcher import Dispatcher, Outcome, post, wall_iso
+from whsim.sender.dispatcher import Dispatcher, Outcome, wall_iso
 from whsim.sender.service import Sender
 from whsim.sender.source import EventSource
 from whsim.sender.store import DeliveryRow, WebhookRow
@@ -117,25 +116,11 @@ class FaultyDispatcher(Dispatcher):
 
     faults: frozenset[str] = frozenset()
 
-    async def send(
-        self,
-        client: httpx.AsyncClient,
-        url: str,
-        body: bytes,
-        headers: Mapping[str, str],
-        *,
-        timeout_s: float | None,
-    ) -> Outcome:
-        return await post(
-            client,
-            url,
-            body,
-            headers,
-            mode=Mode.DEVELOPMENT if "ssrf" in self.faults else self.config.mode,
-            timeout_s=timeout_s,
-            resolver=self.resolver,
-            follow_redirects="follow-redirects" in self.faults,
-        )
+    def connect_mode(self) -> Mode:
+        return Mode.DEVELOPMENT if "ssrf" in self.faults else super().connect_mode()
+
+    def follows_redirects(self) -> bool:
+        return "follow-redirects" in self.faults
 
     def attempt_timeout_s(self) -> float | None:
         return None if "no-timeout" in self.faults else super().attempt_timeout_s()

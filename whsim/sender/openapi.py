@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from whsim import __version__
-from whsim.core.policy import NETWORK_ERRORS, RetryPolicy
+from whsim.core.policy import NETWORK_ERRORS
 from whsim.core.registry import MAX_URL_LENGTH, SECRET_MAX, SECRET_MIN, WebhookStatus
 from whsim.core.spec.clauses import reading_names
 from whsim.core.spec.events import ENVELOPE_SCHEMA, EVENT_TYPES, TEST_EVENT_TYPE, data_schema
@@ -386,7 +386,16 @@ def _meta_schema() -> Schema:
         "required": ["mode", "reading", "time_scale", "version"],
         "properties": {
             "mode": {"enum": ["development", "production"]},
-            "reading": {"enum": list(reading_names("RETRY-1"))},
+            "reading": {
+                "enum": [*reading_names("RETRY-1"), None],
+                "description": "the RETRY-1 reading (null under a vendor policy)",
+            },
+            "readings": {
+                "type": "object",
+                "additionalProperties": _STR,
+                "description": "the reading in force of every ambiguous clause",
+            },
+            "policy": {"type": ["string", "null"], "description": "a vendor's retry policy"},
             "time_scale": {"type": "number"},
             "version": _STR,
             "retry": {"type": "object"},
@@ -669,7 +678,7 @@ def _outgoing_webhook() -> Schema:
 
 def description(config: SenderConfig) -> str:
     """The document's ``info.description``: how delivery and verification behave under ``config``."""
-    policy = RetryPolicy.seed(config.reading)
+    policy = config.readings.retry_policy()
     offsets = ", ".join(f"{o:g}" for o in policy.attempt_offsets())
     return f"""The Proposal Generator webhook service of the guide, over real HTTP.
 
@@ -677,8 +686,8 @@ Delivery: every event is stored with one delivery per subscribed active webhook 
 transaction, then POSTed as its exact serialized bytes with `Content-Type: application/json`
 and `X-Webhook-Signature` (hex HMAC-SHA256 of the raw body with the webhook's secret, SIG-1),
 plus `X-Webhook-Id` (the event id) and `X-Webhook-Attempt`. Attempts time out after 5 s of wall
-time (TIMEOUT-2), never follow redirects (RETRY-5), and are retried per RETRY-1 reading
-`{config.reading}`: attempts at {offsets} s of policy time when every attempt fails at once,
+time (TIMEOUT-2), never follow redirects (RETRY-5), and are retried per the readings
+`{config.readings}` (GET /api/meta lists them all): attempts at {offsets} s of policy time when every attempt fails at once,
 backoff counted from the end of the failed attempt (RETRY-3), no jitter (RETRY-4). Retried:
 5xx, 408, 429 and network errors; other answers end the delivery (RETRY-2 '5xx-and-network').
 Any 2xx is success (CODES-1). Events older than 24 h of policy time when due are dropped and

@@ -32,7 +32,7 @@ from whsim.core.registry import (
     validate_registration,
     validate_update,
 )
-from whsim.core.signing import SIGNATURE_HEADER, sign
+from whsim.core.signing import SIGNATURE_HEADER, signature_value
 from whsim.core.spec.events import (
     TEST_EVENT_TYPE,
     Event,
@@ -119,8 +119,8 @@ class Sender:
         await self.store.durable.sync()
 
     def retry_policy(self) -> RetryPolicy:
-        """The retry policy deliveries follow (the RETRY-1 reading of the config)."""
-        return RetryPolicy.seed(self.config.reading)
+        """The retry policy deliveries follow (RETRY-1..4, EXPIRY-1, CODES-1 or a vendor policy)."""
+        return self.config.readings.retry_policy()
 
     def make_dispatcher(self) -> Dispatcher:
         return Dispatcher(self.store, self.clock, self.policy, self.config, resolver=self.resolver)
@@ -144,6 +144,7 @@ class Sender:
         return {
             "mode": str(self.config.mode),
             "reading": self.config.reading,
+            **self.config.readings.as_dict(),  # "readings": every clause's reading in force; "policy"
             "time_scale": self.config.time_scale,
             "version": __version__,
             "retry": {
@@ -214,23 +215,23 @@ class Sender:
             return
 
     async def verify(self, url: str, secret: str) -> tuple[WebhookStatus | None, dict[str, Any]]:
-        """Run the challenge handshake (VERIFY-1, signed per VERIFY-5).
+        """Run the challenge handshake (VERIFY-1), signed per VERIFY-5 and SIG-1.
 
-        The status is None when the registration is to be refused (VERIFY-3).
+        The answer is judged per VERIFY-2; the status follows VERIFY-3 and is None when the
+        registration is to be refused.
         """
+        r = self.config.readings
         checked_at = wall_iso()
         challenge = secrets.token_urlsafe(32)
         body = verification_body(challenge)
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            SIGNATURE_HEADER: sign(body, secret),
-        }
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        if r["VERIFY-5"] == "signed":
+            headers[SIGNATURE_HEADER] = signature_value(body, secret, r["SIG-1"])
         outcome = await self.send(url, body, headers, timeout_s=self.config.verify_timeout_s)
-        ok, why = challenge_accepted(challenge, outcome.status, outcome.body)
+        ok, why = challenge_accepted(challenge, outcome.status, outcome.body, r["VERIFY-2"])
         if outcome.error is not None:
             why = f"{outcome.error}: {outcome.detail}"
-        status = status_after_verification(ok)
+        status = status_after_verification(ok, r["VERIFY-3"])
         info = {
             "checked_at": checked_at,
             "result": "passed" if ok else "failed",
@@ -244,7 +245,13 @@ class Sender:
 
     async def create_webhook(self, body: object) -> dict[str, Any]:
         """``POST /api/webhooks``: validate, verify (synchronously, VERIFY-1), store."""
-        reg = validate_registration(body, self.validation_mode(body))
+        r = self.config.readings
+        reg = validate_registration(
+            body,
+            self.validation_mode(body),
+            events_reading=r["REG-6"],
+            https_reading=r["HTTPS-1"],
+        )
         await self.check_addresses(reg.url)
         status, info = await self.verify(reg.url, reg.secret)
         if status is None:
@@ -268,7 +275,14 @@ class Sender:
     async def update_webhook(self, webhook_id: str, body: object) -> dict[str, Any]:
         """``PUT``: partial update (REG-4); a new URL, or any URL while not active, re-verifies."""
         self._hook(webhook_id)
-        changes = validate_update(body, self.validation_mode(body))
+        r = self.config.readings
+        changes = validate_update(
+            body,
+            self.validation_mode(body),
+            put_reading=r["REG-4"],
+            events_reading=r["REG-6"],
+            https_reading=r["HTTPS-1"],
+        )
         async with self._locks[webhook_id]:
             hook = stored = self._hook(webhook_id)
             url = str(changes.get("url", hook.url))
@@ -279,7 +293,7 @@ class Sender:
             reverify = "url" in changes and (url != hook.url or hook.status != "active")
             if reverify:
                 await self.check_addresses(url)
-                waiting = status_after_url_change(WebhookStatus(hook.status))
+                waiting = status_after_url_change(WebhookStatus(hook.status), r["VERIFY-4"])
                 hook = dataclasses.replace(hook, url=url, status=str(waiting))
                 self.store.save_webhook(hook)
                 if waiting is WebhookStatus.PENDING_VERIFICATION:

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Final
 
 from whsim.core.errors import UnknownReadingError
+from whsim.core.spec.events import EVENT_TYPES
 
 __all__ = [
     "CHECKERS",
@@ -322,18 +323,7 @@ _CLAUSES: Final[tuple[Clause, ...]] = (
             SND,
             ("sender-suite", "receiver-suite", "property"),
         )
-        for n, t in enumerate(
-            (
-                "job.created",
-                "job.started",
-                "job.progress",
-                "job.completed",
-                "job.failed",
-                "document.created",
-                "proposal.created",
-            ),
-            start=2,
-        )
+        for n, t in enumerate(EVENT_TYPES, start=2)
     ),
     _c(
         "EVENT-9",

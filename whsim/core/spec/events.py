@@ -124,7 +124,11 @@ _DATA_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
     },
 }
 
-_TIMESTAMP_RE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$"
+# ASCII digits and nothing after the Z: Python's ``\d`` also matches other scripts' digits and
+# its ``$`` matches before a final newline, so jsonschema (Python ``re``) accepted
+# "...Z\n" and "２０２５-..." which fastjsonschema and ECMA-262 refuse, and which
+# ``datetime.fromisoformat`` then failed on. ``(?!\n)`` is ECMA-262 too: the schema stays portable.
+_TIMESTAMP_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z(?!\n)$"
 
 ENVELOPE_SCHEMA: Final[dict[str, Any]] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
