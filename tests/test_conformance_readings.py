@@ -81,7 +81,7 @@ def test_tolerant_still_fails_a_receiver_that_accepts_a_wrong_digest(tmp_path: P
             "whsim conformance receiver does not honour RETRY-1=immediate-counts",
         ),
         (["sender", "--policy", "svix"], "whsim conformance sender does not take a vendor policy"),
-        (["sender", "--reading", "immediate-plus-five"], "CLAUSE=NAME"),
+        (["receiver", "--secret", "s", "--reading", "immediate-plus-five"], "CLAUSE=NAME"),
     ],
 )
 def test_a_reading_a_suite_does_not_implement_is_refused_by_name(
@@ -115,3 +115,16 @@ def test_spec_tools_lists_each_suite_with_its_readings() -> None:
     assert rows[("RETRY-1", "immediate-plus-five")]["whsim conformance sender"] == "honours"
     assert RECEIVER_SUITE.honours("CODES-5", "reject-400")
     assert not SENDER_SUITE.policy and not RECEIVER_SUITE.policy
+
+
+def test_the_sender_suites_old_reading_flag_still_works_with_a_notice(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # --reading NAME meant RETRY-1=NAME before; it still does (the URL is unreachable: exit 2
+    # after the readings were accepted).
+    assert (
+        main(["conformance", "sender", "http://127.0.0.1:1/", "--reading", "immediate-plus-five"])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "use --reading RETRY-1=immediate-plus-five" in err and "cannot reach" in err

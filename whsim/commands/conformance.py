@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from whsim.commands.readings import add_reading_flags, readings_from_args
+from whsim.commands.readings import add_reading_flags, readings_from_args, upgrade_old_readings
 
 
 def register(subparsers: Any) -> None:
@@ -127,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
     from whsim.core.honoured import RECEIVER_SUITE, SENDER_SUITE
 
     suite = RECEIVER_SUITE if args.role == "receiver" else SENDER_SUITE
+    if args.role == "sender":  # the sender suite's old --reading NAME meant RETRY-1=NAME
+        args = upgrade_old_readings(args, "whsim conformance sender")
     readings = suite.check(readings_from_args(args))
     sender: list[str] = []
     if args.role == "sender":
