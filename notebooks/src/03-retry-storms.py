@@ -19,7 +19,7 @@
 # %% parameters
 POLICY = "backoff-only"  # the guide's reading the jitter kinds are compared on
 IMMEDIATE = "immediate-plus-five"  # the same schedule with an immediate retry first
-JITTERS = ["none", "full", "equal", "proportional", "decorrelated"]  # the first is the baseline
+JITTERS = None  # RETRY-4 readings to compare (None: every one the clause lists); "none" is the baseline
 SEEDS = 10  # seeds per configuration (median and 5-95 % band)
 RATE_PER_S = 2.0  # events per second (Poisson)
 PER_S = 10  # the receiver's capacity, attempts per second
@@ -41,6 +41,11 @@ import whsim
 from whsim.analysis import plot
 from whsim.sim import sweep
 from whsim.sim.contention import contention_sweep
+
+# The jitter kinds are the readings of RETRY-4 in the clause registry, not a list of our own.
+RETRY_4 = next(c for c in whsim.clauses() if c.id == "RETRY-4")
+JITTERS = JITTERS or [r.name for r in RETRY_4.readings]
+assert JITTERS[0] == "none", "the baseline (no jitter) comes first"
 
 # %%
 shape = dict(rate_per_s=RATE_PER_S, per_s=PER_S, recover_below=RECOVER_BELOW, duration_s=DURATION_S)
