@@ -296,9 +296,29 @@ def _refused(run: Run) -> None:
 
 
 def _retried(got: list[Arrival]) -> bool:
-    """A dropped delivery and a later arrival with the same event id."""
-    dropped = {a.event_id for a in got if a.dropped and a.event_id}
-    return any(not a.dropped and a.event_id in dropped for a in got)
+    """A dropped delivery and a later arrival of the same event (:func:`same_event`)."""
+    return any(
+        same_event(d, r) and r.t_headers_ns > d.t_headers_ns
+        for d in got
+        if d.dropped
+        for r in got
+        if not r.dropped
+    )
+
+
+def _sans_id(a: Arrival) -> object:
+    doc = a.json()
+    return {k: v for k, v in doc.items() if k != "id"} if isinstance(doc, dict) else a.body
+
+
+def same_event(a: Arrival, b: Arrival) -> bool:
+    """Whether ``b`` is another attempt of ``a``'s event: the same event id, or, when the ids
+    differ or are missing (a sender that re-ids retries, EVENT-9's business, or reading no-id),
+    the same envelope but for the id (type, timestamp and data: a different event that happens
+    to arrive later differs in those)."""
+    if a.event_id is not None and a.event_id == b.event_id:
+        return True
+    return _sans_id(a) == _sans_id(b)
 
 
 def _redirect(run: Run) -> None:
