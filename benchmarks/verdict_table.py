@@ -35,6 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
 SECRET = "s3cret-for-tests"
 OUTCOMES = ("fail", "non-strict", "error", "untestable", "blocked")
+NEUTRAL_CWD = tempfile.gettempdir()
+"""Where every process of a run starts: ``python -m``/``-c`` put the working directory first on
+``sys.path``, so started from a checkout they would import its ``whsim`` instead of ``--kit``."""
 
 
 def kit_env(kit: Path | None) -> dict[str, str]:
@@ -133,6 +136,7 @@ def serve_receiver(name: str, env: dict[str, str]) -> Iterator[str]:
         stdout=subprocess.PIPE,
         text=True,
         env=env,
+        cwd=NEUTRAL_CWD,
     )
     try:
         assert proc.stdout is not None
@@ -173,6 +177,7 @@ def grade_receiver(name: str, env: dict[str, str]) -> dict[str, Any]:
             capture_output=True,
             text=True,
             env=env,
+            cwd=NEUTRAL_CWD,
             timeout=900,
             check=False,
         )
@@ -192,12 +197,14 @@ def grade_receiver(name: str, env: dict[str, str]) -> dict[str, Any]:
 @contextmanager
 def sender_process(tmp: Path, env: dict[str, str], faults: str, args: list[str]) -> Iterator[str]:
     env = dict(env, WHSIM_SENDER_FAULTS=faults)
+    # Since issue 12 the faults live in the test-only whsim.sender.faults (its own entry point);
+    # an older kit's production sender read WHSIM_SENDER_FAULTS itself.
+    entry = ["whsim.sender.faults"] if faults and _has_faults_module(env) else ["whsim", "sender"]
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "whsim",
-            "sender",
+            *entry,
             "--port",
             "0",
             "--db",
@@ -212,6 +219,7 @@ def sender_process(tmp: Path, env: dict[str, str], faults: str, args: list[str])
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
+        cwd=NEUTRAL_CWD,
     )
     lines: queue.Queue[str] = queue.Queue()
 
@@ -254,6 +262,7 @@ def foreign_sender(name: str, env: dict[str, str]) -> Iterator[str]:
         stdout=subprocess.PIPE,
         text=True,
         env=env,
+        cwd=NEUTRAL_CWD,
     )
     try:
         assert proc.stdout is not None
@@ -271,12 +280,33 @@ def foreign_sender(name: str, env: dict[str, str]) -> Iterator[str]:
             proc.wait(10)
 
 
+_FAULTS_PROBE = """
+try:
+    from whsim.sender.faults import FAULTS
+except ImportError:
+    from whsim.sender.config import FAULTS
+print(','.join(FAULTS))
+"""
+
+
+def _has_faults_module(env: dict[str, str]) -> bool:
+    probe = subprocess.run(
+        [sys.executable, "-c", "import whsim.sender.faults"],
+        env=env,
+        cwd=NEUTRAL_CWD,
+        capture_output=True,
+        check=False,
+    )
+    return probe.returncode == 0
+
+
 def sender_corpus(env: dict[str, str]) -> list[str]:
     probe = subprocess.run(
-        [sys.executable, "-c", "from whsim.sender.config import FAULTS; print(','.join(FAULTS))"],
+        [sys.executable, "-c", _FAULTS_PROBE],
         capture_output=True,
         text=True,
         env=env,
+        cwd=NEUTRAL_CWD,
         check=True,
     )
     names = ["reference", *(f"fault:{f}" for f in probe.stdout.strip().split(",") if f)]
@@ -318,10 +348,12 @@ def grade_sender(name: str, env: dict[str, str]) -> dict[str, Any]:
                     "-q",
                     "--seed",
                     "7",
+                    *(["--trigger", "none"] if name.startswith("foreign:") else []),
                 ],
                 capture_output=True,
                 text=True,
                 env=env,
+                cwd=NEUTRAL_CWD,
                 timeout=900,
                 check=False,
             )
@@ -363,7 +395,8 @@ def short(case_id: str) -> str:
 
 def compare(before: dict[str, Any], after: dict[str, Any]) -> str:
     lines = [
-        "| role | implementation | before: exit, fail | after: exit, fail (blocked) | diagnosis after |",
+        "| role | implementation | before: exit, fail | after: exit, fail (blocked); non-strict "
+        "| diagnosis after |",
         "|---|---|---|---|---|",
     ]
     for role in ("receivers", "senders"):
@@ -376,6 +409,8 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> str:
                     return "(not in corpus)"
                 fails = ", ".join(short(i) for i in row["fail"] + row["error"]) or "none"
                 text = f"{row['exit']}: {fails}"
+                if row.get("non-strict"):
+                    text += f"; non-strict {', '.join(short(i) for i in row['non-strict'])}"
                 if blocked and row.get("blocked"):
                     text += f" ({', '.join(short(i) for i in row['blocked'])})"
                 return text
@@ -402,6 +437,7 @@ def main(argv: list[str] | None = None) -> None:
     env = kit_env(args.kit.resolve() if args.kit else None)
     result: dict[str, Any] = {"kit": str(args.kit or "this checkout")}
     start = time.monotonic()
+    load_start = list(os.getloadavg())  # timing cases depend on it: the table records it
     jobs: list[tuple[str, str, Callable[[], dict[str, Any]]]] = []
     if args.only in (None, "receivers"):
         for name, _ in receiver_corpus():
@@ -422,6 +458,7 @@ def main(argv: list[str] | None = None) -> None:
             result.setdefault(role, {})[name] = row
             print(f"{role} {name}: exit {row['exit']} fail {row['fail']}", file=sys.stderr)
     result["wall_s"] = round(time.monotonic() - start, 1)
+    result["load_average"] = {"start": load_start, "end": list(os.getloadavg())}
     text = json.dumps(result, indent=1)
     if args.out:
         args.out.write_text(text + "\n")

@@ -17,11 +17,14 @@ from __future__ import annotations
 import os
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from whsim.core.errors import WhsimError
+from whsim.core.readings import Readings
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -57,7 +60,10 @@ class WhsimSettings:
     listen: str = "127.0.0.1:0"
     public_url: str | None = None
     mode: str | None = None
-    reading: str | None = None
+    readings: Readings = field(default_factory=Readings)
+    """``--whsim-reading CLAUSE=NAME`` (repeatable) and ``--whsim-policy``, checked against the
+    suite's declaration in :mod:`whsim.core.honoured` (a reading it does not implement is a
+    usage error naming it)."""
     timing: str = "default"
     write_reports: bool = True
 
@@ -129,7 +135,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--whsim-reading",
-        help="the kit's reading of the retry clause RETRY-1 (env WHSIM_READING)",
+        action="append",
+        default=None,
+        metavar="CLAUSE=NAME",
+        help="grade by a named reading of an ambiguous clause, e.g. SIG-2=tolerant or "
+        "RETRY-1=immediate-plus-five (repeatable; env WHSIM_READING, comma-separated; "
+        "`whsim spec --tools` lists what each suite honours)",
+    )
+    group.addoption(
+        "--whsim-policy",
+        metavar="NAME",
+        help="grade by another vendor's retry policy (env WHSIM_POLICY; no suite takes one yet)",
     )
     group.addoption(
         "--whsim-timing",
@@ -140,6 +156,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def _option(config: pytest.Config, name: str, env: str) -> Any:
     value = config.getoption(name)
     return os.environ.get(env) if value is None else value
+
+
+def _readings(config: pytest.Config) -> Readings:
+    """The readings of ``--whsim-reading``/``--whsim-policy`` (or the environment), checked
+    against the declaration of the suite the run targets."""
+    from whsim.core.honoured import RECEIVER_SUITE, SENDER_SUITE
+
+    chosen: list[str] | None = config.getoption("whsim_reading")
+    if chosen is None:
+        env = os.environ.get("WHSIM_READING", "")
+        chosen = [part for part in env.split(",") if part.strip()]
+    policy = _option(config, "whsim_policy", "WHSIM_POLICY") or None
+    readings = Readings.parse(chosen, policy=policy)
+    if _option(config, "whsim_sender_url", "WHSIM_SENDER_URL"):
+        SENDER_SUITE.check(readings)
+    if _option(config, "whsim_receiver_url", "WHSIM_RECEIVER_URL"):
+        RECEIVER_SUITE.check(readings)
+    return readings
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -167,9 +201,11 @@ def pytest_configure(config: pytest.Config) -> None:
             listen=_option(config, "whsim_listen", "WHSIM_LISTEN") or "127.0.0.1:0",
             public_url=_option(config, "whsim_public_url", "WHSIM_PUBLIC_URL") or None,
             mode=_option(config, "whsim_mode", "WHSIM_MODE") or None,
-            reading=_option(config, "whsim_reading", "WHSIM_READING") or None,
+            readings=_readings(config),
             timing=_option(config, "whsim_timing", "WHSIM_TIMING") or "default",
         )
+    except WhsimError as exc:
+        raise pytest.UsageError(f"whsim: {exc}") from None
     except ValueError as exc:
         raise pytest.UsageError(f"whsim: bad WHSIM_SEED or WHSIM_TIMEOUT_BUDGET: {exc}") from None
     config.stash[_RESULTS] = []

@@ -32,7 +32,12 @@ def receiver(whsim_settings: WhsimSettings) -> Iterator[ReceiverTarget]:
         pytest.skip("no receiver URL: pass --whsim-receiver-url or set WHSIM_RECEIVER_URL")
     if not whsim_settings.secret:
         pytest.skip("no signing secret: pass --whsim-secret or set WHSIM_SECRET")
-    target = ReceiverTarget(whsim_settings.receiver_url, whsim_settings.secret, whsim_settings.seed)
+    target = ReceiverTarget(
+        whsim_settings.receiver_url,
+        whsim_settings.secret,
+        whsim_settings.seed,
+        whsim_settings.readings,
+    )
     yield target
     target.close()
 
@@ -68,6 +73,9 @@ def graded(
         {"receiver": receiver, "whsim_settings": whsim_settings},
         last=LAST,
     )
+    whsim_report_extra["readings"] = {
+        c: receiver.readings[c] for c in ("SIG-2", "CODES-5", "EVENT-9")
+    }
     findings = diagnose(receiver, results)
     whsim_report_extra["diagnosis"] = [f.as_dict() for f in findings]
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")

@@ -16,6 +16,7 @@ from whsim.conformance.case import Case
 from whsim.conformance.exchange import Exchange
 from whsim.conformance.http import UNREACHABLE, post
 from whsim.core.policy import TIMEOUT_MS
+from whsim.core.readings import Readings
 from whsim.core.signing import SIGNATURE_HEADER, sign
 from whsim.core.spec.events import Event, make_event
 
@@ -72,10 +73,12 @@ class ReceiverTarget:
     never collide with earlier runs.
     """
 
-    def __init__(self, url: str, secret: str, seed: int) -> None:
+    def __init__(self, url: str, secret: str, seed: int, readings: Readings | None = None) -> None:
         self.url = url
         self.secret = secret
         self.seed = seed
+        self.readings = readings if readings is not None else Readings()
+        """The readings the cases grade by (``--reading``; SIG-2 and CODES-5 change verdicts)."""
         self.nonce = f"{random.SystemRandom().getrandbits(32):08x}"
         self._ids = itertools.count(1)
         self.client = httpx.Client(

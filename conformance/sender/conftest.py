@@ -62,7 +62,7 @@ def sender(
         trigger=whsim_settings.trigger,
         seed=whsim_settings.seed,
         mode=whsim_settings.mode,
-        reading=whsim_settings.reading,
+        reading=whsim_settings.readings["RETRY-1"],
         timing=profile(whsim_settings.timing),
     )
     _probe_registration(target, kit_listener, whsim_report_extra, request)

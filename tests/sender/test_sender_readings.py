@@ -227,8 +227,11 @@ def test_old_reading_form_still_runs_with_a_deprecation_notice(
 ) -> None:
     import argparse
 
-    from whsim.commands.sender import _upgrade_old_readings
+    from whsim.commands.readings import upgrade_old_readings
 
     old = argparse.Namespace(reading=["immediate-plus-five", "SIG-1=bare-hex"])
-    assert _upgrade_old_readings(old).reading == ["RETRY-1=immediate-plus-five", "SIG-1=bare-hex"]
+    assert upgrade_old_readings(old, "whsim sender").reading == [
+        "RETRY-1=immediate-plus-five",
+        "SIG-1=bare-hex",
+    ]
     assert "use --reading RETRY-1=immediate-plus-five" in capsys.readouterr().err

@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from whsim.commands.readings import add_reading_flags, readings_from_args, upgrade_old_readings
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -65,6 +67,9 @@ def register(subparsers: Any) -> None:
         metavar="SECONDS",
         help="bound the whole run (default 300)",
     )
+    # --reading CLAUSE=NAME (repeatable) and --policy, as every command takes them; each
+    # suite honours the readings whsim.core.honoured declares for it and refuses others by name.
+    add_reading_flags(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="less pytest output")
     parser.add_argument(
         "-x", "--exitfirst", action="store_true", help="stop at the first failed case (pytest -x)"
@@ -108,12 +113,6 @@ def register(subparsers: Any) -> None:
         help="the base URL the sender reaches the kit's endpoint at, when not --listen itself",
     )
     sender.add_argument(
-        "--reading",
-        default=None,
-        metavar="R",
-        help="the kit's reading of the retry clause RETRY-1 (default backoff-only)",
-    )
-    sender.add_argument(
         "--timing",
         default="default",
         metavar="strict|default|lenient",
@@ -125,7 +124,12 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from whsim.conformance.runner import run as run_suite
     from whsim.conformance.runner import sender_options
+    from whsim.core.honoured import RECEIVER_SUITE, SENDER_SUITE
 
+    suite = RECEIVER_SUITE if args.role == "receiver" else SENDER_SUITE
+    if args.role == "sender":  # the sender suite's old --reading NAME meant RETRY-1=NAME
+        args = upgrade_old_readings(args, "whsim conformance sender")
+    readings = suite.check(readings_from_args(args))
     sender: list[str] = []
     if args.role == "sender":
         sender = sender_options(
@@ -133,7 +137,6 @@ def run(args: argparse.Namespace) -> int:
             listen=args.listen,
             public_url=args.public_url,
             mode=args.mode,
-            reading=args.reading,
             timing=args.timing,
         )
     return run_suite(
@@ -146,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         keyword=args.keyword,
         timeout_budget=args.timeout_budget,
         quiet=args.quiet,
+        readings=readings,
         sender=sender,
         pytest_args=[
             *(["-x"] if args.exitfirst else []),

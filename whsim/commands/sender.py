@@ -19,9 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from whsim.commands.readings import add_reading_flags, readings_from_args
+from whsim.commands.readings import add_reading_flags, readings_from_args, upgrade_old_readings
 from whsim.core.errors import SpecInputError
-from whsim.core.spec.clauses import reading_names
 
 
 def register(subparsers: Any) -> None:
@@ -101,7 +100,7 @@ def run(
         config = SenderConfig(
             db_path=Path(args.db),
             mode=args.mode,
-            readings=readings_from_args(_upgrade_old_readings(args)),
+            readings=readings_from_args(upgrade_old_readings(args, "whsim sender")),
             time_scale=args.time_scale,
             max_in_flight=args.max_in_flight,
             max_per_endpoint=args.max_per_endpoint,
@@ -146,23 +145,6 @@ def run(
     finally:
         sock.close()
     return 0 if started else 1
-
-
-def _upgrade_old_readings(args: argparse.Namespace) -> argparse.Namespace:
-    """Accept the old ``--reading NAME`` (a RETRY-1 name) as ``--reading RETRY-1=NAME``, with a
-    deprecation notice on stderr; it goes in a later release."""
-    old = reading_names("RETRY-1")
-    texts = []
-    for text in args.reading or ():
-        if "=" not in text and text in old:
-            print(
-                f"whsim sender: warning: --reading {text} is deprecated; "
-                f"use --reading RETRY-1={text}",
-                file=sys.stderr,
-            )
-            text = f"RETRY-1={text}"
-        texts.append(text)
-    return argparse.Namespace(**{**vars(args), "reading": texts})
 
 
 def _stop_quietly() -> None:

@@ -35,6 +35,11 @@ def _walk(parser: argparse.ArgumentParser, path: str) -> list[tuple[str, bool]]:
     subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     if not subs:
         takes = any("--reading" in a.option_strings for a in parser._actions)
+        # A command with a ROLE positional (``whsim conformance receiver|sender``) is one tool
+        # per role: each role's suite honours its own readings.
+        roles = next((a.choices for a in parser._actions if a.dest == "role" and a.choices), None)
+        if roles:
+            return [(f"{path} {role}", takes) for role in roles]
         return [(path, takes)]
     out: list[tuple[str, bool]] = []
     for name, sub in subs[0].choices.items():

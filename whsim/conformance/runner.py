@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from whsim.conformance.http import probe
 from whsim.conformance.outcomes import EXIT_ERROR
 from whsim.core.errors import ConformanceUsageError
+from whsim.core.readings import Readings
 
 __all__ = ["ROLES", "ConformanceUsageError", "run", "suite_dir"]
 
@@ -55,12 +56,10 @@ def sender_options(
     listen: str = "127.0.0.1:0",
     public_url: str | None = None,
     mode: str | None = None,
-    reading: str | None = None,
     timing: str = "default",
 ) -> list[str]:
     """The pytest options of the sender suite, each value checked (ConformanceUsageError)."""
     from whsim.conformance.timing import PROFILES
-    from whsim.core.spec.clauses import reading_names
 
     if not trigger.strip():
         raise ConformanceUsageError("--trigger must be http, none or a command", field="trigger")
@@ -81,11 +80,6 @@ def sender_options(
         raise ConformanceUsageError(
             f"--mode must be development or production, got {mode!r}", field="mode"
         )
-    readings = reading_names("RETRY-1")
-    if reading is not None and reading not in readings:
-        raise ConformanceUsageError(
-            f"--reading must be one of {', '.join(readings)}, got {reading!r}", field="reading"
-        )
     if timing not in PROFILES:
         raise ConformanceUsageError(
             f"--timing must be one of {', '.join(PROFILES)}, got {timing!r}", field="timing"
@@ -95,8 +89,6 @@ def sender_options(
         args.append(f"--whsim-public-url={public_url}")
     if mode:
         args.append(f"--whsim-mode={mode}")
-    if reading:
-        args.append(f"--whsim-reading={reading}")
     return args
 
 
@@ -112,11 +104,14 @@ def run(
     timeout_budget: float | None = None,
     pytest_args: Sequence[str] = (),
     quiet: bool = False,
+    readings: Readings | None = None,
     sender: Sequence[str] = (),
 ) -> int:
     """Run the ``role`` suite against ``url``; returns the exit code (see the module docstring).
 
-    ``sender`` holds the sender suite's options, as :func:`sender_options` builds them.
+    ``sender`` holds the sender suite's options, as :func:`sender_options` builds them;
+    ``readings`` the readings the suite grades by (checked by the plugin against the suite's
+    declaration in :mod:`whsim.core.honoured`).
     """
     import pytest
 
@@ -156,6 +151,10 @@ def run(
         args += [f"--whsim-sender-url={url}", *(sender or sender_options())]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         args[1:1] = ["-p", "whsim.pytest_plugin"]
+    for clause_id, name in (readings.chosen if readings is not None else {}).items():
+        args.append(f"--whsim-reading={clause_id}={name}")
+    if readings is not None and readings.policy is not None:
+        args.append(f"--whsim-policy={readings.policy}")
     if strict:
         args.append("--whsim-strict")
     if seed is not None:

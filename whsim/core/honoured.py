@@ -24,7 +24,18 @@ from whsim.core.errors import ReadingNotHonouredError, SpecInputError
 from whsim.core.readings import AMBIGUOUS, DEFAULTS, Readings, parse_reading
 from whsim.core.spec.clauses import clause, reading_names
 
-__all__ = ["EXPLORE", "RECEIVER", "SENDER", "SIMULATE", "TOOLS", "Honoured", "declare", "table"]
+__all__ = [
+    "EXPLORE",
+    "RECEIVER",
+    "RECEIVER_SUITE",
+    "SENDER",
+    "SENDER_SUITE",
+    "SIMULATE",
+    "TOOLS",
+    "Honoured",
+    "declare",
+    "table",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,3 +127,7 @@ SENDER: Final = declare("whsim sender", *_SENDER_READINGS, policy=True)  # check
 RECEIVER: Final = declare(
     "whsim receiver", "SIG-1", "SIG-2", "CODES-5", "EVENT-9", "VERIFY-5"
 )  # EVENT-9, VERIFY-5: the sender's choice, both handled by the same code (receiver/app.py)
+RECEIVER_SUITE: Final = declare("whsim conformance receiver", "SIG-2", "CODES-5", "EVENT-9")
+# ^ SIG-2 (RCV-SIG-006/011) and CODES-5 (RCV-CODES-004) change verdicts; EVENT-9: the same
+#   verdicts under both readings (an id-less event is valid either way, RCV-IDEM-003/GEN-002).
+SENDER_SUITE: Final = declare("whsim conformance sender", "RETRY-1")  # the bands it grades by

@@ -150,15 +150,17 @@ def create_app(
     *,
     resolver: netguard.Resolver = netguard.system_resolver,
     sender: Sender | None = None,
+    make_source: Callable[[Sender], EventSource] = EventSource,
 ) -> Starlette:
     """The sender app; its lifespan opens the store and runs the dispatcher.
 
     ``sender`` replaces the :class:`Sender` built from ``config`` (the test-only faults layer
-    passes its broken one). ``app.state.sender`` and ``app.state.source`` are set while it runs.
+    passes its broken one; ``make_source`` builds the event source likewise).
+    ``app.state.sender`` and ``app.state.source`` are set while it runs.
     """
     if sender is None:
         sender = Sender(config, resolver=resolver)
-    source = EventSource(sender)
+    source = make_source(sender)
     limit = config.max_body_bytes
 
     @asynccontextmanager

@@ -29,11 +29,13 @@ from whsim.core.policy import RetryPolicy
 from whsim.core.registry import Mode, WebhookStatus
 from whsim.core.signing import SIGNATURE_HEADER, sign
 from whsim.core.spec.events import new_event_id
+from whsim.core.throttle import WINDOW_MS, ThrottleState
 from whsim.sender import netguard
 from whsim.sender.app import create_app
 from whsim.sender.config import SenderConfig
 from whsim.sender.dispatcher import Dispatcher, Outcome, wall_iso
 from whsim.sender.service import Sender
+from whsim.sender.source import EventSource
 from whsim.sender.store import DeliveryRow, WebhookRow
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "FAULTS_ENV",
     "FaultyDispatcher",
     "FaultySender",
+    "FaultySource",
     "create_faulty_app",
     "faulty_policy",
     "parse_faults",
@@ -66,6 +69,7 @@ FAULTS: Final[Mapping[str, str]] = {
     "return-secret": "returns the secret in webhook responses (REG-7)",
     "http-in-production": "accepts http URLs in production mode (HTTPS-1)",
     "ssrf": "skips the production address checks at registration and connection (HTTPS-2)",
+    "fast-progress": "throttles job.progress to one per 2.5 s instead of 10 s (THROTTLE-1)",
 }
 """Every fault name and the one rule it breaks."""
 
@@ -202,6 +206,16 @@ class FaultySender(Sender):
         return super().subscribers(event_type)
 
 
+class FaultySource(EventSource):
+    """The event source of a :class:`FaultySender`: fast-progress shrinks the throttle window."""
+
+    def new_throttle(self) -> ThrottleState[dict[str, int]]:
+        faults: frozenset[str] = getattr(self.sender, "faults", frozenset())
+        if "fast-progress" in faults:
+            return ThrottleState(window_ms=WINDOW_MS // 4)
+        return super().new_throttle()
+
+
 def create_faulty_app(
     config: SenderConfig,
     faults: frozenset[str],
@@ -220,6 +234,7 @@ def create_faulty_app(
         config,
         resolver=resolver,
         sender=FaultySender(config, names, resolver=resolver),
+        make_source=FaultySource,
     )
 
 

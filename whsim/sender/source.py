@@ -189,7 +189,7 @@ class EventSource:
         sender, store, clock = self.sender, self.jobs, self.sender.clock
         store.update_job(job.id, wall_iso(), status="processing")
         sender.emit("job.started", {"job_id": job.id, "status": "processing"})
-        throttle: ThrottleState[dict[str, int]] = ThrottleState()
+        throttle = self.new_throttle()
         step_ms = int(job.step_seconds * 1000)
         target = clock.now_ms()
         for step in range(1, job.steps + 1):
@@ -236,6 +236,10 @@ class EventSource:
             "document.created",
             {"document_id": document_id, "proposal_id": job.proposal_id, "version": 1},
         )
+
+    def new_throttle(self) -> ThrottleState[dict[str, int]]:
+        """The throttle state a new job starts with (the core's 10 s window, THROTTLE-1)."""
+        return ThrottleState()
 
     def _progress(self, job: JobRow, progress: dict[str, int]) -> None:
         self.sender.emit("job.progress", {"job_id": job.id, "progress": progress})
