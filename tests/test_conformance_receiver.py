@@ -18,7 +18,9 @@ from whsim.receiver import ReceiverStore, ServerThread, create_app
 SECRET = "s3cret-for-tests"
 VERIFY = {f"RCV-VERIFY-00{n}" for n in range(1, 6)}
 RAW = {f"RCV-RAW-00{n}" for n in range(1, 7)}
-SIG_NEGATIVE = {f"RCV-SIG-00{n}" for n in range(2, 9)}
+SIG_NEGATIVE = {f"RCV-SIG-00{n}" for n in range(2, 9)} | {
+    "RCV-SIG-011"
+}  # 011: wrong digest in uppercase
 INFO_OR_UNTESTABLE = {"RCV-VERIFY-006", "RCV-SIG-009", "RCV-SIG-010", "RCV-EVENT-001"}
 
 
