@@ -327,7 +327,9 @@ def shortest_lossy_outage(
     return hi * resolution_s
 
 
-def schedule_reach_s(policy: Choice, *, kind: str = "down", expiry_s: float | None = 86_400) -> float:
+def schedule_reach_s(
+    policy: Choice, *, kind: str = "down", expiry_s: float | None = 86_400
+) -> float:
     """When, without jitter, the last attempt an event gets starts (s after the first).
 
     Each failed attempt takes 0 s (``down``: refused) or the timeout (``hang``); the expiry cuts
