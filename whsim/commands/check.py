@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from whsim.commands.readings import add_reading_flags
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -26,14 +28,7 @@ def register(subparsers: Any) -> None:
     keys.add_argument(
         "--secrets", help="a file: JSON {url prefix: secret}, a JSON list, or one per line"
     )
-    parser.add_argument(
-        "--reading",
-        action="append",
-        default=[],
-        metavar="CLAUSE=NAME",
-        help="a reading of an ambiguous clause (repeatable), e.g. RETRY-1=immediate-counts",
-    )
-    parser.add_argument("--policy", help="grade against another system's retry policy (svix, ...)")
+    add_reading_flags(parser)  # honoured as whsim.core.honoured.CHECK declares
     parser.add_argument("--time-scale", type=float, default=None, help="the sender's time scale")
     parser.add_argument("--timing", default="default", help="strict, default or lenient bands")
     parser.add_argument("--strict", action="store_true", help="non-strict outcomes fail")

@@ -886,9 +886,10 @@ def check(
     none). Reports go to ``report_dir`` when given.
     """
     from whsim.conformance.report import build_report, write_reports
+    from whsim.core.honoured import CHECK
 
     started = time.monotonic()
-    chosen = _readings(readings, policy)
+    chosen = CHECK.check(_readings(readings, policy))
     keys: Mapping[str, list[str]] | Sequence[str] | None = None
     if secret is not None and secrets is not None:
         raise TraceError("give --secret or --secrets, not both", where="options")
