@@ -858,6 +858,16 @@ class CheckResult:
 
     report: Report
     paths: dict[str, Path]
+    model_check: ModelCheck | None = None
+    """The comparison with the model itself (``simulate=True``), for :meth:`model_figure`."""
+
+    def model_figure(self, endpoints: Sequence[str] | None = None, *, fig: Any = None) -> Any:
+        """Predicted against observed attempt times per endpoint, a matplotlib ``Figure``
+        (:meth:`whsim.conformance.model.ModelCheck.figure`, into ``fig`` when given); None
+        without ``simulate=True``."""
+        if self.model_check is None:
+            return None
+        return self.model_check.figure(endpoints, fig=fig)
 
     @property
     def exit_code(self) -> int:
@@ -991,4 +1001,4 @@ def check(
     )
     report.diagnosis = diagnose(g, results)
     paths = write_reports(report, Path(report_dir)) if report_dir is not None else {}
-    return CheckResult(report, paths)
+    return CheckResult(report, paths, g.model)

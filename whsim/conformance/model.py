@@ -227,12 +227,15 @@ class ModelCheck:
         svg = out.getvalue()
         return svg[svg.index("<svg") :]
 
-    def figure(self, endpoints: Sequence[str] | None = None) -> Figure | None:
-        """Predicted against observed attempt offsets, one panel per endpoint (the first six,
-        or ``endpoints``), on the timing band; None when nothing was compared.
+    def figure(
+        self, endpoints: Sequence[str] | None = None, *, fig: Figure | None = None
+    ) -> Figure | None:
+        """Predicted against observed attempt offsets, one panel per endpoint (the six most
+        retried, or ``endpoints``), on the timing band; None when nothing was compared.
 
-        Imports matplotlib here, only when a figure is drawn (a bare ``Figure``: no pyplot, no
-        backend switch; a notebook shows it as it is).
+        Imports matplotlib here, only when a figure is drawn: a bare ``Figure`` (no pyplot, no
+        backend switch), or ``fig`` when given (e.g. ``plt.figure()`` in a notebook, drawn into
+        and resized).
         """
         from matplotlib.figure import Figure
 
@@ -254,7 +257,11 @@ class ModelCheck:
         names = [n for n in endpoints if n in self.series][:_FIGURE_ENDPOINTS]
         if not names:
             return None
-        fig = Figure(figsize=(max(6.0, 4.2 * min(3, len(names))), 3.8 * ((len(names) + 2) // 3)))
+        size = (max(6.0, 4.2 * min(3, len(names))), 3.8 * ((len(names) + 2) // 3))
+        if fig is None:
+            fig = Figure(figsize=size)
+        else:
+            fig.set_size_inches(*size)
         cols = min(3, len(names))
         for i, name in enumerate(names, start=1):
             ax = fig.add_subplot((len(names) + 2) // 3, cols, i)
