@@ -113,3 +113,14 @@ def test_live_recordings_of_the_reference_and_a_wrong_backoff(tmp_path):
     assert ref is not None and wrong is not None
     assert ref["within_band"] == ref["attempts_compared"] == 6, ref["largest"]
     assert wrong["largest_deviation_s"] > 2.0 and not wrong["largest"]["within_band"]
+
+
+def test_the_model_follows_the_reading_graded_under():
+    def sixth(readings):
+        model = whsim.check(REFERENCE, secret=SECRET, readings=readings, simulate=True).model
+        assert model is not None
+        return next(a["predicted_s"] for a in model["attempts"] if a["attempt"] == 6)
+
+    # 1+2+4+8+16 s of policy time at time scale 10, against 0+1+2+4+8 s (plus the answers' time)
+    assert 3.1 <= sixth(Readings()) < 3.3
+    assert 1.5 <= sixth(Readings.parse(["RETRY-1=immediate-counts"])) < 1.7
