@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any, Final
 
-import httpx
+import aiohttp
 
 from whsim import __version__
 from whsim.core.clock import ScaledClock
@@ -91,7 +91,7 @@ class Sender:
         self.policy = self.retry_policy()
         self.store: Store
         self.clock: ScaledClock
-        self.client: httpx.AsyncClient
+        self.client: aiohttp.ClientSession
         self.dispatcher: Dispatcher
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._rng = secrets.SystemRandom()
@@ -111,7 +111,7 @@ class Sender:
         ended = await self.dispatcher.stop()
         if ended:
             log.info("stop: %d attempt(s) in flight ended and were recorded", ended)
-        await self.client.aclose()
+        await self.client.close()
         self.store.close()
 
     async def sync(self) -> None:
