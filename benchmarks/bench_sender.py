@@ -369,9 +369,10 @@ async def _aiohttp_sqlite(receiver: str, proposals: int, webhooks: int, per_webh
 
         workers = [asyncio.create_task(worker(h)) for h in hooks for _ in range(per_webhook)]
         try:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             await asyncio.gather(*(producer() for _ in range(8)))
             await done.wait()
+            _CPU_MS.setdefault(-1, (time.process_time() - cpu) * 1000 / (proposals * webhooks))
             return proposals * webhooks / (time.perf_counter() - start)
         finally:
             for task in workers:
@@ -496,6 +497,9 @@ def main() -> int:
         "--repeat", type=int, default=3, help="rounds of (aiohttp+SQLite baseline, sender)"
     )
     parser.add_argument("--no-durability", action="store_true", help="skip the FULL/NORMAL runs")
+    parser.add_argument(
+        "--profile", metavar="PATH", help="run the measured sender under cProfile, stats to PATH"
+    )
     parser.add_argument("--serve-receiver", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_receiver:
@@ -528,9 +532,11 @@ def main() -> int:
         httpx.post(f"{receiver}/__reset", content=b"")
         with tempfile.TemporaryDirectory() as tmp:
             db = Path(tmp) / "bench.db"
+            profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
             sender_proc, line = _start(
                 [
                     sys.executable,
+                    *profile,
                     "-m",
                     "whsim.cli",
                     "sender",
@@ -562,6 +568,7 @@ def main() -> int:
                 hook_ids.append(r.json()["id"])
             # Rounds of (baseline, sender) back to back, so both see the same machine load.
             cpu_ms: list[float] = []
+            ingest_s: list[float] = []
             for _ in range(args.repeat):
                 baselines.append(
                     asyncio.run(
@@ -574,6 +581,7 @@ def main() -> int:
                 start_ms = time.time() * 1000
                 cpu_before = _cpu_s(sender_proc.pid)
                 asyncio.run(_post_proposals(base, args.proposals, None))
+                ingest_s.append(time.time() - start_ms / 1000)
                 loaded = _wait_events(receiver, total, timeout=120)
                 cpu_ms.append((_cpu_s(sender_proc.pid) - cpu_before) * 1000 / total)
                 sender_rates.append(loaded["events"] / ((loaded["last_arrival"] - start_ms) / 1000))
@@ -614,6 +622,7 @@ def main() -> int:
             "sender_deliveries_per_s": [round(v, 1) for v in sender_rates],
             "aiohttp_sqlite_deliveries_per_s": [round(v, 1) for v in baselines],
             "ratio_to_aiohttp_sqlite": [round(v, 3) for v in ratios],
+            "sender_api_s": [round(v, 3) for v in ingest_s],
         },
         "aiohttp_plain_deliveries_per_s": {k: round(v, 1) for k, v in aiohttp_plain.items()},
         "enqueue_to_first_attempt_ms": {
@@ -636,6 +645,7 @@ def main() -> int:
             "sender": round(sender_cpu_ms, 3),
             "ceiling_one_client": round(_CPU_MS.get(1, float("nan")), 3),
             "ceiling_client_per_webhook": round(_CPU_MS.get(args.webhooks, float("nan")), 3),
+            "aiohttp_sqlite": round(_CPU_MS.get(-1, float("nan")), 3),
         },
         "deliveries": total,
         "delivered": loaded["events"],
