@@ -67,8 +67,16 @@ VERIFYING_RECHECK_MS = 1_000
 
 def wall_iso(epoch_s: float | None = None) -> str:
     """Wall-clock time as ISO-8601 UTC with milliseconds and ``Z``."""
-    moment = datetime.fromtimestamp(time.time() if epoch_s is None else epoch_s, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    epoch_ms = int((time.time() if epoch_s is None else epoch_s) * 1000)
+    second, ms = divmod(epoch_ms, 1000)
+    return f"{_iso_second(second)}.{ms:03d}Z"
+
+
+@functools.lru_cache(maxsize=4)
+def _iso_second(second: int) -> str:
+    # Formatting a date costs more than the rest of an attempt's bookkeeping; attempts that
+    # start within the same second share it.
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +147,6 @@ async def post(
                 data=body,
                 headers=send_headers,
                 allow_redirects=follow_redirects,
-                timeout=_timeout(timeout_s),
                 server_hostname=server_name,
             ) as response:
                 data = bytearray()
@@ -162,11 +169,6 @@ async def post(
         return done(
             None, "reset", f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         )
-
-
-@functools.cache
-def _timeout(total_s: float | None) -> aiohttp.ClientTimeout:
-    return aiohttp.ClientTimeout(total=total_s)
 
 
 @functools.cache
@@ -193,7 +195,7 @@ def new_client(max_connections: int) -> aiohttp.ClientSession:
         auto_decompress=False,
         cookie_jar=aiohttp.DummyCookieJar(),
         headers={"Accept-Encoding": "identity"},
-        timeout=_timeout(None),
+        timeout=aiohttp.ClientTimeout(total=None),  # post() bounds each request itself
     )
 
 

@@ -312,6 +312,8 @@ class Store:
         self._db.executescript(_SCHEMA)
         self.durable = Durable(self.path, synchronous)
         """The file's durability; other connections to the same file share it."""
+        self.webhooks_version = 0
+        """Changes whenever a webhook is stored, changed or deleted (for caches of the list)."""
 
     def close(self) -> None:
         self.durable.close()
@@ -357,6 +359,7 @@ class Store:
             self._insert_webhook(hook)
 
     def _insert_webhook(self, hook: WebhookRow) -> None:
+        self.webhooks_version += 1
         self._db.execute(
             f"INSERT INTO webhooks ({_WEBHOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -378,6 +381,7 @@ class Store:
             self._save_webhook(hook)
 
     def _save_webhook(self, hook: WebhookRow) -> None:
+        self.webhooks_version += 1
         self._db.execute(
             "UPDATE webhooks SET url = ?, events = ?, secret = ?, status = ?, updated_at = ?, "
             "verified_at = ?, verification = ? WHERE id = ?",
@@ -409,6 +413,7 @@ class Store:
 
     def delete_webhook(self, webhook_id: str) -> bool:
         """Delete a webhook with its deliveries and attempts; False if there was none."""
+        self.webhooks_version += 1
         with self.durable:
             cur = self._db.execute("DELETE FROM webhooks WHERE id = ?", (webhook_id,))
         return cur.rowcount > 0
