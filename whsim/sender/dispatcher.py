@@ -480,6 +480,7 @@ class Dispatcher:
         circuit = self.circuits[row.webhook_id]
         watch = _Watch(self, row.webhook_id, slow_after)
         self.sending += 1
+        start_ns = time.monotonic_ns()
         try:
             outcome = await self.send(
                 self.client(row.webhook_id),
@@ -493,8 +494,9 @@ class Dispatcher:
             raise
         finally:
             watch.cancel()
+        sent = (body, headers, start_ns, time.monotonic_ns())
         try:
-            self._record(row, state, number, started_at, sent_ms, outcome)
+            self._record(row, state, number, started_at, sent_ms, outcome, sent)
         finally:
             self.sending -= 1
         if outcome.error == "timeout":
@@ -510,7 +512,10 @@ class Dispatcher:
         started_at: str,
         sent_ms: int,
         outcome: Outcome,
+        sent: tuple[bytes, Mapping[str, str], int, int] | None = None,
     ) -> None:
+        """Step the core and store the attempt; ``sent`` is (body, headers, start_ns, end_ns)
+        of the request as it went out, kept so the log exports as a trace (``format=jsonl``)."""
         finished_ms = max(self.clock.now_ms(), sent_ms)
         status, error = self.observed(outcome, number)
         new = after_attempt(
@@ -523,6 +528,7 @@ class Dispatcher:
             jitter_u=self.rng.random(),
         )
         excerpt = outcome.body[: self.config.excerpt_bytes]
+        body, headers, start_ns, end_ns = sent if sent is not None else (None, None, None, None)
         attempt = AttemptRecord(
             number=number,
             started_at=started_at,
@@ -534,6 +540,11 @@ class Dispatcher:
             error_detail=outcome.detail,
             response_excerpt=excerpt.decode("utf-8", "replace") if excerpt else None,
             response_truncated=outcome.truncated or len(outcome.body) > len(excerpt),
+            url=row.url,
+            headers=None if headers is None else tuple(headers.items()),
+            body=None if body is None or body == row.body else body,
+            start_ns=start_ns,
+            end_ns=end_ns,
         )
         if not self.store.record_attempt(
             row.id, attempt, new, None if not new.terminal else wall_iso()

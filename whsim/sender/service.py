@@ -13,7 +13,7 @@ import logging
 import secrets
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 import aiohttp
@@ -43,6 +43,7 @@ from whsim.core.spec.events import (
 from whsim.sender import netguard
 from whsim.sender.config import SenderConfig
 from whsim.sender.dispatcher import USER_AGENT, Dispatcher, Outcome, new_client, wall_iso
+from whsim.sender.export import trace_lines
 from whsim.sender.store import CANCELLED, AttemptRecord, DeliveryRow, Store, WebhookRow, new_id
 
 __all__ = ["DELIVERY_STATUSES", "Sender", "not_found"]
@@ -453,6 +454,21 @@ class Sender:
         self._hook(webhook_id)
         rows = self.store.list_deliveries(webhook_id, limit=limit, status=status)
         return {"deliveries": [self.delivery_json(r) for r in rows]}
+
+    def export_trace(
+        self, webhook_id: str, *, status: str | None = None, limit: int | None = None
+    ) -> Iterator[str]:
+        """``?format=jsonl``: the webhook's log as a trace ``whsim check`` grades (see
+        :mod:`whsim.sender.export`), every delivery unless ``limit``; 404 first."""
+        self._hook(webhook_id)
+        return trace_lines(
+            self.store,
+            webhook_id,
+            time_scale=self.config.time_scale,
+            live=True,
+            status=status,
+            limit=limit,
+        )
 
     def get_delivery(self, webhook_id: str, delivery_id: str) -> dict[str, Any]:
         self._hook(webhook_id)
