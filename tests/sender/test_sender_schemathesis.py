@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import CHECKS, load_all_checks
 
 from whsim.sender import SenderConfig, create_app
+from whsim.sender.jobstore import JobStore
 from whsim.sender.openapi import openapi_document
 from whsim.serve import ServerThread
 
@@ -30,12 +31,23 @@ ALL_CHECKS = CHECKS.get_all()
 
 
 CONFIG = SenderConfig(time_scale=50.0)
-# POST /api/jobs is left out: its proposal_id must name a proposal created before (a stateless
-# run cannot know one), and fail_at_step <= steps relates two fields, which JSON Schema cannot
-# state; tests/sender/test_sender_input.py covers its input.
-schema = schemathesis.openapi.from_dict(openapi_document(CONFIG)).exclude(
-    path="/api/jobs", method="POST"
-)
+SEEDED_PROPOSALS = ("prop_seeded_one", "prop_seeded_two", "prop_seeded_three")
+
+
+def _document() -> dict[str, Any]:
+    """The sender's document, its ``JobCreate.proposal_id`` narrowed to the seeded proposals.
+
+    POST /api/jobs takes only the id of a proposal made before, which is state, not shape: a
+    stateless run draws from proposals the fixture stores first; the rest of the document is
+    the one the sender serves. Any other id is still a negative case the API must refuse.
+    """
+    document = openapi_document(CONFIG)
+    job = document["components"]["schemas"]["JobCreate"]
+    job["properties"]["proposal_id"] = {"type": "string", "enum": list(SEEDED_PROPOSALS)}
+    return document
+
+
+schema = schemathesis.openapi.from_dict(_document())
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +61,10 @@ def sender_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     socket.getaddrinfo = loopback  # type: ignore[assignment]
     config = dataclasses.replace(CONFIG, db_path=Path(tmp_path_factory.mktemp("st")) / "s.db")
+    seeds = JobStore(config.db_path, synchronous="NORMAL")
+    for proposal_id in SEEDED_PROPOSALS:
+        seeds.insert_proposal(proposal_id, "seeded", "2026-01-01T00:00:00.000Z")
+    seeds.close()
     try:
         with ServerThread(create_app(config), lifespan="on") as url:
             yield url

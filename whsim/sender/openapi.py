@@ -355,11 +355,21 @@ def _source_schemas() -> dict[str, Schema]:
             "required": ["proposal_id", "steps", "step_seconds"],
             "additionalProperties": False,
             "properties": {
-                "proposal_id": _STR,
+                "proposal_id": {
+                    "type": "string",
+                    "description": "the id of a proposal made before (POST /api/proposals); "
+                    "an unknown id is 422 unknown_proposal",
+                },
                 "steps": {"type": "integer", "minimum": 1, "maximum": MAX_STEPS},
                 "step_seconds": {"type": "number", "minimum": 0, "maximum": MAX_STEP_SECONDS},
-                "fail_at_step": {"type": ["integer", "null"], "minimum": 1},
+                "fail_at_step": {
+                    "type": ["integer", "null"],
+                    "minimum": 1,
+                    "maximum": MAX_STEPS,
+                    "description": "the step that fails (at most steps); null or absent: none",
+                },
             },
+            "anyOf": _fail_at_within_steps(),
         },
         "Job": {
             "type": "object",
@@ -410,6 +420,24 @@ def _meta_schema() -> Schema:
             },
         },
     }
+
+
+def _fail_at_within_steps() -> list[Schema]:
+    """``fail_at_step <= steps`` in JSON Schema, which cannot compare two fields.
+
+    One branch per value of ``fail_at_step`` (``const k`` with ``steps >= k``), plus one for no
+    failing step. No shorter exact form exists with per-field bounds: every pair ``(k, k)`` on
+    the diagonal needs a branch of its own. Written out so that a tool generating requests from
+    the document (schemathesis) makes only jobs the API takes.
+    """
+    none: Schema = {"properties": {"fail_at_step": {"type": "null"}}}
+    return [none] + [
+        {
+            "required": ["fail_at_step", "steps"],
+            "properties": {"fail_at_step": {"const": k}, "steps": {"minimum": k}},
+        }
+        for k in range(1, MAX_STEPS + 1)
+    ]
 
 
 def component_schemas() -> dict[str, Schema]:
