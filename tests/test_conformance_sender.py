@@ -272,6 +272,7 @@ def broken_results(
 
 
 @pytest.mark.slow
+@pytest.mark.alone
 @pytest.mark.parametrize("fault", sorted(BROKEN))
 def test_broken_sender_fails_exactly_its_cases(
     fault: str, broken_results: dict[str, tuple[int, dict[str, Any], str]]
@@ -327,6 +328,7 @@ LOADED = ("no-retry", "wrong-backoff", "too-many-retries", "no-timeout", "fast-p
 
 
 @pytest.mark.slow
+@pytest.mark.alone
 def test_verdicts_hold_under_two_busy_processes(tmp_path: Path) -> None:
     """Under load the reference sender still passes the whole suite (retry timing, the
     refused-then-reset retry of SND-RETRY-007, the registration handshake, subscriptions and
