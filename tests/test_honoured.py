@@ -117,3 +117,47 @@ def test_the_explorers_table_is_what_explore_does():
             assert f"{clause_id}={name}" in str(exc)
             refused = True
         assert refused == (not honoured.EXPLORE.honours(clause_id, name)), (clause_id, name)
+
+
+def _trace():
+    from whsim.conformance.trace import Attempt
+    from whsim.core.signing import sign
+    from whsim.core.spec.events import make_event
+
+    event = make_event(
+        "job.completed",
+        {"job_id": "job_1", "proposal_id": "p_1", "document_id": "d_1", "status": "completed"},
+        id="evt_1",
+        timestamp_ms=1_767_225_600_000,
+    )
+    headers = (("content-type", "application/json"),
+               ("x-webhook-signature", "sha256=" + sign(event.body, "k")))  # fmt: skip
+    return [
+        Attempt(url="http://r.example/hook", method="POST", headers=headers, body=event.body,
+                start_ns=int(t * 1e9), end_ns=int((t + 0.01) * 1e9), status=s, error=None, index=i)
+        for i, (t, s) in enumerate([(0.0, 500), (1.01, 500), (3.02, 200)])
+    ]  # fmt: skip
+
+
+def test_the_checkers_table_is_what_check_does():
+    # `whsim check` (the offline grader): every reading in the registry honoured or refused by name
+    import whsim
+
+    for row in honoured.table():
+        clause_id, name = row["clause"], row["reading"]
+        try:
+            whsim.check(_trace(), secret="k", readings=Readings({clause_id: name}))
+            refused = False
+        except ReadingNotHonouredError as exc:
+            assert f"{clause_id}={name}" in str(exc) and "whsim check" in str(exc)
+            refused = True
+        assert refused == (not honoured.CHECK.honours(clause_id, name)), (clause_id, name)
+
+
+def test_an_honoured_check_reading_changes_its_verdict():
+    import whsim
+
+    plain = whsim.check(_trace(), secret="k")
+    prefixed = whsim.check(_trace(), secret="k", readings=Readings.parse(["SIG-1=sha256-prefix"]))
+    assert (plain.outcomes["CHK-SIG-001"], prefixed.outcomes["CHK-SIG-001"]) == ("fail", "pass")
+    # RETRY-1 readings change CHK-RETRY-001: tests/test_trace.py (an immediate retry)

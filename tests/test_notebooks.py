@@ -187,3 +187,23 @@ def _claims_03(printed: str) -> None:
 
 
 CLAIMS = {"02": _claims_02, "03": _claims_03}
+
+
+@pytest.mark.parametrize("stem", ["01-retry-timelines", "02-outages-and-lost-events"])
+def test_sweep_notebooks_take_their_readings_as_one_value(stem):
+    # the readings come from one Readings value in the parameters cell, not from names passed on
+    nb = json.loads((ROOT / "notebooks" / f"{stem}.ipynb").read_text(encoding="utf-8"))
+    params = "".join(nb["cells"][1]["source"])
+    assert re.search(r"^READINGS = Readings\.parse\(", params, re.M), params
+    for source in _code(ROOT / "notebooks" / f"{stem}.ipynb"):
+        for node in ast.walk(ast.parse(source)):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "sweep"
+                and node.args
+            ):
+                first = node.args[0]
+                assert not (isinstance(first, ast.Constant) and isinstance(first.value, str))
+                assert not isinstance(first, ast.List | ast.Tuple), ast.unparse(node)

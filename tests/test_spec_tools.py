@@ -64,3 +64,24 @@ def test_the_command_prints_it():
     assert rows[("SIG-2", "tolerant")]["whsim receiver"] == "honours"
     assert rows[("SIG-2", "tolerant")]["whsim simulate"] == "refuses"
     assert rows[("RETRY-1", "immediate-counts")]["whsim receiver"] == "refuses"
+
+
+def test_every_command_with_a_reading_flag_is_declared():
+    # no "?" in the table: `whsim check` and the suites declare what they honour
+    undeclared = {n for row in tool_matrix() for n, v in row["tools"].items() if v == "undeclared"}
+    assert undeclared == set()
+    assert "whsim check" in honoured.TOOLS
+
+
+def test_the_text_table_names_every_column_apart():
+    from whsim.commands.spec import _matrix_text, column_label
+
+    names = [name for name, _ in tools()]
+    labels = [column_label(n) for n in names]
+    assert len(set(labels)) == len(labels), labels
+    head = _matrix_text(tool_matrix()).splitlines()[0]
+    for label in labels:
+        assert label in head  # whole, not cut to a prefix another column shares
+    suites = [n for n in names if n.startswith("whsim conformance ")]
+    assert len(suites) == 2
+    assert {column_label(n) for n in suites} == {"receiver suite", "sender suite"}

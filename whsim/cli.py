@@ -27,6 +27,7 @@ COMMANDS = (
     "whsim.commands.sender",
     "whsim.commands.conformance",
     "whsim.commands.check",
+    "whsim.commands.export_trace",
 )
 
 

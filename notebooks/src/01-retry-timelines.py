@@ -14,8 +14,13 @@
 # Each row below is one simulated event to a receiver that answers 500 to every attempt.
 
 # %% parameters
-READINGS = ["backoff-only", "immediate-plus-five", "immediate-counts"]
-JITTER = "full"  # none, full, equal or proportional
+from whsim import Readings
+
+# The readings every row follows (one value, as `--reading CLAUSE=NAME` on the command line), e.g.
+# Readings.parse(["RETRY-3=from-send", "RETRY-2=only-500"]); the rows vary RETRY-1 and RETRY-4.
+READINGS = Readings.parse([])
+RETRY_1 = ["backoff-only", "immediate-plus-five", "immediate-counts"]  # one row each
+JITTER = "full"  # the RETRY-4 reading of the jittered rows: full, equal, proportional, decorrelated
 JITTER_DRAWS = 20  # seeds drawn for each jittered row
 RECEIVER = "always-500"  # a built-in behaviour: "always-500", "down" (refused), "hang" (5 s timeouts)
 
@@ -32,14 +37,15 @@ from whsim.analysis import plot
 from whsim.sim import sweep
 
 # %%
+runs = {reading: READINGS.with_reading("RETRY-1", reading) for reading in RETRY_1}
 rows = {}
 colours = {}
 table = []
-for reading in READINGS:
-    plain = sweep.failing_attempts(reading, receiver=RECEIVER)
+for reading, readings in runs.items():
+    plain = sweep.failing_attempts(readings.with_reading("RETRY-4", "none"), receiver=RECEIVER)
+    jittered = readings.with_reading("RETRY-4", JITTER)
     draws = [
-        sweep.failing_attempts(reading, jitter=JITTER, seed=s, receiver=RECEIVER)
-        for s in range(JITTER_DRAWS)
+        sweep.failing_attempts(jittered, seed=s, receiver=RECEIVER) for s in range(JITTER_DRAWS)
     ]
     rows[reading] = plain
     rows[f"{reading} + {JITTER} jitter"] = draws
@@ -113,5 +119,7 @@ print(
 )
 fig, ax = plt.subplots(figsize=(10, 4.2))
 plot.attempt_offsets(rows, colours=colours, ax=ax)
-ax.set_title(f"one failing event ({RECEIVER}): attempts under each reading of RETRY-1")
+ax.set_title(
+    f"one failing event ({RECEIVER}): attempts under each reading of RETRY-1 (readings: {READINGS})"
+)
 fig.tight_layout()

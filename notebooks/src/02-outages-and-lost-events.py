@@ -17,17 +17,15 @@
 # or hanging receiver gives one answer whatever the seed.
 
 # %% parameters
+from whsim import Readings
+
+# The readings every policy runs under besides its schedule (one value, as `--reading CLAUSE=NAME`
+# on the command line), e.g. Readings.parse(["RETRY-2=all-non-2xx"]); leave RETRY-1 unchosen: the
+# rows are the guide's RETRY-1 readings and other systems' policies (`--policy NAME`).
+READINGS = Readings.parse([])
 GUIDE = "backoff-only"  # the reading whose threshold the answer states
-POLICIES = [
-    "backoff-only",
-    "immediate-plus-five",
-    "immediate-counts",
-    "svix",
-    "standard-webhooks",
-    "stripe-like",
-    "outpost",
-    "convoy",
-]
+RETRY_1 = ["backoff-only", "immediate-plus-five", "immediate-counts"]
+VENDORS = ["svix", "standard-webhooks", "stripe-like", "outpost", "convoy"]
 OUTAGES_S = [1, 10, 20, 30, 45, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 43200,
              86400, 172800, 259200, 345600, 604800]  # 1 s to 7 days
 OUTAGE_KIND = "down"  # the figure's kind: "down" (refused), "hang" (5 s timeouts) or "status" (503)
@@ -48,9 +46,14 @@ from whsim.analysis import plot
 from whsim.sim import sweep
 
 # %%
+# one Readings value per row, labelled by its schedule's name
+CHOICES = {r: READINGS.with_reading("RETRY-1", r) for r in RETRY_1} | {
+    p: Readings(READINGS.chosen, policy=p) for p in VENDORS
+}
+POLICIES = list(CHOICES)
 seeds = range(SEEDS)
 loss = sweep.outage_loss(
-    POLICIES, OUTAGES_S, events=EVENTS, kind=OUTAGE_KIND, seeds=seeds, expiry_s=EXPIRY_S
+    CHOICES, OUTAGES_S, events=EVENTS, kind=OUTAGE_KIND, seeds=seeds, expiry_s=EXPIRY_S
 )
 median_loss = sweep.spread(loss, "loss_rate", ["outage_s", "policy"])
 (100 * median_loss.pivot(index="outage_s", columns="policy", values="median")[POLICIES]).round(1)
@@ -81,10 +84,10 @@ def banded(row):
     return f"{human(row['median'])} [{human(row['p5'])}-{human(row['p95'])}]"
 
 
-first = sweep.first_losses(POLICIES, kinds=KINDS, seeds=seeds, expiry_s=EXPIRY_S)
+first = sweep.first_losses(CHOICES, kinds=KINDS, seeds=seeds, expiry_s=EXPIRY_S)
 first_spread = sweep.spread(first, "first_loss_s", ["policy", "kind"]).set_index(["policy", "kind"])
-capped = {p: sweep.expiry_capped(p, kind=OUTAGE_KIND, expiry_s=EXPIRY_S) for p in POLICIES}
-own = sweep.first_losses([p for p in POLICIES if capped[p]], kinds=[OUTAGE_KIND], seeds=seeds, expiry_s=None)
+capped = {p: sweep.expiry_capped(CHOICES[p], kind=OUTAGE_KIND, expiry_s=EXPIRY_S) for p in POLICIES}
+own = sweep.first_losses({p: CHOICES[p] for p in POLICIES if capped[p]}, kinds=[OUTAGE_KIND], seeds=seeds, expiry_s=None)
 own_spread = sweep.spread(own, "first_loss_s", ["policy", "kind"]).set_index(["policy", "kind"])
 
 table = pd.DataFrame(
@@ -115,7 +118,7 @@ def at(policy, kind):
 
 guide = {kind: at(GUIDE, kind)["median"] for kind in KINDS}
 share = median_loss[median_loss["policy"] == GUIDE].set_index("outage_s")["median"]
-others = [p for p in POLICIES if p not in ("backoff-only", "immediate-plus-five", "immediate-counts")]
+others = [p for p in POLICIES if p not in RETRY_1]
 print(
     f"Answer. The guide's policy ({GUIDE}) starts losing events at an outage of "
     f"{guide['down']:.0f} s when the receiver refuses connections and at {guide.get('hang', float('nan')):.0f} s "

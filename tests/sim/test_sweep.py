@@ -108,3 +108,40 @@ def test_a_seed_free_outage_run_is_simulated_once_and_matches_every_seed(policy,
 def test_a_jittered_policy_is_run_per_seed():
     frame = sweep.outage_loss(["svix"], [86_400], events=50, seeds=range(6))
     assert frame["lost"].nunique() > 1
+
+
+def test_a_readings_value_is_the_same_sender_as_its_name():
+    from whsim import Readings
+
+    for name, value in (
+        ("immediate-counts", Readings.parse(["RETRY-1=immediate-counts"])),
+        ("svix", Readings(policy="svix")),
+    ):
+        assert sweep.failing_attempts(value, seed=4) == sweep.failing_attempts(name, seed=4)
+        assert sweep.label(value) == name
+    jittered = Readings.parse(["RETRY-1=backoff-only", "RETRY-4=full"])
+    assert sweep.failing_attempts(jittered, seed=2) == sweep.failing_attempts(
+        "backoff-only", jitter="full", seed=2
+    )
+    assert sweep.label(jittered) == "backoff-only (RETRY-4=full)"
+    frame = sweep.outage_loss([Readings(policy="svix"), "backoff-only"], [60], events=20)
+    assert list(frame["policy"]) == ["svix", "backoff-only"]
+
+
+def test_other_readings_of_a_value_change_the_sweep():
+    from whsim import Readings
+
+    base = Readings.parse(["RETRY-1=backoff-only"])
+    from_send = base.with_reading("RETRY-3", "from-send")
+    # backoff counted from the send, not from the 20 ms failure: every offset 20 ms earlier per retry
+    got = sweep.failing_attempts(from_send)
+    assert got == pytest.approx([0, 1, 3, 7, 15, 31])
+    assert sweep.failing_attempts(base) != got
+
+
+def test_a_reading_the_simulator_refuses_is_named():
+    from whsim import Readings
+    from whsim.core.errors import ReadingNotHonouredError
+
+    with pytest.raises(ReadingNotHonouredError, match="SIG-2=tolerant"):
+        sweep.failing_attempts(Readings.parse(["SIG-2=tolerant"]))

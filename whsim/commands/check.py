@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from whsim.commands.readings import add_reading_flags
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -26,19 +28,19 @@ def register(subparsers: Any) -> None:
     keys.add_argument(
         "--secrets", help="a file: JSON {url prefix: secret}, a JSON list, or one per line"
     )
-    parser.add_argument(
-        "--reading",
-        action="append",
-        default=[],
-        metavar="CLAUSE=NAME",
-        help="a reading of an ambiguous clause (repeatable), e.g. RETRY-1=immediate-counts",
-    )
-    parser.add_argument("--policy", help="grade against another system's retry policy (svix, ...)")
+    add_reading_flags(parser)  # honoured as whsim.core.honoured.CHECK declares
     parser.add_argument("--time-scale", type=float, default=None, help="the sender's time scale")
     parser.add_argument("--timing", default="default", help="strict, default or lenient bands")
     parser.add_argument("--strict", action="store_true", help="non-strict outcomes fail")
     parser.add_argument("--report", type=Path, default=None, help="write reports into DIR")
     parser.add_argument("--format", choices=("har", "jsonl"), default=None, help="trace kind")
+    parser.add_argument(
+        "--simulate",
+        action="store_true",
+        help="replay each event's first attempt and the receiver's recorded answers on the "
+        "virtual clock under the same reading; report predicted against observed attempt times "
+        "and the largest deviation (case CHK-MODEL-001, a figure per endpoint in the HTML report)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -62,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         strict=args.strict,
         report_dir=args.report,
         kind=args.format,
+        simulate=args.simulate,
     )
     report = result.report
     print(f"whsim check: {result.summary_line()}")
@@ -69,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"  also ({finding['code']}): {finding['summary']}")
     for r in report.cases:
         print(f"  {r.outcome!s:<10} {r.spec.id:<17} {r.message[:160]}")
+    if result.model is not None:
+        model = next(r for r in report.cases if r.spec.id == "CHK-MODEL-001")
+        print(f"model: {model.message}")
     s = report.settings
     print(
         f"{s['attempts']} attempt(s), {s['events']} event(s), {s['endpoints']} endpoint(s); "

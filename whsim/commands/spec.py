@@ -79,10 +79,21 @@ def tool_matrix() -> list[dict[str, Any]]:
     return rows
 
 
+def column_label(name: str) -> str:
+    """The column heading of command ``name`` in ``whsim spec --tools``: the command without
+    ``whsim``, a suite per role named by its role (``receiver suite``, ``sender suite``), so no
+    two columns read the same."""
+    short = name.removeprefix("whsim ")
+    if short.startswith("conformance "):
+        return f"{short.removeprefix('conformance ')} suite"
+    return short
+
+
 def _matrix_text(rows: list[dict[str, Any]]) -> str:
     names = [name for name, _ in tools()]
-    short = [name.removeprefix("whsim ") for name in names]
-    head = f"{'READING':<34}" + "".join(f"{s[:12]:<13}" for s in short)
+    labels = [column_label(name) for name in names]
+    widths = [max(len(label), len("default"), len("refused")) + 2 for label in labels]
+    head = f"{'READING':<34}" + "".join(f"{s:<{w}}" for s, w in zip(labels, widths, strict=True))
     mark = {
         "honours": "yes",
         "refuses": "refused",
@@ -93,10 +104,13 @@ def _matrix_text(rows: list[dict[str, Any]]) -> str:
     lines = [head, "-" * len(head)]
     for row in rows:
         label = f"{row['clause']}={row['reading']}{'*' if row['default'] else ''}"
-        lines.append(f"{label:<34}" + "".join(f"{mark[row['tools'][n]]:<13}" for n in names))
+        cells = "".join(f"{mark[row['tools'][n]]:<{w}}" for n, w in zip(names, widths, strict=True))
+        lines.append(f"{label:<34}" + cells)
+    suites = [f"{lab}: {n}" for n, lab in zip(names, labels, strict=True) if lab.endswith(" suite")]
     lines.append(
         "yes: implemented; refused: refused by name; default: follows this (the default) reading "
         "only; -: takes no --reading; ?: a --reading of its own, not declared. * the kit's default."
+        + (f" Suites: {'; '.join(suites)}." if suites else "")
     )
     return "\n".join(lines)
 

@@ -25,6 +25,7 @@ from whsim.core.readings import AMBIGUOUS, DEFAULTS, Readings, parse_reading
 from whsim.core.spec.clauses import clause, reading_names
 
 __all__ = [
+    "CHECK",
     "EXPLORE",
     "RECEIVER",
     "RECEIVER_SUITE",
@@ -133,3 +134,13 @@ RECEIVER_SUITE: Final = declare("whsim conformance receiver", "SIG-2", "CODES-5"
 SENDER_SUITE: Final = declare(
     "whsim conformance sender", "RETRY-1", "REG-6"
 )  # RETRY-1: the bands it grades by; REG-6: what SND-REG-006 counts as a bad body
+CHECK: Final = declare(
+    "whsim check", "RETRY-1", "RETRY-2", "RETRY-3", "RETRY-4", "EXPIRY-1", "CODES-1", "SIG-1",
+    "EVENT-9", "THROTTLE-1", "THROTTLE-2", "VERIFY-5", policy=True,
+)  # fmt: skip
+# ^ the offline grader (conformance/grader.py): the delivery-rule readings through
+#   Readings.retry_policy(); SIG-1 and EVENT-9 in its signature and id checks; THROTTLE-1 and
+#   THROTTLE-2: every reading allows at most one job.progress per job and endpoint per 10 s,
+#   which is what the grader checks (CHK-THROTTLE-001); VERIFY-5: verification requests are not graded, so
+#   signed and unsigned ones get the same verdicts. What a delivery trace cannot show
+#   (registration, verification policy, receiver-side readings) is refused by name.

@@ -10,9 +10,10 @@ included, see :mod:`whsim.sender.text`); a key repeated in one object is 400. A 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,13 +21,14 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from whsim.core.errors import EventDataError, RegistrationError, SenderError
 from whsim.core.spec.events import EVENT_TYPES, TEST_EVENT_TYPE, data_schema
 from whsim.sender import netguard
 from whsim.sender.config import SenderConfig
+from whsim.sender.export import MEDIA_TYPE as EXPORT_MEDIA_TYPE
 from whsim.sender.openapi import openapi_document
 from whsim.sender.service import DELIVERY_STATUSES, Sender
 from whsim.sender.source import EventSource
@@ -43,6 +45,19 @@ Handler = Callable[[Request], Awaitable[Response]]
 def _error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
     body = {"error": {"code": code, "message": message, "details": details or {}}}
     return JSONResponse(body, status_code=status)
+
+
+def _int(text: str | None) -> int | None:
+    return None if text is None else int(text)
+
+
+async def _lines(lines: Iterator[str]) -> AsyncIterator[str]:
+    # An async iterator, so Starlette reads the store on the event loop (the store's thread)
+    # one page at a time, letting deliveries run between pages.
+    for n, line in enumerate(lines):
+        yield line
+        if n % 500 == 499:
+            await asyncio.sleep(0)
 
 
 def _reject_constant(name: str) -> None:
@@ -215,17 +230,27 @@ def create_app(
         webhook_id = path(request, "webhook_id")
         sender.get_webhook(webhook_id)
         query = request.query_params
-        unknown = sorted(set(query) - {"limit", "status"})
+        unknown = sorted(set(query) - {"limit", "status", "format"})
         if unknown:
             raise SenderError(
-                f"unknown query parameter {unknown[0]!r}; allowed: limit, status",
+                f"unknown query parameter {unknown[0]!r}; allowed: limit, status, format",
                 status=422,
                 code="invalid_query",
                 details={"field": unknown[0]},
             )
-        raw_limit = query.get("limit", "50")
+        kind = query.get("format", "json")
+        if kind not in ("json", "jsonl"):
+            raise SenderError(
+                "format must be json or jsonl",
+                status=422,
+                code="invalid_query",
+                details={"field": "format", "allowed": ["json", "jsonl"]},
+            )
+        raw_limit = query.get("limit")
         # isascii: "²" and other Unicode digits pass isdigit() and then break int().
-        if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= 500:
+        if raw_limit is not None and (
+            not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= 500
+        ):
             raise SenderError(
                 "limit must be an integer within 1..500",
                 status=422,
@@ -240,7 +265,13 @@ def create_app(
                 code="invalid_query",
                 details={"field": "status", "allowed": list(DELIVERY_STATUSES)},
             )
-        return JSONResponse(sender.list_deliveries(webhook_id, limit=int(raw_limit), status=status))
+        if kind == "jsonl":
+            return StreamingResponse(
+                _lines(sender.export_trace(webhook_id, status=status, limit=_int(raw_limit))),
+                media_type=EXPORT_MEDIA_TYPE,
+            )
+        limit = int(raw_limit) if raw_limit is not None else 50
+        return JSONResponse(sender.list_deliveries(webhook_id, limit=limit, status=status))
 
     async def get_delivery(request: Request) -> Response:
         doc = sender.get_delivery(path(request, "webhook_id"), path(request, "delivery_id"))

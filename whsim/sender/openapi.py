@@ -21,6 +21,7 @@ from whsim.core.registry import MAX_URL_LENGTH, SECRET_MAX, SECRET_MIN, WebhookS
 from whsim.core.spec.clauses import reading_names
 from whsim.core.spec.events import ENVELOPE_SCHEMA, EVENT_TYPES, TEST_EVENT_TYPE, data_schema
 from whsim.sender.config import SenderConfig
+from whsim.sender.export import MEDIA_TYPE as EXPORT_MEDIA_TYPE
 from whsim.sender.service import DELIVERY_STATUSES
 from whsim.sender.source import JOB_STATUSES, MAX_STEP_SECONDS, MAX_STEPS, MAX_TITLE
 
@@ -443,6 +444,8 @@ class Operation:
     request: str | None = None
     description: str = ""
     answer_schema: Schema | None = field(default=None)
+    also: Mapping[str, Schema] = field(default_factory=dict)
+    """More media types of the success answer, as ``{media type: media type object}``."""
 
     def document(self) -> Schema:
         status, schema_name, text = self.answer
@@ -452,6 +455,8 @@ class Operation:
             answer = _json(self.answer_schema, text)
         else:
             answer = {"description": text}
+        if self.also:
+            answer = {**answer, "content": {**answer.get("content", {}), **self.also}}
         doc: Schema = {"summary": self.summary}
         if self.description:
             doc["description"] = self.description
@@ -479,6 +484,12 @@ PATH_PARAMETERS: Final[Mapping[str, Sequence[Schema]]] = {
             "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
         },
         {"name": "status", "in": "query", "schema": {"enum": list(DELIVERY_STATUSES)}},
+        {
+            "name": "format",
+            "in": "query",
+            "schema": {"enum": ["json", "jsonl"], "default": "json"},
+            "description": "jsonl: the log as a trace `whsim check` grades (docs/trace-format.md)",
+        },
     ),
     "/api/webhooks/{webhook_id}/deliveries/{delivery_id}": (_WID, _DID),
     "/api/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": (_WID, _DID),
@@ -573,6 +584,16 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         "The delivery log (REG-10): newest first",
         (200, "DeliveryList", "deliveries"),
         (404, 422),
+        description="format=jsonl answers application/x-ndjson instead: a header line "
+        '{"whsim_trace": 1, "time_scale", "end_ns"}, then one line per attempt, oldest delivery '
+        "first, with the URL, the headers the sender set, the exact body, start_ns and end_ns "
+        "on one monotonic clock, the wall start and the status or error kind "
+        "(docs/trace-format.md); every delivery unless limit is given. `whsim check` grades it.",
+        also={
+            EXPORT_MEDIA_TYPE: {
+                "schema": {"type": "string", "description": "JSON lines (format=jsonl)"}
+            }
+        },
     ),
     Operation(
         "get",

@@ -13,10 +13,10 @@ import logging
 import secrets
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
-import httpx
+import aiohttp
 
 from whsim import __version__
 from whsim.core.clock import ScaledClock
@@ -43,6 +43,7 @@ from whsim.core.spec.events import (
 from whsim.sender import netguard
 from whsim.sender.config import SenderConfig
 from whsim.sender.dispatcher import USER_AGENT, Dispatcher, Outcome, new_client, wall_iso
+from whsim.sender.export import trace_lines
 from whsim.sender.store import CANCELLED, AttemptRecord, DeliveryRow, Store, WebhookRow, new_id
 
 __all__ = ["DELIVERY_STATUSES", "Sender", "not_found"]
@@ -91,9 +92,11 @@ class Sender:
         self.policy = self.retry_policy()
         self.store: Store
         self.clock: ScaledClock
-        self.client: httpx.AsyncClient
+        self.client: aiohttp.ClientSession
         self.dispatcher: Dispatcher
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._subscribers: dict[str, list[str]] = {}
+        self._subscribers_version = -1
         self._rng = secrets.SystemRandom()
         self.resumed = 0
 
@@ -111,7 +114,7 @@ class Sender:
         ended = await self.dispatcher.stop()
         if ended:
             log.info("stop: %d attempt(s) in flight ended and were recorded", ended)
-        await self.client.aclose()
+        await self.client.close()
         self.store.close()
 
     async def sync(self) -> None:
@@ -335,12 +338,23 @@ class Sender:
         return event
 
     def subscribers(self, event_type: str) -> list[str]:
-        """Ids of the active webhooks subscribed to ``event_type`` (REG-6, REG-8)."""
-        return [
-            h.id
-            for h in self.store.list_webhooks(status=str(WebhookStatus.ACTIVE))
-            if event_type in h.events
-        ]
+        """Ids of the active webhooks subscribed to ``event_type`` (REG-6, REG-8).
+
+        Kept per event type until a webhook changes (reading and decoding every webhook per
+        event was a tenth of the API's cost per event in ``benchmarks/bench_sender.py``).
+        """
+        version = self.store.webhooks_version
+        if self._subscribers_version != version:
+            self._subscribers.clear()
+            self._subscribers_version = version
+        ids = self._subscribers.get(event_type)
+        if ids is None:
+            ids = self._subscribers[event_type] = [
+                h.id
+                for h in self.store.list_webhooks(status=str(WebhookStatus.ACTIVE))
+                if event_type in h.events
+            ]
+        return list(ids)
 
     def _enqueue(self, event: Event, webhook_ids: list[str]) -> list[str]:
         now = self.clock.now_ms()
@@ -440,6 +454,21 @@ class Sender:
         self._hook(webhook_id)
         rows = self.store.list_deliveries(webhook_id, limit=limit, status=status)
         return {"deliveries": [self.delivery_json(r) for r in rows]}
+
+    def export_trace(
+        self, webhook_id: str, *, status: str | None = None, limit: int | None = None
+    ) -> Iterator[str]:
+        """``?format=jsonl``: the webhook's log as a trace ``whsim check`` grades (see
+        :mod:`whsim.sender.export`), every delivery unless ``limit``; 404 first."""
+        self._hook(webhook_id)
+        return trace_lines(
+            self.store,
+            webhook_id,
+            time_scale=self.config.time_scale,
+            live=True,
+            status=status,
+            limit=limit,
+        )
 
     def get_delivery(self, webhook_id: str, delivery_id: str) -> dict[str, Any]:
         self._hook(webhook_id)

@@ -102,9 +102,24 @@ CREATE TABLE IF NOT EXISTS attempts (
     error_detail TEXT,
     response_excerpt TEXT,
     response_truncated INTEGER NOT NULL DEFAULT 0,
+    sent_url TEXT,
+    sent_headers TEXT,
+    sent_body BLOB,
+    start_ns INTEGER,
+    end_ns INTEGER,
     PRIMARY KEY (delivery_id, number)
 );
 """
+
+_ADDED_COLUMNS: Final = (
+    ("attempts", "sent_url", "TEXT"),
+    ("attempts", "sent_headers", "TEXT"),
+    ("attempts", "sent_body", "BLOB"),
+    ("attempts", "start_ns", "INTEGER"),
+    ("attempts", "end_ns", "INTEGER"),
+)
+"""Columns added after a table's first release: :meth:`Store.__init__` adds any a database
+made by an older version lacks (``ALTER TABLE ... ADD COLUMN``; old rows read NULL)."""
 
 _ids = random.SystemRandom()
 
@@ -170,6 +185,17 @@ class AttemptRecord:
     error_detail: str | None
     response_excerpt: str | None
     response_truncated: bool
+    url: str | None = None
+    """The URL the request went to (the webhook's URL then); None in rows older than it."""
+    headers: tuple[tuple[str, str], ...] | None = None
+    """The headers the sender set on the request, as sent (the HTTP client adds Host,
+    Content-Length, Accept and Connection itself); None in rows older than the column."""
+    body: bytes | None = None
+    """The exact bytes sent when they differ from the event's stored bytes, else None."""
+    start_ns: int | None = None
+    end_ns: int | None = None
+    """When the request started and ended, ``time.monotonic_ns()`` (one clock for every
+    attempt of one boot; only differences mean anything); None in older rows."""
 
 
 _DELIVERY_SELECT: Final = """
@@ -211,6 +237,26 @@ def _delivery(row: Sequence[Any]) -> DeliveryRow:
     )
 
 
+def _attempt(r: Sequence[Any]) -> AttemptRecord:
+    return AttemptRecord(
+        number=r[0],
+        started_at=r[1],
+        sent_ms=r[2],
+        finished_ms=r[3],
+        latency_ms=r[4],
+        status_code=r[5],
+        error=r[6],
+        error_detail=r[7],
+        response_excerpt=r[8],
+        response_truncated=bool(r[9]),
+        url=r[10],
+        headers=None if r[11] is None else tuple((k, v) for k, v in json.loads(r[11])),
+        body=None if r[12] is None else bytes(r[12]),
+        start_ns=r[13],
+        end_ns=r[14],
+    )
+
+
 def _webhook(row: Sequence[Any]) -> WebhookRow:
     return WebhookRow(
         id=row[0],
@@ -249,6 +295,12 @@ class Durable:
     written in order). This is ``synchronous=FULL`` for those commits, with the fsync off the
     event loop: a slow disk delays the acknowledgement, never another delivery. With
     ``synchronous="NORMAL"`` it does nothing.
+
+    One object per database file, shared by every connection to it (the outbox and the job
+    store write the same WAL), and group commit: callers that arrive while an fsync runs wait
+    for it and then share one more, which covers every write marked before it started. So one
+    fsync answers many acknowledgements, and a request that wrote through both connections
+    waits for one fsync, not two (two in a row halved the API's rate on a slow disk).
     """
 
     def __init__(self, path: Path, synchronous: str) -> None:
@@ -259,6 +311,7 @@ class Durable:
         self._written = 0
         self._synced = 0
         self._fd: int | None = None
+        self._running: asyncio.Future[None] | None = None
 
     def __enter__(self) -> None:
         return None
@@ -267,15 +320,28 @@ class Durable:
         if kind is None and self._full:
             self._written += 1
 
+    def _start_fsync(self) -> asyncio.Future[None]:
+        if self._fd is None:
+            self._fd = os.open(self._wal, os.O_RDONLY)
+        running = asyncio.ensure_future(self._fsync(self._fd, self._written))
+        self._running = running
+        return running
+
+    async def _fsync(self, fd: int, covers: int) -> None:
+        # ``covers``: every write marked when the fsync starts is in the WAL already. The state
+        # changes inside the task, so a waiter never sees a finished fsync still "running".
+        try:
+            await asyncio.to_thread(os.fsync, fd)
+            self._synced = max(self._synced, covers)
+        finally:
+            self._running = None
+
     async def sync(self) -> None:
         """Return once every write marked durable so far is on the disk."""
         target = self._written
-        if self._synced >= target:
-            return
-        if self._fd is None:
-            self._fd = os.open(self._wal, os.O_RDONLY)
-        await asyncio.to_thread(os.fsync, self._fd)
-        self._synced = max(self._synced, target)
+        while self._synced < target:
+            running = self._running or self._start_fsync()
+            await asyncio.shield(running)  # a cancelled caller leaves the fsync to the others
 
     def close(self) -> None:
         if self._fd is not None:
@@ -290,7 +356,17 @@ class Store:
         self.path = Path(path)
         self._db = connect(self.path)
         self._db.executescript(_SCHEMA)
+        self._migrate()
         self.durable = Durable(self.path, synchronous)
+        """The file's durability; other connections to the same file share it."""
+        self.webhooks_version = 0
+        """Changes whenever a webhook is stored, changed or deleted (for caches of the list)."""
+
+    def _migrate(self) -> None:
+        for table, column, kind in _ADDED_COLUMNS:
+            have = {r[1] for r in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         self.durable.close()
@@ -323,6 +399,11 @@ class Store:
         self.save_clock(wall_ms, start, scale)
         return start
 
+    def saved_scale(self) -> float | None:
+        """The time scale the last run recorded with its clock anchor (None: never started)."""
+        got = self._db.execute("SELECT value FROM meta WHERE key = 'clock'").fetchone()
+        return float(json.loads(got[0])["scale"]) if got else None
+
     def save_clock(self, wall_ms: int, policy_ms: int, scale: float) -> None:
         """Record that policy time ``policy_ms`` was wall time ``wall_ms`` at ``scale``."""
         value = json.dumps({"wall_ms": wall_ms, "policy_ms": policy_ms, "scale": scale})
@@ -336,6 +417,7 @@ class Store:
             self._insert_webhook(hook)
 
     def _insert_webhook(self, hook: WebhookRow) -> None:
+        self.webhooks_version += 1
         self._db.execute(
             f"INSERT INTO webhooks ({_WEBHOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -357,6 +439,7 @@ class Store:
             self._save_webhook(hook)
 
     def _save_webhook(self, hook: WebhookRow) -> None:
+        self.webhooks_version += 1
         self._db.execute(
             "UPDATE webhooks SET url = ?, events = ?, secret = ?, status = ?, updated_at = ?, "
             "verified_at = ?, verification = ? WHERE id = ?",
@@ -388,6 +471,7 @@ class Store:
 
     def delete_webhook(self, webhook_id: str) -> bool:
         """Delete a webhook with its deliveries and attempts; False if there was none."""
+        self.webhooks_version += 1
         with self.durable:
             cur = self._db.execute("DELETE FROM webhooks WHERE id = ?", (webhook_id,))
         return cur.rowcount > 0
@@ -483,25 +567,33 @@ class Store:
     def attempts(self, delivery_id: str) -> list[AttemptRecord]:
         rows = self._db.execute(
             "SELECT number, started_at, sent_ms, finished_ms, latency_ms, status_code, error, "
-            "error_detail, response_excerpt, response_truncated FROM attempts "
-            "WHERE delivery_id = ? ORDER BY number",
+            "error_detail, response_excerpt, response_truncated, sent_url, sent_headers, "
+            "sent_body, start_ns, end_ns FROM attempts WHERE delivery_id = ? ORDER BY number",
             (delivery_id,),
         )
-        return [
-            AttemptRecord(
-                number=r[0],
-                started_at=r[1],
-                sent_ms=r[2],
-                finished_ms=r[3],
-                latency_ms=r[4],
-                status_code=r[5],
-                error=r[6],
-                error_detail=r[7],
-                response_excerpt=r[8],
-                response_truncated=bool(r[9]),
-            )
-            for r in rows
-        ]
+        return [_attempt(r) for r in rows]
+
+    def attempt_log(
+        self, webhook_id: str, *, after_seq: int = 0, page: int = 200, status: str | None = None
+    ) -> list[tuple[int, DeliveryRow, list[AttemptRecord]]]:
+        """A page of a webhook's deliveries with their attempts, oldest first, by ``seq``.
+
+        Keyset paging (``after_seq``: the last ``seq`` of the previous page) so an export of a
+        long log holds one page, and the loop may run between pages.
+        """
+        sql = _DELIVERY_SELECT.replace("SELECT ", "SELECT d.seq, ", 1)
+        sql += " WHERE d.webhook_id = ? AND d.seq > ?"
+        params: list[Any] = [webhook_id, after_seq]
+        if status is not None:
+            sql += " AND d.status = ?"
+            params.append(status)
+        sql += " ORDER BY d.seq LIMIT ?"
+        params.append(page)
+        out = []
+        for r in self._db.execute(sql, params).fetchall():
+            row = _delivery(r[1:])
+            out.append((int(r[0]), row, self.attempts(row.id)))
+        return out
 
     def record_attempt(
         self, delivery_id: str, attempt: AttemptRecord, state: DeliveryState, ended_at: str | None
@@ -521,7 +613,8 @@ class Store:
             db.execute(
                 "INSERT OR REPLACE INTO attempts (delivery_id, number, started_at, sent_ms, "
                 "finished_ms, latency_ms, status_code, error, error_detail, "
-                "response_excerpt, response_truncated) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "response_excerpt, response_truncated, sent_url, sent_headers, sent_body, "
+                "start_ns, end_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     delivery_id,
                     attempt.number,
@@ -534,6 +627,11 @@ class Store:
                     attempt.error_detail,
                     attempt.response_excerpt,
                     int(attempt.response_truncated),
+                    attempt.url,
+                    None if attempt.headers is None else json.dumps(attempt.headers),
+                    attempt.body,
+                    attempt.start_ns,
+                    attempt.end_ns,
                 ),
             )
         except BaseException:

@@ -4,10 +4,17 @@ The notebooks and ``whsim demo`` ask the same questions more than once (what doe
 event's schedule look like, how much does an outage of a given length lose, from which length on
 does a policy lose anything); the scenarios that answer them live here so every caller asks them
 the same way. Every function is deterministic for a given seed.
+
+What a sender follows is a ``choice``: a :class:`~whsim.core.readings.Readings` value (the
+notebooks' form: ``Readings.parse(["RETRY-1=immediate-counts", "RETRY-3=from-send"])``, or
+``Readings(policy="svix")``), or, as before, a bare RETRY-1 reading or vendor policy name. A
+frame labels each choice with :func:`label` (``backoff-only``, ``svix``,
+``backoff-only (RETRY-4=full)``); a name is its own label, so old callers see the same frames.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
@@ -15,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 from whsim.core.behaviours import Behaviour, Capacity, Latency, Outage
 from whsim.core.errors import ScenarioError
 from whsim.core.policy import RetryPolicy
+from whsim.core.readings import Readings
 from whsim.sim.scenario import Arrival, Scenario, Sender, Webhook, Workload
 
 if TYPE_CHECKING:
@@ -22,13 +30,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OUTAGE_LENGTHS_S",
+    "Choice",
+    "as_readings",
     "expiry_capped",
     "failing_attempts",
     "first_event_lost",
     "first_losses",
+    "label",
     "outage_loss",
     "outage_scenario",
     "over_seeds",
+    "policy_of",
     "schedule_reach_s",
     "shortest_lossy_outage",
     "spread",
@@ -66,14 +78,64 @@ def _seeds(seed: int, seeds: Sequence[int] | None) -> tuple[int, ...]:
     return chosen
 
 
-def _sender(policy: str, jitter: str | None, expiry_s: float | None) -> Sender:
+Choice = str | Readings
+"""What a sweep's sender follows: a :class:`Readings` value, or a RETRY-1 reading / vendor
+policy name (the older form, kept)."""
+
+
+def as_readings(choice: Choice) -> Readings:
+    """``choice`` as a :class:`Readings` value: a name becomes ``RETRY-1=name`` or the vendor
+    policy of that name; an unknown name raises, naming the known ones."""
+    if isinstance(choice, Readings):
+        return choice
+    from whsim.core.spec.clauses import reading_names
+
+    if choice in reading_names("RETRY-1"):
+        return Readings({"RETRY-1": choice})
+    return Readings(policy=choice)  # an unknown name: SpecInputError listing the policies
+
+
+def label(choice: Choice) -> str:
+    """How a frame names ``choice``: a name as given; a :class:`Readings` value by its vendor
+    policy or RETRY-1 reading, then its other non-default readings in parentheses."""
+    if isinstance(choice, str):
+        return choice
+    head = choice.policy or choice["RETRY-1"]
+    rest = [f"{k}={v}" for k, v in choice.non_default.items() if k != "RETRY-1"]
+    return f"{head} ({', '.join(rest)})" if rest else head
+
+
+def _labelled(policies: Sequence[Choice] | Mapping[str, Choice]) -> list[tuple[str, Choice]]:
+    if isinstance(policies, Mapping):
+        return [(str(k), v) for k, v in policies.items()]
+    if isinstance(policies, str | Readings):
+        raise ScenarioError("give a list of policies, not one", field="policies")
+    return [(label(p), p) for p in policies]
+
+
+def policy_of(choice: Choice) -> RetryPolicy:
+    """The :class:`RetryPolicy` a sweep's sender follows under ``choice`` (no expiry override)."""
+    if isinstance(choice, Readings):
+        return choice.retry_policy()
+    return RetryPolicy.named(choice)
+
+
+def _sender(policy: Choice, jitter: str | None, expiry_s: float | None) -> Sender:
     # no expiry at all is an expiry longer than any sweep can run (30 days)
     expiry_ms = 31 * 86_400_000 if expiry_s is None else round(expiry_s * 1000)
-    return Sender(retry=policy, jitter=jitter, expiry_ms=expiry_ms)
+    return _follow(Sender(expiry_ms=expiry_ms), policy, jitter)
+
+
+def _follow(sender: Sender, policy: Choice, jitter: str | None) -> Sender:
+    """``sender`` under ``policy``; ``jitter`` (when set) overrides its RETRY-4 reading."""
+    if isinstance(policy, Readings):
+        sender = sender.with_readings(policy)  # a reading the simulator refuses raises, by name
+        return sender if jitter is None else dataclasses.replace(sender, jitter=jitter)
+    return dataclasses.replace(sender, retry=policy, jitter=jitter)
 
 
 def failing_attempts(
-    policy: str,
+    policy: Choice,
     *,
     jitter: str | None = None,
     seed: int = 0,
@@ -91,7 +153,7 @@ def failing_attempts(
     from whsim.sim.run import simulate
 
     scenario = Scenario(
-        name=f"one-failing-event-{policy}",
+        name=f"one-failing-event-{label(policy)}",
         webhooks=(Webhook("wh", receiver=receiver, events=("proposal.created",)),),
         sender=_sender(policy, jitter, expiry_s),
         workload=Workload(duration_ms=1, arrival=Arrival("constant", 1.0), jobs_per_proposal=0),
@@ -102,7 +164,7 @@ def failing_attempts(
 
 def outage_scenario(
     outage_s: float,
-    policy: str,
+    policy: Choice,
     *,
     events: int = 200,
     kind: str = "down",
@@ -131,7 +193,7 @@ def outage_scenario(
         outages=(Outage(0, length_ms, kind),),  # type: ignore[arg-type]
     )
     return Scenario(
-        name=f"outage-{outage_s:g}s-{policy}",
+        name=f"outage-{outage_s:g}s-{label(policy)}",
         webhooks=(Webhook("wh", receiver="outage", events=("proposal.created",)),),
         receivers=(receiver,),
         sender=_sender(policy, jitter, expiry_s),
@@ -144,7 +206,7 @@ def outage_scenario(
 
 
 def outage_loss(
-    policies: Sequence[str],
+    policies: Sequence[Choice] | Mapping[str, Choice],
     outages_s: Sequence[float] = OUTAGE_LENGTHS_S,
     *,
     events: int = 200,
@@ -164,7 +226,8 @@ def outage_loss(
     it with :func:`spread`. ``expiry_s`` is the event expiry every policy runs under (the guide's
     24 h by default; None lifts it, to see another system's schedule as that system runs it).
     ``client`` (a ``dask.distributed.Client``) runs the simulations on its workers; the frame is
-    the same.
+    the same. ``policies`` is a list of choices (each labelled by :func:`label` in the ``policy``
+    column) or a ``{label: choice}`` mapping.
     """
     import pandas as pd
 
@@ -173,33 +236,33 @@ def outage_loss(
     chosen = _seeds(seed, seeds)
     # a seed-free run is simulated on the first seed only and its counts repeated
     runs = [
-        (policy, float(length), chosen[:1] if _seed_free(policy, kind) else chosen)
-        for policy, length in itertools.product(policies, outages_s)
+        (name, policy, float(length), chosen[:1] if _seed_free(policy, kind) else chosen)
+        for (name, policy), length in itertools.product(_labelled(policies), outages_s)
     ]
     jobs = [
         (outage_scenario(length, policy, events=events, kind=kind, expiry_s=expiry_s), one)
-        for policy, length, simulated in runs
+        for _, policy, length, simulated in runs
         for one in simulated
     ]
     done = iter(summaries(jobs, client))
     rows = []
-    for policy, length, simulated in runs:
+    for name, _, length, simulated in runs:
         got = {one: next(done) for one in simulated}
         for one in chosen:
-            rows.append(_loss_row(policy, length, one, got.get(one, got[chosen[0]])))
+            rows.append(_loss_row(name, length, one, got.get(one, got[chosen[0]])))
     return pd.DataFrame(rows)
 
 
-def _seed_free(policy: str, kind: str) -> bool:
+def _seed_free(policy: Choice, kind: str) -> bool:
     """Whether an outage run's counts are the same for every seed: no jitter, and a receiver
     that refuses or hangs (its answers then take no random latency)."""
-    return RetryPolicy.named(policy).jitter == "none" and kind in ("down", "hang")
+    return policy_of(policy).jitter == "none" and kind in ("down", "hang")
 
 
-def _loss_row(policy: str, length: float, one: int, s: Mapping[str, Any]) -> dict[str, Any]:
+def _loss_row(name: str, length: float, one: int, s: Mapping[str, Any]) -> dict[str, Any]:
     lost = int(s["deliveries"]) - int(s["delivered"])
     return {
-        "policy": policy,
+        "policy": name,
         "outage_s": length,
         "seed": one,
         "events": int(s["events"]),
@@ -215,7 +278,7 @@ def _loss_row(policy: str, length: float, one: int, s: Mapping[str, Any]) -> dic
 
 def first_event_lost(
     outage_s: float,
-    policy: str,
+    policy: Choice,
     *,
     kind: str = "down",
     seed: int = 0,
@@ -233,7 +296,7 @@ def first_event_lost(
 
 
 def shortest_lossy_outage(
-    policy: str,
+    policy: Choice,
     *,
     kind: str = "down",
     seed: int = 0,
@@ -264,13 +327,15 @@ def shortest_lossy_outage(
     return hi * resolution_s
 
 
-def schedule_reach_s(policy: str, *, kind: str = "down", expiry_s: float | None = 86_400) -> float:
+def schedule_reach_s(
+    policy: Choice, *, kind: str = "down", expiry_s: float | None = 86_400
+) -> float:
     """When, without jitter, the last attempt an event gets starts (s after the first).
 
     Each failed attempt takes 0 s (``down``: refused) or the timeout (``hang``); the expiry cuts
     the schedule. An outage longer than this loses the event created as it starts.
     """
-    p = RetryPolicy.named(policy)
+    p = policy_of(policy)
     took = p.timeout_ms if kind == "hang" else 0
     expiry = None if expiry_s is None else round(expiry_s * 1000)
     sent = [round(o * 1000) + k * took for k, o in enumerate(p.attempt_offsets())]
@@ -278,7 +343,7 @@ def schedule_reach_s(policy: str, *, kind: str = "down", expiry_s: float | None 
     return reached[-1] / 1000
 
 
-def expiry_capped(policy: str, *, kind: str = "down", expiry_s: float | None = 86_400) -> bool:
+def expiry_capped(policy: Choice, *, kind: str = "down", expiry_s: float | None = 86_400) -> bool:
     """Whether the expiry, not the policy's own schedule, ends an event's retries."""
     if expiry_s is None:
         return False
@@ -286,7 +351,7 @@ def expiry_capped(policy: str, *, kind: str = "down", expiry_s: float | None = 8
 
 
 def first_losses(
-    policies: Sequence[str],
+    policies: Sequence[Choice] | Mapping[str, Choice],
     *,
     kinds: Sequence[str] = ("down",),
     seeds: Sequence[int] = (0,),
@@ -298,13 +363,14 @@ def first_losses(
     Columns: ``policy``, ``kind``, ``seed``, ``first_loss_s`` (NaN: none within 30 days),
     ``jittered``, ``expiry_capped`` (the expiry, not the schedule, ends the retries). A policy
     without jitter against a refusing or hanging receiver gives the same answer for every seed,
-    so it is simulated once and repeated over the seeds.
+    so it is simulated once and repeated over the seeds. ``policies``: as for
+    :func:`outage_loss`.
     """
     import pandas as pd
 
     rows = []
-    for policy, kind in itertools.product(policies, kinds):
-        jittered = RetryPolicy.named(policy).jitter != "none"
+    for (name, policy), kind in itertools.product(_labelled(policies), kinds):
+        jittered = policy_of(policy).jitter != "none"
         fixed: float | str | None = "unset"
         for one in _seeds(0, seeds):
             if not _seed_free(policy, kind) or fixed == "unset":
@@ -317,7 +383,7 @@ def first_losses(
                 found = fixed  # type: ignore[assignment]
             rows.append(
                 {
-                    "policy": policy,
+                    "policy": name,
                     "kind": kind,
                     "seed": one,
                     "first_loss_s": float("nan") if found is None else float(found),
@@ -370,7 +436,7 @@ def spread(frame: pd.DataFrame, value: str, by: str | Sequence[str]) -> pd.DataF
 
 
 def storm_scenario(
-    policy: str = "immediate-plus-five",
+    policy: Choice = "immediate-plus-five",
     *,
     jitter: str | None = None,
     rate_per_s: float = 2.0,
@@ -398,10 +464,10 @@ def storm_scenario(
         outages=outages,
     )
     return Scenario(
-        name=f"storm-{policy}-{jitter or 'default'}",
+        name=f"storm-{label(policy)}-{jitter or 'default'}",
         webhooks=(Webhook("wh", receiver="fragile", events=("proposal.created",)),),
         receivers=(receiver,),
-        sender=Sender(retry=policy, jitter=jitter),
+        sender=_follow(Sender(), policy, jitter),
         workload=Workload(
             duration_ms=round(duration_s * 1000),
             arrival=Arrival("poisson", rate_per_s),
