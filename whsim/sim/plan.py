@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
@@ -109,6 +109,10 @@ class Plan:
     ``took`` and ``latency``; ``code`` is the HTTP status or ``TIMEOUT`` outside outages and
     ``took`` the ms until the answer (the timeout for ``TIMEOUT``). ``delay[j]`` is the wait after
     a failed attempt ``j`` (jitter included); ``verdict[code + 2]`` classifies a code.
+    ``latency`` (clipped at the timeout + 1) is what an outage of kind ``status`` answers after;
+    a plan without such an outage holds no latency table (``latency`` is ``took``, never read).
+    The tables use the narrowest dtypes their values fit (int16 for the guide's 5 s timeout and
+    16 s backoff). ``ready_ms`` may be ``event_ms`` itself: both are read-only.
     ``outages[h]`` are webhook ``h``'s outages (the reference engine applies them with
     :func:`whsim.core.behaviours.outage_answer`); the same as flat arrays sorted by (hook,
     start), for the numpy engine: ``outage_code`` is ``CONNECT``, ``TIMEOUT`` or an HTTP status.
@@ -128,9 +132,9 @@ class Plan:
     event_ms: npt.NDArray[np.int64]
     ready_ms: npt.NDArray[np.int64]
     code: npt.NDArray[np.int16]
-    took: npt.NDArray[np.int32]
-    latency: npt.NDArray[np.int32]
-    delay: npt.NDArray[np.int32] | npt.NDArray[np.int64]
+    took: npt.NDArray[np.signedinteger[Any]]
+    latency: npt.NDArray[np.signedinteger[Any]]
+    delay: npt.NDArray[np.signedinteger[Any]]
     verdict: npt.NDArray[np.int8]
     outage_hook: npt.NDArray[np.int64]
     outage_start: npt.NDArray[np.int64]
@@ -161,6 +165,14 @@ def verdict_table(policy: RetryPolicy) -> npt.NDArray[np.int8]:
     """``policy.classify`` for every attempt code, indexed by ``code + 2``
     (:func:`whsim.core.delivery.verdicts_by_code` as an array)."""
     return np.array(verdicts_by_code(policy), dtype=np.int8)
+
+
+def _narrow(most: int) -> type[np.signedinteger[Any]]:
+    """The narrowest signed dtype that holds 0..``most``."""
+    for dtype in (np.int16, np.int32):
+        if most < np.iinfo(dtype).max:
+            return dtype
+    return np.int64
 
 
 def _trunc(x: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
@@ -321,12 +333,16 @@ def compile_plan(
     A = policy.max_attempts
     ratio = abs(policy.jitter_ratio or 0.0)
     longest = max(policy.delays_ms, default=0) * (1 + ratio) + 1
-    code = np.zeros((A, n), dtype=np.int16)
-    took = np.zeros((A, n), dtype=np.int32)
-    latency = np.zeros((A, n), dtype=np.int32)
-    delay = np.zeros((A, n), dtype=np.int32 if longest < 2**31 else np.int64)
-    keys = keyed.keys_np(seed, hook_idx + lo, ev_idx)
     timeout = policy.timeout_ms
+    code = np.zeros((A, n), dtype=np.int16)
+    # took is at most the timeout; a latency is read only against the timeout, so it is kept
+    # clipped to timeout + 1 (the same answers), and only when an outage of kind ``status`` can
+    # read it: otherwise the took table stands in for it, unread
+    took = np.zeros((A, n), dtype=_narrow(timeout + 1))
+    reads_latency = any(o.kind == "status" for b in behaviours for o in b.outages)
+    latency: npt.NDArray[np.signedinteger[Any]] = np.zeros_like(took) if reads_latency else took
+    delay = np.zeros((A, n), dtype=_narrow(int(longest)))
+    keys = keyed.keys_np(seed, hook_idx + lo, ev_idx)
     verdicts = verdict_table(policy)
     # respond_many ignores outages (the engines apply them), so receivers that differ only in
     # their outages or names share one group of draws
@@ -365,12 +381,12 @@ def compile_plan(
         del u_fail, u_hang
         slow = (answer == HANG) | (lat > timeout)
         row_code = np.where(slow, TIMEOUT, answer)
-        row_took = np.where(slow, timeout, lat)
-        np.minimum(lat, 2**31 - 1, out=lat)
         target = slice(None) if live is None else live
         code[k - 1, target] = row_code
-        took[k - 1, target] = row_took
-        latency[k - 1, target] = lat
+        took[k - 1, target] = np.where(slow, timeout, lat)
+        if reads_latency:
+            latency[k - 1, target] = np.minimum(lat, timeout + 1)
+        del lat, answer, slow
         if k < A:
             previous = delay[k - 2, target].astype(np.int64) if k > 1 else None
             u_jitter = keyed.uniforms_np(kk, k, keyed.JITTER)
@@ -397,7 +413,7 @@ def compile_plan(
         hook=hook_idx,
         event=ev_idx,
         event_ms=event_ms,
-        ready_ms=event_ms.copy(),
+        ready_ms=event_ms,
         code=code.reshape(-1),
         took=took.reshape(-1),
         latency=latency.reshape(-1),
