@@ -55,6 +55,7 @@ __all__ = [
     "compile_plan",
     "hook_count",
     "respond_many",
+    "streams_read",
 ]
 
 TIMEOUT: Final = TIMEOUT_CODE
@@ -76,28 +77,65 @@ STATES: Final = ("pending", "delivered", "exhausted", "expired", "rejected")
 _OUTAGE_KIND = {"down": CONNECT, "hang": TIMEOUT, "status": 0}
 
 
+def streams_read(behaviour: Behaviour) -> tuple[bool, bool, bool]:
+    """Whether :func:`respond_many` reads its (fail, latency, hang) uniforms for ``behaviour``.
+
+    A probability of 0 or 1 decides without a draw (uniforms are in [0, 1)), and a fixed latency
+    needs none; :func:`compile_plan` draws only the streams some receiver reads.
+    """
+    return (
+        0.0 < behaviour.failure_probability < 1.0,
+        behaviour.latency.kind != "fixed",
+        0.0 < behaviour.hang_probability < 1.0,
+    )
+
+
 def respond_many(
     behaviour: Behaviour,
     attempt: int,
-    u_fail: npt.NDArray[np.float64],
-    u_latency: npt.NDArray[np.float64],
-    u_hang: npt.NDArray[np.float64],
+    u_fail: npt.NDArray[np.float64] | None,
+    u_latency: npt.NDArray[np.float64] | None,
+    u_hang: npt.NDArray[np.float64] | None,
+    size: int | None = None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """:func:`whsim.core.behaviours.respond` outside any outage, over arrays of uniforms.
 
     Returns (status or ``HANG``, latency in ms); the latency is sampled even for a hang, as an
-    outage of kind ``status`` needs it.
+    outage of kind ``status`` needs it. A uniform may be None where :func:`streams_read` says
+    ``behaviour`` does not read it (then ``size`` gives the length, if all are None).
     """
+    m = (
+        size
+        if size is not None
+        else len(next(u for u in (u_fail, u_latency, u_hang) if u is not None))
+    )
     lat = behaviour.latency
     if lat.kind == "fixed":
-        latency = np.full(len(u_latency), lat.ms, dtype=np.int64)
-    elif lat.kind == "uniform":
-        latency = lat.ms + ((lat.high_ms - lat.ms) * u_latency).astype(np.int64)
+        latency = np.full(m, lat.ms, dtype=np.int64)
     else:
-        latency = lat.ms + (-lat.mean_ms * np.log1p(-u_latency)).astype(np.int64)
-    fail = (u_fail < behaviour.failure_probability) | (attempt <= behaviour.fail_first)
-    status = np.where(fail, behaviour.failure_status, behaviour.success_status).astype(np.int64)
-    status[u_hang < behaviour.hang_probability] = HANG
+        assert u_latency is not None, "this latency is drawn"
+        if lat.kind == "uniform":
+            latency = lat.ms + ((lat.high_ms - lat.ms) * u_latency).astype(np.int64)
+        else:
+            latency = lat.ms + (-lat.mean_ms * np.log1p(-u_latency)).astype(np.int64)
+    p = behaviour.failure_probability
+    if attempt <= behaviour.fail_first or p >= 1.0:
+        fail: npt.NDArray[np.bool_] | bool = True
+    elif p <= 0.0:
+        fail = False
+    else:
+        assert u_fail is not None, "this failure is drawn"
+        fail = u_fail < p
+    status = np.where(fail, behaviour.failure_status, behaviour.success_status).astype(
+        np.int64, copy=False
+    )
+    status = status + np.zeros(m, dtype=np.int64) if status.ndim == 0 else status
+    hp = behaviour.hang_probability
+    if hp >= 1.0:
+        status[:] = HANG
+    elif hp > 0.0:
+        assert u_hang is not None, "this hang is drawn"
+        status[u_hang < hp] = HANG
     return status, latency
 
 
@@ -326,8 +364,8 @@ def compile_plan(
         ok &= (first <= cohort[None, :]) & (cohort[None, :] < last)
     ev_idx, hook_idx = np.nonzero(ok)
     del ok
-    ev_idx = ev_idx.astype(np.int64)
-    hook_idx = hook_idx.astype(np.int64)
+    ev_idx = ev_idx.astype(np.int64, copy=False)
+    hook_idx = hook_idx.astype(np.int64, copy=False)
     n = len(ev_idx)
     event_ms = events.time_ms[ev_idx]
     A = policy.max_attempts
@@ -355,6 +393,11 @@ def compile_plan(
         dtype=np.int64,
     )
     groups = list(group_of)
+    # only the streams some receiver reads are drawn (each draw is keyed: skipping one changes no
+    # other), and jitter only under a jitter reading that reads it
+    reads = [streams_read(b) for b in groups]
+    draw_fail, draw_lat, draw_hang = (any(r[i] for r in reads) for i in range(3))
+    draw_jitter = policy.jitter != "none"
     # an outage, or a load (capacity), can turn any planned answer into a retry
     unsettled = np.array(
         [bool(b.outages) or b.capacity is not None for b in behaviours], dtype=np.bool_
@@ -365,20 +408,27 @@ def compile_plan(
         if live is not None and len(live) == 0:
             break
         kk = keys if live is None else keys[live]
-        u_fail = keyed.uniforms_np(kk, k, keyed.FAIL)
-        u_lat = keyed.uniforms_np(kk, k, keyed.LATENCY)
-        u_hang = keyed.uniforms_np(kk, k, keyed.HANG)
+        u_fail = keyed.uniforms_np(kk, k, keyed.FAIL) if draw_fail else None
+        u_lat = keyed.uniforms_np(kk, k, keyed.LATENCY) if draw_lat else None
+        u_hang = keyed.uniforms_np(kk, k, keyed.HANG) if draw_hang else None
         if len(groups) == 1:
-            answer, lat = respond_many(groups[0], k, u_fail, u_lat, u_hang)
+            answer, lat = respond_many(groups[0], k, u_fail, u_lat, u_hang, size=len(kk))
         else:
             answer = np.empty(len(kk), dtype=np.int64)
             lat = np.empty(len(kk), dtype=np.int64)
             g_of = hook_group[hook_idx if live is None else hook_idx[live]]
             for g, b in enumerate(groups):
                 sel = np.flatnonzero(g_of == g)
-                s, lt = respond_many(b, k, u_fail[sel], u_lat[sel], u_hang[sel])
+                s, lt = respond_many(
+                    b,
+                    k,
+                    None if u_fail is None else u_fail[sel],
+                    None if u_lat is None else u_lat[sel],
+                    None if u_hang is None else u_hang[sel],
+                    size=len(sel),
+                )
                 answer[sel], lat[sel] = s, lt
-        del u_fail, u_hang
+        del u_fail, u_lat, u_hang
         slow = (answer == HANG) | (lat > timeout)
         row_code = np.where(slow, TIMEOUT, answer)
         target = slice(None) if live is None else live
@@ -389,7 +439,7 @@ def compile_plan(
         del lat, answer, slow
         if k < A:
             previous = delay[k - 2, target].astype(np.int64) if k > 1 else None
-            u_jitter = keyed.uniforms_np(kk, k, keyed.JITTER)
+            u_jitter = keyed.uniforms_np(kk, k, keyed.JITTER) if draw_jitter else np.zeros(len(kk))
             delay[k - 1, target] = jitter_delays(policy, k, u_jitter, previous)
             retry = verdicts[row_code + 2] == RETRY_V
             live = np.flatnonzero(retry | sticky) if live is None else live[retry | sticky[live]]
