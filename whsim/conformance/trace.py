@@ -20,7 +20,7 @@ import dataclasses
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
@@ -154,14 +154,73 @@ def _b64(text: str, where: str, key: str) -> bytes:
         raise _where_fail(where, key, "is not valid base64") from None
 
 
-def _wall_ms(text: str, where: str, key: str) -> int:
+def _moment(text: str, where: str, key: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise _where_fail(where, key, f"is not an ISO-8601 time: {text!r:.60}") from None
     if moment.tzinfo is None:
         raise _where_fail(where, key, f"needs a UTC offset: {text!r:.60}")
-    return round(moment.timestamp() * 1000)
+    return moment
+
+
+def _wall_ms(text: str, where: str, key: str) -> int:
+    return round(_moment(text, where, key).timestamp() * 1000)
+
+
+def _wall_ns(text: str, where: str, key: str) -> int:
+    """Epoch nanoseconds, exact to the text's microseconds (mitmproxy writes microseconds)."""
+    moment = _moment(text, where, key)
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
+
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def har_error_kind(why: str) -> str:
+    """The error kind (``NETWORK_ERRORS``) of a HAR entry without an answer, from its ``_error``.
+
+    mitmproxy writes its flow's error message (``Client disconnected.`` when the sender gave
+    up first, ``Server disconnected.``, ``[Errno 111] Connection refused``, ...), browsers
+    ``net::ERR_...`` names. A HAR does not say *when* a sender gave up: an entry without an
+    answer lasts only its connect and send time (``time``), so a timed-out attempt's end is
+    not in the recording (see ``docs/trace-format.md``).
+    """
+    text = why.lower()
+    if "timeout" in text or "timed out" in text or "timed_out" in text:
+        return "timeout"
+    if "name_not_resolved" in text or "resolve" in text or "name or service" in text:
+        return "dns"
+    if "ssl" in text or "tls" in text or "cert" in text:
+        return "tls"
+    if "client disconnected" in text or "reset" in text or "server disconnected" in text:
+        return "reset"
+    return "connect"
+
+
+def _har_text_bytes(text: str, mime: object, where: str) -> bytes:
+    """The exact bytes of a HAR body given as text: encoded back with the charset of its
+    ``mimeType`` (UTF-8 when none), bytes a tool could not decode restored from the lone
+    surrogates they were kept as (mitmproxy decodes with ``surrogateescape``)."""
+    charset = "utf-8"
+    if isinstance(mime, str) and "charset=" in mime.lower():
+        charset = mime.lower().split("charset=", 1)[1].split(";")[0].strip().strip('"') or charset
+    try:
+        "".encode(charset)
+    except LookupError:
+        raise _where_fail(
+            where, "request.postData.mimeType", f"unknown charset {charset!r}"
+        ) from None
+    try:
+        return text.encode(charset, "surrogateescape")
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogatepass")
+        except UnicodeEncodeError:
+            raise _where_fail(
+                where, "request.postData.text", f"cannot be encoded as {charset}"
+            ) from None
 
 
 def parse_body(body: bytes) -> object:
@@ -303,16 +362,16 @@ def _har_entry(entry: object, n: int) -> Attempt:
     if encoding == "base64":
         body = _b64(text, where, "request.postData.text")
     else:
-        body = text.encode("utf-8", "surrogatepass")
+        body = _har_text_bytes(text, post.get("mimeType"), where)
     status_value = (response or {}).get("status", 0)
     if isinstance(status_value, bool) or not isinstance(status_value, int):
         raise _where_fail(where, "response.status", f"must be an integer, got {status_value!r}")
     status: int | None = status_value if 100 <= status_value <= 599 else None
     error = None
     if status is None:
-        why = str(entry.get("_error") or (response or {}).get("_error") or "").lower()
-        error = "timeout" if "timeout" in why or "timed out" in why else "connect"
-    start_ns = wall * 1_000_000
+        why = entry.get("_error") or (response or {}).get("_error") or ""
+        error = har_error_kind(str(why))
+    start_ns = _wall_ns(started, where, "startedDateTime")
     end_ns = start_ns + round(float(total) * 1_000_000)
     parsed = parse_body(body)
     return Attempt(
