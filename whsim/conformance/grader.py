@@ -580,9 +580,16 @@ class Grader:
                     thr.ok()
             terminal = [r for r in rows if r[1] in ("job.completed", "job.failed")]
             if terminal and progress:
-                late = [r for r in progress if r[0] > terminal[0][0]]
+                # Emitted after, by the events' own timestamps, as the live SND-THROTTLE case
+                # judges it: deliveries may overtake each other (EVENT-12 unordered), so a
+                # progress emitted first can arrive after the terminal event (CHK-ORDER-001).
+                end = terminal[0][2]
+                late = [r for r in progress if end and r[2] > end]
                 if late:
-                    after.fail(f"{url} job {job}: {len(late)} job.progress after {terminal[0][1]}")
+                    after.fail(
+                        f"{url} job {job}: {len(late)} job.progress emitted after "
+                        f"{terminal[0][1]} (their timestamps)"
+                    )
                 else:
                     after.ok()
             ranks = [_LIFECYCLE[r[1]] for r in rows]
