@@ -165,7 +165,25 @@ def _moment(text: str, where: str, key: str) -> datetime:
 
 
 def _wall_ms(text: str, where: str, key: str) -> int:
+    if len(text) == 24 and text[19] == "." and text[23] == "Z" and text[20:23].isascii():
+        # The common form (YYYY-MM-DDTHH:MM:SS.mmmZ): its whole second parsed once, then reused
+        # by the hundred attempts that start within it; anything odd takes the full parse.
+        second = _SECONDS.get(text[:19])
+        if second is None and text[20:23].isdigit():
+            try:
+                moment = datetime.fromisoformat(text[:19] + "+00:00")
+            except ValueError:
+                moment = None
+            if moment is not None:
+                if len(_SECONDS) > 4096:
+                    _SECONDS.clear()
+                second = _SECONDS[text[:19]] = round(moment.timestamp())
+        if second is not None and text[20:23].isdigit():
+            return second * 1000 + int(text[20:23])
     return round(_moment(text, where, key).timestamp() * 1000)
+
+
+_SECONDS: dict[str, int] = {}
 
 
 def _wall_ns(text: str, where: str, key: str) -> int:
@@ -331,7 +349,7 @@ def _fast_row(doc: dict[str, Any], index: int) -> Attempt | None:
                 or type(item[1]) is not str
             ):
                 return None
-        headers = tuple(map(tuple, raw))  # type: ignore[arg-type]
+        headers = tuple(map(tuple, raw))
     else:
         return None
     event_id = doc.get("event_id")
