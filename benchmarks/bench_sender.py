@@ -29,6 +29,7 @@ import asyncio
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -177,6 +178,211 @@ async def _ceiling(receiver: str, n: int, clients: int, per_client: int) -> floa
         await asyncio.gather(*(c.aclose() for c in pool))
 
 
+# --- the aiohttp baselines: the best asyncio client stack, alone and with the sender's store ---
+
+
+def _bench_events(n: int) -> list[bytes]:
+    from whsim.core.spec.events import make_event
+
+    now = int(time.time() * 1000)
+    return [
+        make_event(
+            "proposal.created",
+            {"proposal_id": f"prop_{i}", "title": f"proposal {i}"},
+            id=f"evt_{i:024d}",
+            timestamp_ms=now,
+        ).body
+        for i in range(n)
+    ]
+
+
+async def _aiohttp_plain(receiver: str, n: int, sessions: int, per_session: int) -> float:
+    """Deliveries/s of plain aiohttp sessions posting pre-signed bodies: no store, no policy."""
+    import aiohttp
+
+    from whsim.core.signing import sign
+
+    queue: asyncio.Queue[tuple[bytes, str]] = asyncio.Queue()
+    for body in _bench_events(n):
+        queue.put_nowait((body, sign(body, "bench-secret-123")))
+    pool = [
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=per_session))
+        for _ in range(sessions)
+    ]
+
+    async def worker(k: int) -> None:
+        session = pool[k % sessions]
+        url = f"{receiver}/a{k % sessions}"
+        while not queue.empty():
+            body, signature = queue.get_nowait()
+            headers = {
+                "Content-Type": "application/json",
+                "X-Webhook-Signature": signature,
+                "X-Webhook-Attempt": "1",
+            }
+            async with session.post(url, data=body, headers=headers) as response:
+                await response.read()
+                response.raise_for_status()
+
+    try:
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(k) for k in range(sessions * per_session)))
+        return n / (time.perf_counter() - start)
+    finally:
+        await asyncio.gather(*(s.close() for s in pool))
+
+
+_CLAIM = """
+SELECT e.body, w.url, w.secret, d.attempts FROM deliveries d
+JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id WHERE d.id = ?
+"""
+_RECORD_STATE = (
+    "UPDATE deliveries SET status = ?, attempts = ?, next_attempt_ms = ?, first_attempt_ms = ?, "
+    "last_sent_ms = ?, ended_ms = ?, reason = ?, ended_at = ? WHERE id = ?"
+)
+_RECORD_ATTEMPT = (
+    "INSERT OR REPLACE INTO attempts (delivery_id, number, started_at, sent_ms, finished_ms, "
+    "latency_ms, status_code, error, error_detail, response_excerpt, response_truncated) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+)
+
+
+async def _aiohttp_sqlite(receiver: str, proposals: int, webhooks: int, per_webhook: int) -> float:
+    """Deliveries/s of aiohttp with SQLite WAL in the sender's transaction shape.
+
+    What the sender does for ``proposals`` events fanned out to ``webhooks``, without its API,
+    policy or isolation: eight producers each store an event and its deliveries in one
+    transaction and fsync the WAL before taking the next (an acknowledged event, FULL), and
+    hand the deliveries to their webhook's queue; per webhook ``per_webhook`` workers, one
+    aiohttp session per webhook, each attempt claimed (its row read) and recorded (state and
+    attempt in one transaction, NORMAL) in the same SQLite database, signed when sent.
+    """
+    import sqlite3
+
+    import aiohttp
+
+    from whsim.core.signing import sign
+    from whsim.sender.store import Store, WebhookRow
+
+    bodies = _bench_events(proposals)
+    done = asyncio.Event()
+    remaining = proposals * webhooks
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "baseline.db"
+        Store(path).close()  # the sender's schema
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        hooks = [f"wh_{i}" for i in range(webhooks)]
+        store = Store(path)
+        for i, hook in enumerate(hooks):
+            stamp = "2026-01-01T00:00:00.000Z"
+            store.insert_webhook(
+                WebhookRow(
+                    hook,
+                    f"{receiver}/b{i}",
+                    ("proposal.created",),
+                    "bench-secret-123",
+                    "active",
+                    stamp,
+                    stamp,
+                    stamp,
+                    None,
+                )
+            )
+        store.close()
+        wal = os.open(f"{path}-wal", os.O_RDONLY)
+        queues: dict[str, asyncio.Queue[str]] = {h: asyncio.Queue() for h in hooks}
+        sessions = {
+            h: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=per_webhook))
+            for h in hooks
+        }
+        next_event = iter(range(proposals))
+
+        async def producer() -> None:
+            for i in next_event:
+                event_id = f"evt_{i:024d}"
+                now = int(time.time() * 1000)
+                db.execute("BEGIN IMMEDIATE")
+                db.execute(
+                    "INSERT INTO events (id, type, timestamp, body, created_ms) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (event_id, "proposal.created", "t", bodies[i], now),
+                )
+                ids = []
+                for hook in hooks:
+                    delivery = f"dlv_{i}_{hook}"
+                    db.execute(
+                        "INSERT INTO deliveries (id, webhook_id, event_id, status, event_ms, "
+                        "next_attempt_ms, created_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
+                        (delivery, hook, event_id, now, now, "t"),
+                    )
+                    ids.append((hook, delivery))
+                db.execute("COMMIT")
+                for hook, delivery in ids:
+                    queues[hook].put_nowait(delivery)
+                await asyncio.to_thread(os.fsync, wal)
+
+        async def worker(hook: str) -> None:
+            nonlocal remaining
+            session, queue = sessions[hook], queues[hook]
+            while True:
+                delivery = await queue.get()
+                body, url, secret, attempts = db.execute(_CLAIM, (delivery,)).fetchone()
+                number = attempts + 1
+                headers = {
+                    "Content-Type": "application/json",
+                    "X-Webhook-Id": delivery,
+                    "X-Webhook-Attempt": str(number),
+                    "X-Webhook-Signature": sign(body, secret),
+                }
+                sent = time.time() * 1000
+                async with session.post(url, data=body, headers=headers) as response:
+                    excerpt = await response.content.read(64 * 1024)
+                    status = response.status
+                finished = time.time() * 1000
+                db.execute("BEGIN IMMEDIATE")
+                db.execute(
+                    _RECORD_STATE,
+                    ("succeeded", number, None, sent, sent, finished, "", "t", delivery),
+                )
+                db.execute(
+                    _RECORD_ATTEMPT,
+                    (
+                        delivery,
+                        number,
+                        "t",
+                        sent,
+                        finished,
+                        finished - sent,
+                        status,
+                        None,
+                        None,
+                        excerpt.decode("utf-8", "replace"),
+                        0,
+                    ),
+                )
+                db.execute("COMMIT")
+                remaining -= 1
+                if remaining == 0:
+                    done.set()
+
+        workers = [asyncio.create_task(worker(h)) for h in hooks for _ in range(per_webhook)]
+        try:
+            start, cpu = time.perf_counter(), time.process_time()
+            await asyncio.gather(*(producer() for _ in range(8)))
+            await done.wait()
+            _CPU_MS.setdefault(-1, (time.process_time() - cpu) * 1000 / (proposals * webhooks))
+            return proposals * webhooks / (time.perf_counter() - start)
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            await asyncio.gather(*(s.close() for s in sessions.values()))
+            os.close(wal)
+            db.close()
+
+
 async def _post_proposals(
     base: str, count: int, rate: float | None, concurrency: int = 8, path: str = "/api/proposals"
 ) -> None:
@@ -287,6 +493,13 @@ def main() -> int:
     parser.add_argument("--max-in-flight", type=int, default=128)
     parser.add_argument("--max-per-endpoint", type=int, default=8)
     parser.add_argument("--durability-proposals", type=int, default=200)
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="rounds of (aiohttp+SQLite baseline, sender)"
+    )
+    parser.add_argument("--no-durability", action="store_true", help="skip the FULL/NORMAL runs")
+    parser.add_argument(
+        "--profile", metavar="PATH", help="run the measured sender under cProfile, stats to PATH"
+    )
     parser.add_argument("--serve-receiver", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_receiver:
@@ -308,12 +521,22 @@ def main() -> int:
             ),
         }
         ceiling = max(ceilings.values())
+        aiohttp_plain = {
+            "one_session": asyncio.run(_aiohttp_plain(receiver, total, 1, args.max_per_endpoint)),
+            "session_per_webhook": asyncio.run(
+                _aiohttp_plain(receiver, total, args.webhooks, args.max_per_endpoint)
+            ),
+        }
+        baselines: list[float] = []
+        sender_rates: list[float] = []
         httpx.post(f"{receiver}/__reset", content=b"")
         with tempfile.TemporaryDirectory() as tmp:
             db = Path(tmp) / "bench.db"
+            profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
             sender_proc, line = _start(
                 [
                     sys.executable,
+                    *profile,
                     "-m",
                     "whsim.cli",
                     "sender",
@@ -343,12 +566,29 @@ def main() -> int:
                 )
                 assert r.status_code == 201 and r.json()["status"] == "active", r.text
                 hook_ids.append(r.json()["id"])
-            start_ms = time.time() * 1000
-            cpu_before = _cpu_s(sender_proc.pid)
-            asyncio.run(_post_proposals(base, args.proposals, None))
-            loaded = _wait_events(receiver, total, timeout=120)
-            sender_cpu_ms = (_cpu_s(sender_proc.pid) - cpu_before) * 1000 / total
-            sender_rate = loaded["events"] / ((loaded["last_arrival"] - start_ms) / 1000)
+            # Rounds of (baseline, sender) back to back, so both see the same machine load.
+            cpu_ms: list[float] = []
+            ingest_s: list[float] = []
+            for _ in range(args.repeat):
+                baselines.append(
+                    asyncio.run(
+                        _aiohttp_sqlite(
+                            receiver, args.proposals, args.webhooks, args.max_per_endpoint
+                        )
+                    )
+                )
+                httpx.post(f"{receiver}/__reset", content=b"")
+                start_ms = time.time() * 1000
+                cpu_before = _cpu_s(sender_proc.pid)
+                asyncio.run(_post_proposals(base, args.proposals, None))
+                ingest_s.append(time.time() - start_ms / 1000)
+                loaded = _wait_events(receiver, total, timeout=120)
+                cpu_ms.append((_cpu_s(sender_proc.pid) - cpu_before) * 1000 / total)
+                sender_rates.append(loaded["events"] / ((loaded["last_arrival"] - start_ms) / 1000))
+                httpx.post(f"{receiver}/__reset", content=b"")
+            sender_cpu_ms = statistics.median(cpu_ms)
+            sender_rate = statistics.median(sender_rates)
+            ratios = [s / b for s, b in zip(sender_rates, baselines, strict=True)]
             httpx.post(f"{receiver}/__reset", content=b"")
             asyncio.run(_post_proposals(base, args.paced_proposals, args.paced_rate))
             paced = _wait_events(receiver, args.paced_proposals * args.webhooks, timeout=60)
@@ -360,10 +600,12 @@ def main() -> int:
         sender_proc.terminate()
         sender_proc.wait(10)
         sender_proc = None
-        durability = {
-            level: _durability_run(receiver, level, args.durability_proposals, args.webhooks)
-            for level in ("NORMAL", "FULL")
-        }
+        durability: dict[str, Any] = {}
+        if not args.no_durability:
+            durability = {
+                level: _durability_run(receiver, level, args.durability_proposals, args.webhooks)
+                for level in ("NORMAL", "FULL")
+            }
     finally:
         for proc in (sender_proc, receiver_proc):
             if proc is not None:
@@ -374,6 +616,15 @@ def main() -> int:
         "ceiling_deliveries_per_s": round(ceiling, 1),
         "ceilings": {k: round(v, 1) for k, v in ceilings.items()},
         "ratio": round(sender_rate / ceiling, 3),
+        "aiohttp_sqlite_deliveries_per_s": round(statistics.median(baselines), 1),
+        "ratio_to_aiohttp_sqlite": round(statistics.median(ratios), 3),
+        "rounds": {
+            "sender_deliveries_per_s": [round(v, 1) for v in sender_rates],
+            "aiohttp_sqlite_deliveries_per_s": [round(v, 1) for v in baselines],
+            "ratio_to_aiohttp_sqlite": [round(v, 3) for v in ratios],
+            "sender_api_s": [round(v, 3) for v in ingest_s],
+        },
+        "aiohttp_plain_deliveries_per_s": {k: round(v, 1) for k, v in aiohttp_plain.items()},
         "enqueue_to_first_attempt_ms": {
             "p50": round(_percentile(single["first"], 0.50), 2),
             "p99": round(_percentile(single["first"], 0.99), 2),
@@ -394,6 +645,7 @@ def main() -> int:
             "sender": round(sender_cpu_ms, 3),
             "ceiling_one_client": round(_CPU_MS.get(1, float("nan")), 3),
             "ceiling_client_per_webhook": round(_CPU_MS.get(args.webhooks, float("nan")), 3),
+            "aiohttp_sqlite": round(_CPU_MS.get(-1, float("nan")), 3),
         },
         "deliveries": total,
         "delivered": loaded["events"],
@@ -401,25 +653,17 @@ def main() -> int:
         "concurrency": concurrency,
         "store": "sqlite WAL; acknowledged writes at synchronous=FULL (survive a power cut), "
         "attempt records at NORMAL (survive kill -9)",
-        "durability": {
-            **durability,
-            "full_over_normal": {
-                "ack_ms_p50": round(
-                    durability["FULL"]["ack_ms_p50"] / durability["NORMAL"]["ack_ms_p50"], 2
-                ),
-                "ack_ms_p99": round(
-                    durability["FULL"]["ack_ms_p99"] / durability["NORMAL"]["ack_ms_p99"], 2
-                ),
-                "deliveries_per_s": round(
-                    durability["FULL"]["deliveries_per_s"]
-                    / durability["NORMAL"]["deliveries_per_s"],
-                    2,
-                ),
-            },
-        },
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
     }
+    if durability:
+        result["durability"] = {
+            **durability,
+            "full_over_normal": {
+                key: round(durability["FULL"][key] / durability["NORMAL"][key], 2)
+                for key in ("ack_ms_p50", "ack_ms_p99", "deliveries_per_s")
+            },
+        }
     print(json.dumps(result))
     return 0
 

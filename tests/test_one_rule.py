@@ -55,12 +55,34 @@ def test_a_new_expiry_basis_in_the_core_reaches_both_clocks(monkeypatch, scenari
 @pytest.mark.parametrize("scenario", [SCENARIO, COUPLED], ids=["independent", "coupled"])
 def test_a_new_retry_rule_in_the_core_reaches_both_clocks(monkeypatch, scenario):
     # the rule, changed once: a failed attempt is never retried
-    original = delivery.settle
+    original = delivery.outcome
 
-    def never_retry(verdict, *rest):
-        return original(delivery.REJECT_V if verdict == delivery.RETRY_V else verdict, *rest)
+    def never_retry(verdict):
+        return original(delivery.REJECT_V if verdict == delivery.RETRY_V else verdict)
 
-    monkeypatch.setattr(delivery, "settle", never_retry)
+    monkeypatch.setattr(delivery, "outcome", never_retry)
     result = whsim.simulate(scenario, seed=1, engine="reference")
     assert set(result.deliveries["state"]) == {"rejected"}
     assert _sender_side(whsim.RetryPolicy.seed()).status is whsim.DeliveryStatus.REJECTED
+
+
+@pytest.mark.parametrize("scenario", [SCENARIO, COUPLED], ids=["independent", "coupled"])
+def test_a_new_retry_limit_in_the_core_reaches_both_clocks(monkeypatch, scenario):
+    # the rule, changed once: two attempts at most, whatever the policy says
+    original = delivery.retry_rule
+    monkeypatch.setattr(delivery, "retry_rule", lambda _max, from_send: original(2, from_send))
+    result = whsim.simulate(scenario, seed=1, engine="reference")
+    assert set(result.deliveries["state"]) == {"exhausted"}  # fail-twice needed a third
+    assert (result.deliveries["attempts"] == 2).all()
+    policy = whsim.RetryPolicy.seed()
+    state = _sender_side(policy)
+    assert state.status is whsim.DeliveryStatus.PENDING
+    assert state.next_attempt_ms is not None
+    state = whsim.after_attempt(
+        state,
+        policy,
+        sent_ms=state.next_attempt_ms,
+        finished_ms=state.next_attempt_ms + 50,
+        status=500,
+    )
+    assert state.status is whsim.DeliveryStatus.EXHAUSTED

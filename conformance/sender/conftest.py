@@ -67,6 +67,7 @@ def sender(
     )
     _probe_registration(target, kit_listener, whsim_report_extra, request)
     scale = target.time_scale
+    kit_listener.trace_time_scale = scale  # trace.jsonl's header carries it
     bands = [target.timing.band(g) for g in target.gaps()]
     whsim_report_extra.update(
         {

@@ -133,10 +133,16 @@ def _handler(receiver_ref: list[Receiver]) -> type[BaseHTTPRequestHandler]:
                 answer = (599, repr(exc).encode())
             status, out = answer[0], answer[1]
             extra = answer[2] if len(answer) == 3 else {}
+            # RFC 9110 15.3.5: a 204 (like a 1xx or 304) has no content and no Content-Length;
+            # bytes after its head would be read as the next answer on the connection.
+            bodiless = status in (204, 304) or 100 <= status < 200
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
+                if bodiless:
+                    out = b""
+                else:
+                    self.send_header("Content-Length", str(len(out)))
                 for name, value in extra.items():
                     self.send_header(name, value)
                 self.end_headers()

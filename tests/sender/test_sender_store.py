@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,8 @@ import pytest
 from whsim.core.delivery import after_attempt, new_delivery
 from whsim.core.policy import RetryPolicy
 from whsim.core.spec.events import make_event
+from whsim.sender import store as store_module
+from whsim.sender.jobstore import JobStore
 from whsim.sender.store import AttemptRecord, Store, WebhookRow
 
 
@@ -70,3 +74,84 @@ def test_an_attempt_and_the_next_state_are_written_together(tmp_path: Path) -> N
     assert store.delete_webhook("wh_1")
     assert not store.record_attempt(pending.id, attempt, state, None)
     assert store.get_delivery(pending.id) is None
+
+
+def _counting_fsync(monkeypatch: pytest.MonkeyPatch, delay_s: float) -> list[int]:
+    calls: list[int] = []
+
+    def slow_fsync(fd: int) -> None:
+        calls.append(fd)
+        time.sleep(delay_s)  # a slow disk: callers pile up behind one fsync
+
+    monkeypatch.setattr(store_module.os, "fsync", slow_fsync)
+    return calls
+
+
+def test_concurrent_acknowledgements_share_one_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store(tmp_path / "s.db")
+    calls = _counting_fsync(monkeypatch, 0.05)
+
+    async def scenario() -> list[int]:
+        synced: list[int] = []
+
+        async def acknowledge(i: int) -> None:
+            store.insert_webhook(hook(f"wh_{i}"))
+            await store.durable.sync()
+            synced.append(i)
+
+        # The first starts an fsync; the seven that arrive while it runs share the next one.
+        first = asyncio.create_task(acknowledge(0))
+        await asyncio.sleep(0.01)
+        await asyncio.gather(first, *(acknowledge(i) for i in range(1, 8)))
+        return synced
+
+    try:
+        assert sorted(asyncio.run(scenario())) == list(range(8))
+    finally:
+        store.close()
+    assert len(calls) == 2, calls
+
+
+def test_a_write_marked_during_an_fsync_waits_for_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store(tmp_path / "s.db")
+    calls = _counting_fsync(monkeypatch, 0.05)
+
+    async def scenario() -> None:
+        store.insert_webhook(hook("wh_a"))
+        first = asyncio.create_task(store.durable.sync())
+        await asyncio.sleep(0.01)  # the fsync for wh_a is running
+        store.insert_webhook(hook("wh_b"))
+        await store.durable.sync()  # must not return on the fsync that started before wh_b
+        assert len(calls) == 2
+        await first
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        store.close()
+
+
+def test_the_job_store_shares_the_outbox_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One request that writes a proposal (job store) and its event (outbox) waits for one fsync.
+    store = Store(tmp_path / "s.db")
+    jobs = JobStore(tmp_path / "s.db", durable=store.durable)
+    calls = _counting_fsync(monkeypatch, 0.0)
+
+    async def request() -> None:
+        jobs.insert_proposal("prop_1", "t", "2026-01-01T00:00:00.000Z")
+        store.insert_webhook(hook("wh_1"))
+        await store.durable.sync()
+        await jobs.durable.sync()
+
+    try:
+        asyncio.run(request())
+    finally:
+        jobs.close()
+        store.close()
+    assert len(calls) == 1

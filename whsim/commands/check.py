@@ -34,6 +34,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--strict", action="store_true", help="non-strict outcomes fail")
     parser.add_argument("--report", type=Path, default=None, help="write reports into DIR")
     parser.add_argument("--format", choices=("har", "jsonl"), default=None, help="trace kind")
+    parser.add_argument(
+        "--simulate",
+        action="store_true",
+        help="replay each event's first attempt and the receiver's recorded answers on the "
+        "virtual clock under the same reading; report predicted against observed attempt times "
+        "and the largest deviation (case CHK-MODEL-001, a figure per endpoint in the HTML report)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -57,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         strict=args.strict,
         report_dir=args.report,
         kind=args.format,
+        simulate=args.simulate,
     )
     report = result.report
     print(f"whsim check: {result.summary_line()}")
@@ -64,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"  also ({finding['code']}): {finding['summary']}")
     for r in report.cases:
         print(f"  {r.outcome!s:<10} {r.spec.id:<17} {r.message[:160]}")
+    if result.model is not None:
+        model = next(r for r in report.cases if r.spec.id == "CHK-MODEL-001")
+        print(f"model: {model.message}")
     s = report.settings
     print(
         f"{s['attempts']} attempt(s), {s['events']} event(s), {s['endpoints']} endpoint(s); "

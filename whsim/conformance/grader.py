@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Final
 from whsim.conformance.case import CaseResult, CaseSpec
 from whsim.conformance.exchange import Exchange, Request, Response
 from whsim.conformance.figures import Mark, Window, retry_timeline
+from whsim.conformance.model import ModelCheck
 from whsim.conformance.outcomes import Outcome
 from whsim.conformance.timing import Band, GapGrade, Profile, grade_gaps, profile
 from whsim.conformance.trace import (
@@ -98,6 +99,14 @@ CASES: Final[dict[str, CaseSpec]] = {
     )
 }
 """The offline cases; ``CHK-*`` ids, citing the guide's clauses as the suites do."""
+
+MODEL_CASE: Final = CaseSpec(
+    "CHK-MODEL-001",
+    "Attempt times against the model under the same reading (--simulate)",
+    ("RETRY-1", "RETRY-3"),
+    level="INFO",
+)
+"""The case ``--simulate`` adds: see :mod:`whsim.conformance.model`."""
 
 LIVE_EQUIVALENT: Final[dict[str, str]] = {
     "CHK-SIG-001": "SND-SIG-001",
@@ -277,6 +286,7 @@ class Grader:
         secrets: Mapping[str, list[str]] | Sequence[str] | None,
         time_scale: float = 1.0,
         timing: str = "default",
+        simulate: bool = False,
     ) -> None:
         self.readings = readings
         self.policy: RetryPolicy = readings.retry_policy()
@@ -313,6 +323,9 @@ class Grader:
         window = self.policy.window_ms() + self.policy.max_attempts * self.policy.timeout_ms
         self.horizon_ns = int(2 * window / time_scale * 1e6) + 60_000_000_000
         self.expiry_ms = self.policy.expiry_ms / time_scale
+        self.model: ModelCheck | None = (
+            ModelCheck(self.policy, time_scale, self.prof) if simulate else None
+        )
 
     # -- per attempt -------------------------------------------------------------------------
 
@@ -545,6 +558,8 @@ class Grader:
                 self._t_rejected.ok(only)
                 return
         tries = sorted(ev.tries, key=lambda a: a.start_ns)
+        if self.model is not None:
+            self.model.add(ev.endpoint, ev.event_id or ev.key, tries, self.end_ns)
         verdicts = [self.policy.classify(a.status, a.error) for a in tries]
         name = ev.event_id or ev.key
         where = f"{ev.endpoint} event {name}"
@@ -723,7 +738,16 @@ class Grader:
             self._close(ev)
         self.open.clear()
         self._jobs()
-        return [self._result(cid) for cid in CASES]
+        results = [self._result(cid) for cid in CASES]
+        if self.model is not None:
+            results.append(self._model_result(self.model))
+        return results
+
+    def _model_result(self, model: ModelCheck) -> CaseResult:
+        details: dict[str, Any] = {"model": model.summary()}
+        if model.largest is None:
+            return CaseResult(MODEL_CASE, Outcome.UNTESTABLE, model.headline(), details=details)
+        return CaseResult(MODEL_CASE, Outcome.INFO, model.headline(), details=details)
 
     def best_fit(self) -> tuple[str | None, list[dict[str, Any]]]:
         rows: list[dict[str, Any]] = [
@@ -974,6 +998,16 @@ class CheckResult:
 
     report: Report
     paths: dict[str, Path]
+    model_check: ModelCheck | None = None
+    """The comparison with the model itself (``simulate=True``), for :meth:`model_figure`."""
+
+    def model_figure(self, endpoints: Sequence[str] | None = None, *, fig: Any = None) -> Any:
+        """Predicted against observed attempt times per endpoint, a matplotlib ``Figure``
+        (:meth:`whsim.conformance.model.ModelCheck.figure`, into ``fig`` when given); None
+        without ``simulate=True``."""
+        if self.model_check is None:
+            return None
+        return self.model_check.figure(endpoints, fig=fig)
 
     @property
     def exit_code(self) -> int:
@@ -986,6 +1020,15 @@ class CheckResult:
     @property
     def diagnosis(self) -> list[dict[str, Any]]:
         return list(self.report.diagnosis)
+
+    @property
+    def model(self) -> dict[str, Any] | None:
+        """The comparison with the model (``simulate=True``), as in ``report.json``; else None."""
+        for r in self.report.cases:
+            if r.spec.id == MODEL_CASE.id:
+                found: dict[str, Any] = r.details["model"]
+                return found
+        return None
 
     def summary_line(self) -> str:
         """The diagnosis line that comes first in the terminal."""
@@ -1017,13 +1060,18 @@ def check(
     strict: bool = False,
     report_dir: str | Path | None = None,
     kind: str | None = None,
+    simulate: bool = False,
 ) -> CheckResult:
     """Grade a recorded trace (a HAR or JSONL file, a DataFrame, or attempts) against the guide.
 
     ``secret`` signs every endpoint; ``secrets`` is a file (see :func:`load_secrets`), a
     ``{url prefix: secret}`` mapping or a list tried on every endpoint. Without either the
     signature case is untestable. ``time_scale`` defaults to the trace's header line (1 when
-    none). Reports go to ``report_dir`` when given.
+    none). Reports go to ``report_dir`` when given. ``simulate`` replays every delivery's
+    first attempt and recorded answers on the virtual clock under the same readings and adds
+    case ``CHK-MODEL-001``: predicted against observed attempt times, the largest deviation
+    named (:mod:`whsim.conformance.model`; :attr:`CheckResult.model`), and, in the HTML report,
+    a figure per endpoint.
     """
     from whsim.conformance.report import build_report, write_reports
     from whsim.core.honoured import CHECK
@@ -1057,7 +1105,7 @@ def check(
     scale = time_scale or (meta[0].time_scale if meta else 1.0)
     if not scale > 0:
         raise TraceError("the time scale must be positive", where="--time-scale")
-    g = Grader(readings=chosen, secrets=keys, time_scale=scale, timing=timing)
+    g = Grader(readings=chosen, secrets=keys, time_scale=scale, timing=timing, simulate=simulate)
     if first is not None:
         with without_cycle_collector():
             g.add(first)
@@ -1066,6 +1114,10 @@ def check(
     if meta and meta[0].end_ns is not None:
         g.end_ns = max(g.end_ns, meta[0].end_ns)
     results = g.finish()
+    if g.model is not None and report_dir is not None:  # drawn only for a report
+        svg = g.model.figure_svg()
+        if svg:
+            results[-1].details["figures"] = [svg]
     secret_list = [
         s for v in (keys.values() if isinstance(keys, Mapping) else [keys or []]) for s in v
     ]
@@ -1090,4 +1142,4 @@ def check(
     )
     report.diagnosis = diagnose(g, results)
     paths = write_reports(report, Path(report_dir)) if report_dir is not None else {}
-    return CheckResult(report, paths)
+    return CheckResult(report, paths, g.model)

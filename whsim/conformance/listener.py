@@ -381,6 +381,9 @@ class Listener:
         self.port = port
         self.public_url = public_url.rstrip("/") if public_url else None
         self.nonce = secrets.token_hex(4)
+        self.trace_time_scale = 1.0
+        """The time scale of the sender whose requests this records (written in the trace's
+        header line, so ``whsim check`` reads them in policy time without --time-scale)."""
         self._state = _State()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -471,7 +474,9 @@ class Listener:
 
         until = time.monotonic_ns()
         return write_jsonl(
-            self.trace(path), out, meta=TraceMeta(source="whsim listener", end_ns=until)
+            self.trace(path),
+            out,
+            meta=TraceMeta(source="whsim listener", time_scale=self.trace_time_scale, end_ns=until),
         )
 
     def count(self, path: str) -> int:

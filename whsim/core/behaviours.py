@@ -28,6 +28,7 @@ __all__ = [
     "Load",
     "LoadMeter",
     "Outage",
+    "Recorded",
     "behaviour",
     "behaviour_from_dict",
     "outage_answer",
@@ -255,6 +256,42 @@ class Behaviour:
     def outage_at(self, now_ms: int) -> Outage | None:
         """The outage covering ``now_ms``, if any."""
         return outage_at(self.outages, now_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A receiver that answers one event's attempts as it was recorded answering them.
+
+    ``answers[k]`` is the answer to attempt ``k + 1``: an HTTP status after the latency it was
+    recorded taking, a refused connection (any error other than a timeout: no status came), or a
+    hang (the recorded attempt timed out; ``latency_ms`` is when the recording saw it end, the
+    sender's timeout as observed). :meth:`answer` is None past the recording: what the
+    receiver would have said to an attempt nobody made is not known. Built with
+    :meth:`from_observed` from what a trace holds per attempt.
+    """
+
+    answers: tuple[Answer, ...]
+
+    @staticmethod
+    def observed(status: int | None, error: str | None, took_ms: int) -> Answer:
+        """The :class:`Answer` of one recorded attempt: its ``status`` (answered after
+        ``took_ms``), or its ``error`` (``timeout``: a hang; anything else: refused)."""
+        if status is not None:
+            return Answer("status", int(status), max(0, int(took_ms)))
+        if error == "timeout":
+            return Answer("hang", latency_ms=max(0, int(took_ms)))
+        return Answer("refused", latency_ms=max(0, int(took_ms)))
+
+    @classmethod
+    def from_observed(cls, attempts: Sequence[tuple[int | None, str | None, int]]) -> Recorded:
+        """From ``(status, error, took_ms)`` per attempt, in the order they were made."""
+        return cls(tuple(cls.observed(s, e, t) for s, e, t in attempts))
+
+    def answer(self, attempt: int) -> Answer | None:
+        """The recorded answer to ``attempt`` (1-based); None past the recording."""
+        if 1 <= attempt <= len(self.answers):
+            return self.answers[attempt - 1]
+        return None
 
 
 TIMEOUT_CODE: Final = -1

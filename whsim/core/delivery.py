@@ -1,30 +1,36 @@
 """The delivery rule: one event to one webhook, from first attempt to a final state.
 
-The rule (may a due attempt start, what an ended attempt means, when the next one is due, when to
-give up or expire) is written once, as the integer kernel :func:`may_start`, :func:`settle` and
-:func:`expiry_deadline`. Two faces use it:
+The rule (may a due attempt start, what an answer means, when the next one is due, when to give
+up or expire) is written once, as integer functions: :func:`may_start`, :func:`outcome`,
+:func:`retry_rule` and :func:`expiry_deadline` (:func:`settle` is outcome-then-retry in one
+call). Two faces use them:
 
 - :func:`before_attempt` / :func:`after_attempt`: pure functions over a frozen
   :class:`DeliveryState` (times in integer ms), which the reference sender calls;
-- the kernel itself, on plain ints, which the simulator's event loops call per attempt (a
-  dataclass per attempt would cost them most of their speed).
+- :func:`kernel`: the same functions precomputed for one policy (a table of outcomes by attempt
+  code and a retry closure over the policy's constants), which the simulator's event loops call
+  per attempt with no object built per attempt (a dataclass per attempt would cost them most of
+  their speed).
 
 So a rule fixed here is fixed for both clocks. The numpy engine (:mod:`whsim.sim.fast`) is the one
-vectorised twin of :func:`settle`; ``tests/sim/test_kernel_twins.py`` compares them attempt by
+vectorised twin of :func:`settle`; ``tests/sim/test_engines.py`` compares them attempt by
 attempt on generated cases.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
 
+from whsim.core.behaviours import CONNECT_CODE, TIMEOUT_CODE
 from whsim.core.errors import SpecInputError
 from whsim.core.policy import RetryPolicy, Verdict
 
 __all__ = [
+    "CODES",
     "CODE_OF",
     "DELIVERED_C",
     "EXHAUSTED_C",
@@ -38,14 +44,20 @@ __all__ = [
     "TERMINAL",
     "DeliveryState",
     "DeliveryStatus",
+    "Kernel",
+    "RetryRule",
     "after_attempt",
     "before_attempt",
     "cancel",
     "expiry_deadline_ms",
+    "kernel",
     "may_start",
     "new_delivery",
+    "outcome",
+    "retry_rule",
     "settle",
     "verdict_code",
+    "verdicts_by_code",
 ]
 
 
@@ -113,6 +125,48 @@ def may_start(now_ms: int, deadline_ms: int | None) -> bool:
     return deadline_ms is None or now_ms <= deadline_ms
 
 
+def outcome(verdict: int) -> int:
+    """What an answer means for its delivery: the state it ends it in, or ``PENDING_C`` (retry).
+
+    A success delivers, a retryable failure leaves the delivery pending (:func:`retry_rule`
+    decides what comes next), anything else rejects it. ``verdict`` is :func:`verdict_code` of
+    the answer.
+    """
+    if verdict == SUCCESS_V:
+        return DELIVERED_C
+    if verdict == RETRY_V:
+        return PENDING_C
+    return REJECTED_C
+
+
+RetryRule = Callable[[int, int, int, int, int], int]
+"""``due(attempt, sent_ms, finished_ms, delay_ms, deadline_ms) -> int``, see :func:`retry_rule`."""
+
+
+def retry_rule(max_attempts: int, backoff_from_send: bool) -> RetryRule:
+    """When the next attempt after a retryable failure is due, for one policy's constants.
+
+    The returned ``due(attempt, sent_ms, finished_ms, delay_ms, deadline_ms)`` gives the due
+    time of the next attempt (``>= 0``), or ``-EXHAUSTED_C`` when ``attempt`` (1-based) was the
+    last allowed, or ``-EXPIRED_C`` when the next attempt would start after ``deadline_ms``.
+    ``delay_ms`` is the drawn wait (jitter included), counted from the failure or, under RETRY-3
+    ``from-send`` (``backoff_from_send``), from the send, never before the failure. A closure
+    over ints, so a loop that calls it once per failed attempt pays one call and no lookups.
+    """
+
+    def due(attempt: int, sent_ms: int, finished_ms: int, delay_ms: int, deadline_ms: int) -> int:
+        if attempt >= max_attempts:
+            return -EXHAUSTED_C
+        nxt = (sent_ms if backoff_from_send else finished_ms) + delay_ms
+        if nxt < finished_ms:
+            nxt = finished_ms
+        if nxt > deadline_ms:
+            return -EXPIRED_C
+        return nxt
+
+    return due
+
+
 def settle(
     verdict: int,
     attempt: int,
@@ -125,26 +179,63 @@ def settle(
 ) -> int:
     """What an ended attempt means, on ints: the next attempt's due time, or ``-state``.
 
-    A result ``>= 0`` is the due time of the next attempt (the delivery stays pending); a
-    negative one is ``-DELIVERED_C``, ``-REJECTED_C``, ``-EXHAUSTED_C`` or ``-EXPIRED_C``, reached
-    when the attempt ended (``finished_ms``). One int, not a tuple, because the simulator calls
-    this once per attempt. ``verdict`` is :func:`verdict_code` of the answer, ``attempt`` is
-    1-based, ``delay_ms`` the drawn wait before the next attempt (jitter included), counted
-    from the failure or, under RETRY-3 ``from-send``, from the send (never before the failure).
-    The next attempt expires when it would start after ``deadline_ms``.
+    :func:`outcome`, then for a retry :func:`retry_rule`, in one call (the sender's
+    :func:`after_attempt` uses it; the simulator's loops use the same two functions through
+    :func:`kernel`). A result ``>= 0`` is the due time of the next attempt (the delivery stays
+    pending); a negative one is ``-DELIVERED_C``, ``-REJECTED_C``, ``-EXHAUSTED_C`` or
+    ``-EXPIRED_C``, reached when the attempt ended (``finished_ms``).
     """
-    if verdict == SUCCESS_V:
-        return -DELIVERED_C
-    if verdict != RETRY_V:
-        return -REJECTED_C
-    if attempt >= max_attempts:
-        return -EXHAUSTED_C
-    nxt = (sent_ms if backoff_from_send else finished_ms) + delay_ms
-    if nxt < finished_ms:
-        nxt = finished_ms
-    if nxt > deadline_ms:
-        return -EXPIRED_C
-    return nxt
+    end = outcome(verdict)
+    if end != PENDING_C:
+        return -end
+    return retry_rule(max_attempts, backoff_from_send)(
+        attempt, sent_ms, finished_ms, delay_ms, deadline_ms
+    )
+
+
+CODES: Final = range(-2, 600)
+"""Attempt codes a kernel table covers: ``CONNECT_CODE``, ``TIMEOUT_CODE``, 0 and HTTP statuses."""
+
+
+def verdicts_by_code(policy: RetryPolicy) -> list[int]:
+    """:func:`verdict_code` of ``policy.classify`` for every attempt code, indexed ``code + 2``.
+
+    ``TIMEOUT_CODE`` and ``CONNECT_CODE`` are the network errors; statuses 100-599 are answers;
+    other codes never occur and are rejections.
+    """
+    table = [REJECT_V] * len(CODES)
+    table[TIMEOUT_CODE + 2] = verdict_code(policy.classify(None, "timeout"))
+    table[CONNECT_CODE + 2] = verdict_code(policy.classify(None, "connect"))
+    for status in range(100, 600):
+        table[status + 2] = verdict_code(policy.classify(status, None))
+    return table
+
+
+@dataclass(frozen=True, slots=True)
+class Kernel:
+    """The delivery rule of one policy, precomputed for a loop that runs it once per attempt.
+
+    ``ends[code + 2]`` is :func:`outcome` of the answer ``code`` (0, ``PENDING_C``, for a retry);
+    ``retry`` is :func:`retry_rule` for the policy; ``verdicts`` is :func:`verdicts_by_code`.
+    Built by :func:`kernel` from the functions above as they are when it is called, so a rule
+    changed in this module is the rule a loop that builds its kernel per run executes.
+    """
+
+    ends: list[int]
+    retry: RetryRule
+    verdicts: list[int]
+    max_attempts: int
+
+
+def kernel(policy: RetryPolicy) -> Kernel:
+    """The :class:`Kernel` of ``policy``: plain lists and a closure, no objects per attempt."""
+    verdicts = verdicts_by_code(policy)
+    return Kernel(
+        ends=[outcome(v) for v in verdicts],
+        retry=retry_rule(policy.max_attempts, policy.backoff_from == "from-send"),
+        verdicts=verdicts,
+        max_attempts=policy.max_attempts,
+    )
 
 
 # --- the state-machine face ---------------------------------------------------------------------

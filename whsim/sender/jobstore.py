@@ -63,14 +63,19 @@ _JOB_COLUMNS: Final = (
 class JobStore:
     """Proposals and jobs in the sender's database file (its own connection)."""
 
-    def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
+    def __init__(
+        self, path: Path | str, *, synchronous: str = "FULL", durable: Durable | None = None
+    ) -> None:
+        """``durable``: the outbox's, when both live in one file (one fsync covers both)."""
         self.path = Path(path)
         self._db = connect(self.path)
         self._db.executescript(_SCHEMA)
-        self.durable = Durable(self.path, synchronous)
+        self._owns_durable = durable is None
+        self.durable = Durable(self.path, synchronous) if durable is None else durable
 
     def close(self) -> None:
-        self.durable.close()
+        if self._owns_durable:
+            self.durable.close()
         self._db.close()
 
     def insert_proposal(self, proposal_id: str, title: str, created_at: str) -> None:

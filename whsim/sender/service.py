@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
-import httpx
+import aiohttp
 
 from whsim import __version__
 from whsim.core.clock import ScaledClock
@@ -92,9 +92,11 @@ class Sender:
         self.policy = self.retry_policy()
         self.store: Store
         self.clock: ScaledClock
-        self.client: httpx.AsyncClient
+        self.client: aiohttp.ClientSession
         self.dispatcher: Dispatcher
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._subscribers: dict[str, list[str]] = {}
+        self._subscribers_version = -1
         self._rng = secrets.SystemRandom()
         self.resumed = 0
 
@@ -112,7 +114,7 @@ class Sender:
         ended = await self.dispatcher.stop()
         if ended:
             log.info("stop: %d attempt(s) in flight ended and were recorded", ended)
-        await self.client.aclose()
+        await self.client.close()
         self.store.close()
 
     async def sync(self) -> None:
@@ -336,12 +338,23 @@ class Sender:
         return event
 
     def subscribers(self, event_type: str) -> list[str]:
-        """Ids of the active webhooks subscribed to ``event_type`` (REG-6, REG-8)."""
-        return [
-            h.id
-            for h in self.store.list_webhooks(status=str(WebhookStatus.ACTIVE))
-            if event_type in h.events
-        ]
+        """Ids of the active webhooks subscribed to ``event_type`` (REG-6, REG-8).
+
+        Kept per event type until a webhook changes (reading and decoding every webhook per
+        event was a tenth of the API's cost per event in ``benchmarks/bench_sender.py``).
+        """
+        version = self.store.webhooks_version
+        if self._subscribers_version != version:
+            self._subscribers.clear()
+            self._subscribers_version = version
+        ids = self._subscribers.get(event_type)
+        if ids is None:
+            ids = self._subscribers[event_type] = [
+                h.id
+                for h in self.store.list_webhooks(status=str(WebhookStatus.ACTIVE))
+                if event_type in h.events
+            ]
+        return list(ids)
 
     def _enqueue(self, event: Event, webhook_ids: list[str]) -> list[str]:
         now = self.clock.now_ms()

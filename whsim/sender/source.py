@@ -65,7 +65,9 @@ class EventSource:
     async def start(self) -> None:
         """Open the job store; end jobs a previous run left unfinished with job.failed."""
         config = self.sender.config
-        self.jobs = store = JobStore(config.db_path, synchronous=config.synchronous)
+        self.jobs = store = JobStore(
+            config.db_path, synchronous=config.synchronous, durable=self.sender.store.durable
+        )
         for job in store.unfinished_jobs():
             error = "the sender restarted while the job was running"
             self.sender.emit(

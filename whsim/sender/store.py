@@ -295,6 +295,12 @@ class Durable:
     written in order). This is ``synchronous=FULL`` for those commits, with the fsync off the
     event loop: a slow disk delays the acknowledgement, never another delivery. With
     ``synchronous="NORMAL"`` it does nothing.
+
+    One object per database file, shared by every connection to it (the outbox and the job
+    store write the same WAL), and group commit: callers that arrive while an fsync runs wait
+    for it and then share one more, which covers every write marked before it started. So one
+    fsync answers many acknowledgements, and a request that wrote through both connections
+    waits for one fsync, not two (two in a row halved the API's rate on a slow disk).
     """
 
     def __init__(self, path: Path, synchronous: str) -> None:
@@ -305,6 +311,7 @@ class Durable:
         self._written = 0
         self._synced = 0
         self._fd: int | None = None
+        self._running: asyncio.Future[None] | None = None
 
     def __enter__(self) -> None:
         return None
@@ -313,15 +320,28 @@ class Durable:
         if kind is None and self._full:
             self._written += 1
 
+    def _start_fsync(self) -> asyncio.Future[None]:
+        if self._fd is None:
+            self._fd = os.open(self._wal, os.O_RDONLY)
+        running = asyncio.ensure_future(self._fsync(self._fd, self._written))
+        self._running = running
+        return running
+
+    async def _fsync(self, fd: int, covers: int) -> None:
+        # ``covers``: every write marked when the fsync starts is in the WAL already. The state
+        # changes inside the task, so a waiter never sees a finished fsync still "running".
+        try:
+            await asyncio.to_thread(os.fsync, fd)
+            self._synced = max(self._synced, covers)
+        finally:
+            self._running = None
+
     async def sync(self) -> None:
         """Return once every write marked durable so far is on the disk."""
         target = self._written
-        if self._synced >= target:
-            return
-        if self._fd is None:
-            self._fd = os.open(self._wal, os.O_RDONLY)
-        await asyncio.to_thread(os.fsync, self._fd)
-        self._synced = max(self._synced, target)
+        while self._synced < target:
+            running = self._running or self._start_fsync()
+            await asyncio.shield(running)  # a cancelled caller leaves the fsync to the others
 
     def close(self) -> None:
         if self._fd is not None:
@@ -338,6 +358,9 @@ class Store:
         self._db.executescript(_SCHEMA)
         self._migrate()
         self.durable = Durable(self.path, synchronous)
+        """The file's durability; other connections to the same file share it."""
+        self.webhooks_version = 0
+        """Changes whenever a webhook is stored, changed or deleted (for caches of the list)."""
 
     def _migrate(self) -> None:
         for table, column, kind in _ADDED_COLUMNS:
@@ -394,6 +417,7 @@ class Store:
             self._insert_webhook(hook)
 
     def _insert_webhook(self, hook: WebhookRow) -> None:
+        self.webhooks_version += 1
         self._db.execute(
             f"INSERT INTO webhooks ({_WEBHOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -415,6 +439,7 @@ class Store:
             self._save_webhook(hook)
 
     def _save_webhook(self, hook: WebhookRow) -> None:
+        self.webhooks_version += 1
         self._db.execute(
             "UPDATE webhooks SET url = ?, events = ?, secret = ?, status = ?, updated_at = ?, "
             "verified_at = ?, verification = ? WHERE id = ?",
@@ -446,6 +471,7 @@ class Store:
 
     def delete_webhook(self, webhook_id: str) -> bool:
         """Delete a webhook with its deliveries and attempts; False if there was none."""
+        self.webhooks_version += 1
         with self.durable:
             cur = self._db.execute("DELETE FROM webhooks WHERE id = ?", (webhook_id,))
         return cur.rowcount > 0

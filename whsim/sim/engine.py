@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+from array import array
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,9 +64,15 @@ def _outage_table(plan: Plan) -> list[tuple[Outage, ...] | None]:
     return [outs or None for outs in plan.outages]
 
 
-def _kernel() -> tuple[Any, Any, Any, Any]:
-    """The core's delivery functions, looked up now (so a rule changed in the core is run)."""
-    return delivery.settle, delivery.may_start, delivery.expiry_deadline, behaviours.outage_answer
+def _kernel(plan: Plan) -> tuple[delivery.Kernel, Any, Any, Any]:
+    """The core's delivery rule for ``plan``'s policy, built now (so a rule changed in the core is
+    the rule this run executes), and the core's expiry and outage functions."""
+    return (
+        delivery.kernel(plan.policy),
+        delivery.may_start,
+        delivery.expiry_deadline,
+        behaviours.outage_answer,
+    )
 
 
 def _tables(plan: Plan) -> tuple[memoryview, memoryview, memoryview, memoryview]:
@@ -73,20 +80,27 @@ def _tables(plan: Plan) -> tuple[memoryview, memoryview, memoryview, memoryview]
     return _view(plan.code), _view(plan.took), _view(plan.latency), _view(plan.delay)
 
 
+def _log() -> tuple[array[int], array[int], array[int], array[int]]:
+    """The attempt log's columns j, sent, finished, code: 8 bytes an entry, no int objects kept
+    (a list of ints would hold one object per entry, ~5x the memory, and slow a long run down)."""
+    return array("q"), array("q"), array("q"), array("q")
+
+
+def _column(col: array[int]) -> npt.NDArray[np.int64]:
+    return np.frombuffer(col, dtype=np.int64) if len(col) else np.zeros(0, dtype=np.int64)
+
+
 def _finish(
-    plan: Plan,
-    j: list[int],
-    sent: list[int],
-    fin: list[int],
-    code: list[int],
+    log: tuple[array[int], array[int], array[int], array[int]],
     state: bytearray,
     ended: list[int],
 ) -> RawLog:
+    j, sent, fin, code = log
     return RawLog(
-        j=np.array(j, dtype=np.int64),
-        sent_ms=np.array(sent, dtype=np.int64),
-        finished_ms=np.array(fin, dtype=np.int64),
-        code=np.array(code, dtype=np.int64),
+        j=_column(j),
+        sent_ms=_column(sent),
+        finished_ms=_column(fin),
+        code=_column(code),
         state=np.frombuffer(bytes(state), dtype=np.int8).copy(),
         ended_ms=np.array(ended, dtype=np.int64),
     )
@@ -109,29 +123,39 @@ def run_reference(plan: Plan, progress: Progress | None = None) -> RawLog:
 
 
 def _run_independent(plan: Plan, progress: Progress | None) -> RawLog:
-    """Deliveries that never interact: an attempt's outcome is settled when it is sent."""
-    settle, may_start, expiry_deadline, outage_answer = _kernel()
-    n, A, policy = plan.n, plan.max_attempts, plan.policy
+    """Deliveries that never interact: an attempt's outcome is settled when it is sent.
+
+    A first attempt starts when its delivery is ready, so whether it may start (and, under
+    ``from-first-attempt``, the deadline) is worked out for all of them at once with the core's
+    ``may_start`` and ``expiry_deadline`` on arrays; a retry was checked against the deadline by
+    the kernel's retry rule when it was scheduled, and starts exactly when due. The loop logs
+    (j, sent) of every attempt and (code, ms taken) only where ``outage_answer`` ran; the other
+    attempts got the plan's answer, filled in from its tables afterwards.
+    """
+    rule, may_start, expiry_deadline, outage_answer = _kernel(plan)
+    ends, retry = rule.ends, rule.retry
+    n, policy = plan.n, plan.policy
     code_mv, took_mv, lat_mv, delay_mv = _tables(plan)
-    verdict = plan.verdict.tolist()
-    arr_t = plan.ready_ms.tolist()
+    ready = plan.ready_ms
+    basis = expiry_deadline(policy, plan.event_ms, None)
+    dl = expiry_deadline(policy, plan.event_ms, ready) if basis is None else basis
+    ok = np.asarray(may_start(ready, dl), dtype=np.bool_) & np.ones(n, dtype=np.bool_)
+    state = bytearray(n)
+    ended = [0] * n
+    # first attempts the rule does not let start expire unsent, when they are due
+    late = bytearray((~ok).astype(np.uint8).tobytes())
+    blocked = not ok.all()
+    if blocked:
+        for d in np.flatnonzero(~ok).tolist():
+            state[d], ended[d] = EXPIRED_C, int(ready[d])
+    arr_t = ready.tolist()
     arr_t.append(2**62)  # sentinel: the stream never runs dry while the heap has work
-    event_t = plan.event_ms.tolist()
+    deadline = dl.tolist()
     table = _outage_table(plan)
     outages = [table[h] for h in plan.hook.tolist()] if any(table) else [None] * n
     timeout = plan.timeout_ms
-    from_send = plan.backoff_from_send
-    # the deadline is known up front unless it counts from the first attempt (then: at it)
-    basis = expiry_deadline(policy, plan.event_ms, None)
-    from_first = basis is None
-    deadline = [2**62] * n if basis is None else basis.tolist()
-    state = bytearray(n)
-    ended = [0] * n
-    log_j: list[int] = []
-    log_t: list[int] = []
-    log_f: list[int] = []
-    log_c: list[int] = []
-    add_j, add_t, add_f, add_c = log_j.append, log_t.append, log_f.append, log_c.append
+    log_j, log_t, out_at, out_code, out_took = (array("q") for _ in range(5))
+    add_j, add_t = log_j.append, log_t.append
     heap: list[tuple[int, int]] = []
     push, pop = heapq.heappush, heapq.heappop
     step = max(1, n // 100)
@@ -148,13 +172,7 @@ def _run_independent(plan: Plan, progress: Progress | None) -> RawLog:
             if i == next_report:
                 progress(i / n)  # type: ignore[misc]
                 next_report += step
-            if from_first:
-                deadline[d] = expiry_deadline(policy, event_t[d], t)
-            # a retry was checked against the deadline by settle when it was scheduled, and
-            # here it starts exactly when due; a first attempt is checked now
-            if not may_start(t, deadline[d]):
-                state[d] = EXPIRED_C
-                ended[d] = t
+            if blocked and late[d]:
                 continue
         else:
             break
@@ -163,18 +181,38 @@ def _run_independent(plan: Plan, progress: Progress | None) -> RawLog:
         outs = outages[d]
         if outs is not None:
             c, took = outage_answer(outs, t, c, took, lat_mv[j], timeout)
+            out_at.append(len(log_j))
+            out_code.append(c)
+            out_took.append(took)
         f = t + took
         add_j(j)
         add_t(t)
-        add_f(f)
-        add_c(c)
-        due = settle(verdict[c + 2], j // n + 1, A, t, f, delay_mv[j], deadline[d], from_send)
+        end = ends[c + 2]
+        if end:
+            state[d] = end
+            ended[d] = f
+            continue
+        due = retry(j // n + 1, t, f, delay_mv[j], deadline[d])
         if due >= 0:
             push(heap, (due, j + n))
         else:
             state[d] = -due
             ended[d] = f
-    return _finish(plan, log_j, log_t, log_f, log_c, state, ended)
+    j_arr, sent = _column(log_j), _column(log_t)
+    code = plan.code[j_arr].astype(np.int64)
+    took_arr = plan.took[j_arr].astype(np.int64)
+    at = _column(out_at)
+    code[at] = _column(out_code)
+    took_arr[at] = _column(out_took)
+    took_arr += sent
+    return RawLog(
+        j=j_arr,
+        sent_ms=sent,
+        finished_ms=took_arr,
+        code=code,
+        state=np.frombuffer(bytes(state), dtype=np.int8).copy(),
+        ended_ms=np.array(ended, dtype=np.int64),
+    )
 
 
 def _run_coupled(plan: Plan, progress: Progress | None) -> RawLog:
@@ -185,16 +223,15 @@ def _run_coupled(plan: Plan, progress: Progress | None) -> RawLog:
     attempt that finds no free slot waits in its webhook's FIFO queue; one due during downtime
     waits for the window's end. The expiry is checked when the attempt actually starts.
     """
-    settle, may_start, expiry_deadline, outage_answer = _kernel()
-    n, A, policy = plan.n, plan.max_attempts, plan.policy
+    rule, may_start, expiry_deadline, outage_answer = _kernel(plan)
+    ends, retry = rule.ends, rule.retry
+    n, policy = plan.n, plan.policy
     code_mv, took_mv, lat_mv, delay_mv = _tables(plan)
-    verdict = plan.verdict.tolist()
     arr_t = plan.ready_ms.tolist()
     event_t = plan.event_ms.tolist()
     hook = plan.hook.tolist()
     outages = _outage_table(plan)
     timeout = plan.timeout_ms
-    from_send = plan.backoff_from_send
     cap = plan.scenario.sender.concurrency or n + 1
     downtime = [(w.start_ms, w.end_ms) for w in plan.scenario.sender.downtime]
     loaded = LoadedAnswers(plan)  # receivers with a capacity answer by their load
@@ -205,10 +242,8 @@ def _run_coupled(plan: Plan, progress: Progress | None) -> RawLog:
     ended = [0] * n
     inflight = [0] * len(plan.hook_ids)
     queues: list[deque[int]] = [deque() for _ in plan.hook_ids]
-    log_j: list[int] = []
-    log_t: list[int] = []
-    log_f: list[int] = []
-    log_c: list[int] = []
+    log = _log()
+    log_j, log_t, log_f, log_c = log
     heap: list[tuple[int, int, int]] = []
     push, pop = heapq.heappush, heapq.heappop
     report = max(1, n // 100)
@@ -275,13 +310,15 @@ def _run_coupled(plan: Plan, progress: Progress | None) -> RawLog:
         d = j % n
         h = hook[d]
         inflight[h] -= 1
-        nxt = settle(
-            verdict[log_c[x] + 2], j // n + 1, A, log_t[x], t, delay_mv[j], deadline[d], from_send
-        )
-        if nxt >= 0:
-            push(heap, (nxt, 1, j + n))
+        end = ends[log_c[x] + 2]
+        if end:
+            state[d], ended[d] = end, t
         else:
-            state[d], ended[d] = -nxt, t
+            nxt = retry(j // n + 1, log_t[x], t, delay_mv[j], deadline[d])
+            if nxt >= 0:
+                push(heap, (nxt, 1, j + n))
+            else:
+                state[d], ended[d] = -nxt, t
         queue = queues[h]
         while queue and inflight[h] < cap:
             resume = sender_down(t)
@@ -290,4 +327,4 @@ def _run_coupled(plan: Plan, progress: Progress | None) -> RawLog:
                     push(heap, (resume, 1, queue.popleft()))
                 break
             start(t, queue.popleft())
-    return _finish(plan, log_j, log_t, log_f, log_c, state, ended)
+    return _finish(log, state, ended)

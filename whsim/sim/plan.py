@@ -25,7 +25,7 @@ from whsim.core.delivery import (
     REJECTED_C,
     RETRY_V,
     SUCCESS_V,
-    verdict_code,
+    verdicts_by_code,
 )
 from whsim.core.errors import ScenarioError
 from whsim.core.policy import RetryPolicy, jitter_delay
@@ -158,13 +158,9 @@ class Plan:
 
 
 def verdict_table(policy: RetryPolicy) -> npt.NDArray[np.int8]:
-    """``policy.classify`` for every attempt code, indexed by ``code + 2``."""
-    table = np.full(602, REJECT_V, dtype=np.int8)
-    table[TIMEOUT + 2] = verdict_code(policy.classify(None, "timeout"))
-    table[CONNECT + 2] = verdict_code(policy.classify(None, "connect"))
-    for status in range(100, 600):
-        table[status + 2] = verdict_code(policy.classify(status, None))
-    return table
+    """``policy.classify`` for every attempt code, indexed by ``code + 2``
+    (:func:`whsim.core.delivery.verdicts_by_code` as an array)."""
+    return np.array(verdicts_by_code(policy), dtype=np.int8)
 
 
 def _trunc(x: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
