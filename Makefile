@@ -25,8 +25,11 @@ typecheck: $(STAMP)
 browser:
 	@.ci/ensure-chromium
 
+# Both cores (pytest-xdist, a file per worker so module fixtures run once), then the tests that
+# make their own load, alone: together they would starve each other's timing.
 test: lint typecheck browser
-	MPLBACKEND=Agg $(BIN)/python -m pytest
+	MPLBACKEND=Agg $(BIN)/python -m pytest -n 2 --dist loadfile -m "not alone"
+	MPLBACKEND=Agg $(BIN)/python -m pytest -m alone
 
 demo: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/whsim demo --out reports

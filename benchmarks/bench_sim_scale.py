@@ -10,18 +10,24 @@ peak of that one measurement:
 
 ``ratio_e2e_to_engine`` is e2e seconds over the engine's own seconds at the same size (target: at
 most 3 at 10 M attempts, with peak RSS under 1.5 GB). ``us_per_attempt`` of the reference engine
-across sizes shows whether it is linear in attempts. Prints one JSON object.
+across sizes shows whether it is linear in attempts; ``--linearity`` measures only that (the
+reference engine alone at 10 k, 100 k, 1 M and 10 M attempts, median of ``--repeat`` runs on one
+plan each) and prints ``reference_us_per_attempt`` by size with the growth from the smallest and
+from 1 M to 10 M. Prints one JSON object.
 
     .venv/bin/python benchmarks/bench_sim_scale.py [--scales 0.01,0.1,1,10] [--engines numpy,reference]
+    .venv/bin/python benchmarks/bench_sim_scale.py --linearity [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -35,7 +41,9 @@ def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def _child(mode: str, scale: float, engine: str, seed: int, options: dict[str, Any]) -> None:
+def _child(
+    mode: str, scale: float, engine: str, seed: int, options: dict[str, Any], repeat: int = 1
+) -> None:
     sys.path.insert(0, str(HERE))
     import pandas  # noqa: F401  (imported before timing: its import is not the simulator's cost)
     from bench_sim import SEED, bench_scenario
@@ -53,10 +61,16 @@ def _child(mode: str, scale: float, engine: str, seed: int, options: dict[str, A
         started = time.perf_counter()
         plan = compile_plan(scenario, seed)
         out["compile_s"] = round(time.perf_counter() - started, 4)
-        started = time.perf_counter()
-        _, log = run_plan(plan, engine)  # type: ignore[arg-type]
-        out["engine_s"] = round(time.perf_counter() - started, 4)
-        out["attempts"] = len(log.j)
+        runs = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            _, log = run_plan(plan, engine)  # type: ignore[arg-type]
+            runs.append(time.perf_counter() - started)
+            out["attempts"] = len(log.j)
+            del log  # not kept across runs: each starts from the same memory
+            gc.collect()
+        out["engine_s"] = round(statistics.median(runs), 4)
+        out["engine_runs_s"] = [round(r, 4) for r in runs]
         out["deliveries"] = plan.n
     else:
         phases: dict[str, float] = {}
@@ -79,6 +93,31 @@ def _child(mode: str, scale: float, engine: str, seed: int, options: dict[str, A
     json.dump(out, sys.stdout)
 
 
+def _linearity(scales: list[float], repeat: int, extra: list[str]) -> dict[str, Any]:
+    """The reference engine alone by size: us per attempt, and how it grows."""
+    rows = [_run("engine", s, "reference", [*extra, "--repeat", str(repeat)]) for s in scales]
+    per: dict[str, float] = {}
+    for row in rows:
+        if row.get("attempts") and row.get("engine_s"):
+            row["us_per_attempt"] = round(1e6 * row["engine_s"] / row["attempts"], 3)
+            per[_size_label(row["attempts"])] = row["us_per_attempt"]
+    out: dict[str, Any] = {"benchmark": "bench_sim_scale --linearity", "repeat": repeat}
+    out["reference_us_per_attempt"] = per
+    values = list(per.values())
+    if len(values) >= 2:
+        out["growth_largest_to_smallest"] = round(values[-1] / values[0], 2)
+        out["growth_largest_to_previous"] = round(values[-1] / values[-2], 2)
+    out["sizes"] = rows
+    return out
+
+
+def _size_label(attempts: int) -> str:
+    for unit, div in (("M", 1_000_000), ("k", 1_000)):
+        if attempts >= div:
+            return f"{attempts / div:.3g}{unit}"
+    return str(attempts)
+
+
 def _run(mode: str, scale: float, engine: str, extra: list[str]) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--child", mode, "--scales", str(scale), "--engines", engine]
     done = subprocess.run(cmd + extra, capture_output=True, text=True, check=False)
@@ -93,14 +132,24 @@ def main() -> None:
     parser.add_argument("--engines", default="numpy,reference", help="engines to measure")
     parser.add_argument("--e2e-engines", default="numpy", help="engines measured end to end")
     parser.add_argument("--seed", type=int, default=0, help="seed (default: bench_sim's)")
+    parser.add_argument(
+        "--linearity", action="store_true", help="only the reference engine's us per attempt"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="engine runs per size (median)")
     parser.add_argument("--child", choices=("engine", "e2e"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     scales = [float(s) for s in args.scales.split(",")]
     engines = args.engines.split(",")
     if args.child:
-        _child(args.child, scales[0], engines[0], args.seed, {})
+        _child(args.child, scales[0], engines[0], args.seed, {}, args.repeat)
         return
     extra = ["--seed", str(args.seed)] if args.seed else []
+    if args.linearity:
+        out = _linearity(scales, args.repeat, extra)
+        out["machine"] = _machine()
+        json.dump(out, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
     sizes: list[dict[str, Any]] = []
     for scale in scales:
         row: dict[str, Any] = {"scale": scale, "engine_alone": {}, "end_to_end": {}}
@@ -127,13 +176,17 @@ def main() -> None:
             "e2e_within_3x_numpy_engine": big["ratio_e2e_to_engine"] <= 3,
             "e2e_peak_under_1_5_GB": big["peak_rss_mb"] < 1536,
         }
-    out["machine"] = {
+    out["machine"] = _machine()
+    json.dump(out, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def _machine() -> dict[str, Any]:
+    return {
         "cpus": os.cpu_count(),
         "load_avg_1m": round(os.getloadavg()[0], 2),
         "python": platform.python_version(),
     }
-    json.dump(out, sys.stdout, indent=2)
-    sys.stdout.write("\n")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ AFTER table; ``--markdown`` prints the table instead of JSON.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import queue
@@ -129,9 +130,11 @@ def receiver_corpus() -> list[tuple[str, str]]:
 
 
 @contextmanager
-def serve_receiver(name: str, env: dict[str, str]) -> Iterator[str]:
+def url_process(what: str, argv: list[str], env: dict[str, str]) -> Iterator[str]:
+    """A server started as ``python -c ...`` that prints ``URL <base>`` and runs until its stdin
+    closes; yields the base URL and always stops it (killed after 10 s)."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", RECEIVER_SERVER, name, str(TESTS), SECRET],
+        [sys.executable, "-c", *argv],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -142,7 +145,7 @@ def serve_receiver(name: str, env: dict[str, str]) -> Iterator[str]:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         if not line.startswith("URL "):
-            raise RuntimeError(f"receiver {name} did not start: {line!r}")
+            raise RuntimeError(f"{what} did not start: {line!r}")
         yield line.split()[1]
     finally:
         if proc.stdin is not None:
@@ -152,6 +155,10 @@ def serve_receiver(name: str, env: dict[str, str]) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+
+
+def serve_receiver(name: str, env: dict[str, str]) -> contextlib.AbstractContextManager[str]:
+    return url_process(f"receiver {name}", [RECEIVER_SERVER, name, str(TESTS), SECRET], env)
 
 
 def grade_receiver(name: str, env: dict[str, str]) -> dict[str, Any]:
@@ -254,30 +261,8 @@ with fs.serve(sys.argv[1]) as url:
 """
 
 
-@contextmanager
-def foreign_sender(name: str, env: dict[str, str]) -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", FOREIGN_SENDER, name, str(TESTS)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=NEUTRAL_CWD,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line.startswith("URL "):
-            raise RuntimeError(f"sender {name} did not start: {line!r}")
-        yield line.split()[1]
-    finally:
-        if proc.stdin is not None:
-            proc.stdin.close()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+def foreign_sender(name: str, env: dict[str, str]) -> contextlib.AbstractContextManager[str]:
+    return url_process(f"sender {name}", [FOREIGN_SENDER, name, str(TESTS)], env)
 
 
 _FAULTS_PROBE = """

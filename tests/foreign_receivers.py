@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from stdlib_server import serving
+
 # name -> (stack, what it does); the verdict table and tests use these names.
 RECEIVERS: dict[str, str] = {
     "guide-fixed": "Werkzeug: the guide's three snippets (challenge, signature, idempotency) "
@@ -212,14 +214,8 @@ def _werkzeug(logic: _Logic) -> Iterator[str]:
     from werkzeug.serving import make_server
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = make_server("127.0.0.1", 0, _werkzeug_app(logic), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
+    with serving(make_server("127.0.0.1", 0, _werkzeug_app(logic), threaded=True)) as url:
+        yield url
 
 
 # --- raw ASGI -------------------------------------------------------------------------------------
@@ -293,12 +289,5 @@ def serve(name: str, secret: str) -> Iterator[str]:
         with _uvicorn(_asgi_app(logic)) as url:
             yield url
     else:
-        server = _http_server(logic)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_port}"
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(5)
+        with serving(_http_server(logic)) as url:
+            yield url

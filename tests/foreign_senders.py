@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from stdlib_server import serving
+
 SENDERS: dict[str, str] = {
     "correct": "the guide's sender, nothing broken",
     "uppercase-hex": "signs with uppercase hex",
@@ -214,11 +216,5 @@ def serve(name: str) -> Iterator[str]:
         raise ValueError(f"unknown sender {name!r}; known: {', '.join(SENDERS)}")
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(_Sender(name)))
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(server) as url:
+        yield url

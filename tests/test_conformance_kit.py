@@ -181,10 +181,15 @@ def test_every_sender_suite_clause_has_a_case() -> None:
 def test_case_levels_match_their_clauses_or_say_why() -> None:
     # SND-EVENT-003: an id is a SHOULD (EVENT-9), but an id that changes between retries breaks
     # every receiver that deduplicates by it, which is graded as a MUST.
+    # A case graded below its clauses says why in its justification (SND-REG-006: the guide
+    # prints the request body, not the answer to a bad one).
     raised = {"SND-EVENT-003"}
     for spec in CATALOG.values():
-        if spec.id not in raised:
-            assert spec.level in {str(clause(c).level) for c in spec.clauses} | {"INFO"}, spec.id
+        if spec.id in raised:
+            continue
+        if spec.level == "SHOULD" and spec.justification:
+            continue
+        assert spec.level in {str(clause(c).level) for c in spec.clauses} | {"INFO"}, spec.id
 
 
 # --- RegistrationMachine ----------------------------------------------------------------------

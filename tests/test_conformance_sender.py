@@ -272,6 +272,7 @@ def broken_results(
 
 
 @pytest.mark.slow
+@pytest.mark.alone
 @pytest.mark.parametrize("fault", sorted(BROKEN))
 def test_broken_sender_fails_exactly_its_cases(
     fault: str, broken_results: dict[str, tuple[int, dict[str, Any], str]]
@@ -327,6 +328,7 @@ LOADED = ("no-retry", "wrong-backoff", "too-many-retries", "no-timeout", "fast-p
 
 
 @pytest.mark.slow
+@pytest.mark.alone
 def test_verdicts_hold_under_two_busy_processes(tmp_path: Path) -> None:
     """Under load the reference sender still passes the whole suite (retry timing, the
     refused-then-reset retry of SND-RETRY-007, the registration handshake, subscriptions and
@@ -379,3 +381,32 @@ def test_a_registration_that_is_never_answered_ends_the_run_with_exit_2(tmp_path
         took = time.monotonic() - start
     assert code == 2 and took < 30, (took, text)
     assert "never answered a registration" in text
+
+
+@pytest.mark.slow
+def test_a_correct_sender_written_from_the_guide_fails_nothing(tmp_path: Path) -> None:
+    """The whole suite against a sender written from the guide alone, which answers 201 to bodies
+    the guide never says to refuse: no MUST fails (before: SND-REG-006 failed it, exit 1); the
+    bodies it accepts are a SHOULD missed, and REG-6 ``ignore-unknown`` takes the unknown event
+    type off that list while the other bodies stay."""
+    import foreign_senders
+
+    with foreign_senders.serve("correct") as url:
+        code, report, text = conformance(tmp_path / "default", url, "--trigger", "none")
+        _, tolerant, ttext = conformance(
+            tmp_path / "ignore", url, "--trigger", "none", "-k", "REG-006",
+            "--reading", "REG-6=ignore-unknown",
+        )  # fmt: skip
+    assert code == 0 and not failing(report), (outcomes(report), text)
+    reg = next(c for c in report["cases"] if c["id"] == "SND-REG-006")
+    assert reg["outcome"] == "non-strict" and "unknown event type" in reg["message"], reg
+    again = next(c for c in tolerant["cases"] if c["id"] == "SND-REG-006")
+    assert again["outcome"] == "non-strict", ttext
+    assert "unknown event type" not in again["message"] and "events not a list" in again["message"]
+
+
+def test_the_reference_sender_refuses_every_bad_registration_body(tmp_path: Path) -> None:
+    """SND-REG-006 passes a sender that refuses each bad body (so its non-strict above is the
+    foreign sender's doing, not the case's)."""
+    code, report, text = run_against(tmp_path, (), ("--trigger", "none", "-k", "REG-006"))
+    assert outcomes(report).get("SND-REG-006") == "pass" and code == 0, (outcomes(report), text)

@@ -7,8 +7,9 @@ target), no deadline, no example database.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
@@ -21,6 +22,9 @@ __all__ = ["challenges", "invalid_bodies", "run_examples", "valid_bodies"]
 
 T = TypeVar("T")
 
+HYPOTHESIS_LOCK: Final = threading.Lock()
+"""One hypothesis run at a time in this process (see :func:`run_examples`)."""
+
 # codec="utf-8" leaves out lone surrogates, which no UTF-8 body can carry.
 _CHARS = st.characters(codec="utf-8")
 _TEXT = st.text(_CHARS, max_size=40)
@@ -30,7 +34,12 @@ _ID = st.text(st.characters(codec="utf-8", min_codepoint=0x20), min_size=1, max_
 def run_examples(
     strategy: st.SearchStrategy[T], check: Callable[[T], None], *, seed: int, n: int
 ) -> None:
-    """Call ``check`` on ``n`` examples drawn from ``strategy`` with ``seed``."""
+    """Call ``check`` on ``n`` examples drawn from ``strategy`` with ``seed``.
+
+    Holds :data:`HYPOTHESIS_LOCK`: the suite runs cases in threads, and hypothesis is not
+    thread-safe (two cases drawing at once in a loaded run saw a half-imported hypothesis module,
+    ``ImportError: cannot import name 'FlatMapStrategy'``, and were graded ``error``).
+    """
 
     @settings(
         max_examples=n,
@@ -45,7 +54,13 @@ def run_examples(
     def inner(value: T) -> None:
         check(value)
 
-    inner()
+    with HYPOTHESIS_LOCK:
+        inner()
+
+
+# ``SearchStrategy.flatmap`` imports its module on first call; make that first call here, at
+# import, in the importing thread, so strategies built in case threads never race on it.
+st.integers().flatmap(st.just)
 
 
 challenges = st.text(_CHARS, min_size=1, max_size=300)

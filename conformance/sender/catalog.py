@@ -30,6 +30,13 @@ CATALOG: Final[dict[str, CaseSpec]] = {
             "SND-REG-006",
             "bad bodies get a clear 4xx (missing url, unknown or empty events, wrong types)",
             ("REG-1", "REG-6"),
+            level="SHOULD",
+            justification="the guide prints the request body but not the answer to a bad one, so "
+            "accepting one is a SHOULD missed, not a MUST broken",
+            readings=(
+                ("REG-6=reject-unknown", "an unknown event type is a bad body"),
+                ("REG-6=ignore-unknown", "an unknown event type may be accepted"),
+            ),
         ),
         CaseSpec("SND-REG-007", "the secret is never echoed", ("REG-7",)),
         CaseSpec(

@@ -34,6 +34,8 @@ __all__ = ["ModelCheck", "Paired"]
 
 _KEEP_ROWS: Final = 500
 _FIGURE_ENDPOINTS: Final = 6
+_SERIES_ENDPOINTS: Final = 256  # endpoints whose points are kept for the figure
+_SERIES_POINTS: Final = 4_000  # points kept per endpoint: memory stays bounded on huge traces
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +118,9 @@ class ModelCheck:
             [(a.status, a.error, round((a.end_ns - a.start_ns) / 1e6 * scale)) for a in tries]
         )
         got = replay_event(recorded, 0, self.policy, key=event)
-        series = self.series.setdefault(endpoint, _Series())
+        series = self.series.get(endpoint)
+        if series is None and len(self.series) < _SERIES_ENDPOINTS:
+            series = self.series[endpoint] = _Series()
         for k, a in enumerate(tries, start=1):
             observed = (a.start_ns - t0) / 1e9
             if k <= len(got.attempts):
@@ -125,8 +129,9 @@ class ModelCheck:
                 row = Paired(endpoint, event, k, a.answer, observed, predicted, band.low, band.high)
                 self.compared += 1
                 self.within += row.within
-                series.observed.append(observed)
-                series.predicted.append(predicted)
+                if series is not None and len(series.observed) < _SERIES_POINTS:
+                    series.observed.append(observed)
+                    series.predicted.append(predicted)
                 dev = abs(row.deviation_s or 0.0)
                 if self.largest is None or dev > abs(self.largest.deviation_s or 0.0):
                     self.largest = row

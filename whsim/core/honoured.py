@@ -131,7 +131,9 @@ RECEIVER: Final = declare(
 RECEIVER_SUITE: Final = declare("whsim conformance receiver", "SIG-2", "CODES-5", "EVENT-9")
 # ^ SIG-2 (RCV-SIG-006/011) and CODES-5 (RCV-CODES-004) change verdicts; EVENT-9: the same
 #   verdicts under both readings (an id-less event is valid either way, RCV-IDEM-003/GEN-002).
-SENDER_SUITE: Final = declare("whsim conformance sender", "RETRY-1")  # the bands it grades by
+SENDER_SUITE: Final = declare(
+    "whsim conformance sender", "RETRY-1", "REG-6"
+)  # RETRY-1: the bands it grades by; REG-6: what SND-REG-006 counts as a bad body
 CHECK: Final = declare(
     "whsim check", "RETRY-1", "RETRY-2", "RETRY-3", "RETRY-4", "EXPIRY-1", "CODES-1", "SIG-1",
     "EVENT-9", "THROTTLE-1", "THROTTLE-2", "VERIFY-5", policy=True,

@@ -58,12 +58,20 @@ def uniform_py(seed: int, endpoint: int, event: int, attempt: int, stream: int) 
     return (h >> 11) * _SCALE
 
 
-def _mix_np(z: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+def _mix_np(z: npt.NDArray[np.uint64], inplace: bool = False) -> npt.NDArray[np.uint64]:
+    """:func:`_mix_py` over an array (same values), with one temporary; ``inplace`` reuses ``z``."""
     import numpy as np
 
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(_C1)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(_C2)
-    return z ^ (z >> np.uint64(31))
+    out = z if inplace else z.copy()
+    t = out >> np.uint64(30)
+    out ^= t
+    out *= np.uint64(_C1)
+    np.right_shift(out, np.uint64(27), out=t)
+    out ^= t
+    out *= np.uint64(_C2)
+    np.right_shift(out, np.uint64(31), out=t)
+    out ^= t
+    return out
 
 
 def keys_np(
@@ -73,13 +81,20 @@ def keys_np(
     import numpy as np
 
     start = np.uint64(_mix_py((seed * _GOLDEN + _GOLDEN) & _M))
-    h = _mix_np(np.full(len(endpoints), start, dtype=np.uint64) ^ endpoints.astype(np.uint64))
-    return _mix_np(h ^ events.astype(np.uint64))
+    h = endpoints.astype(np.uint64)  # two's complement, as ``& _M`` in key_py
+    h ^= start
+    _mix_np(h, inplace=True)
+    h ^= events.astype(np.uint64, copy=False)
+    return _mix_np(h, inplace=True)
 
 
 def uniforms_np(keys: npt.NDArray[np.uint64], attempt: int, stream: int) -> npt.NDArray[np.float64]:
     """:func:`uniform_py` for every key at one attempt and stream."""
     import numpy as np
 
-    h = _mix_np(keys ^ np.uint64(attempt * STREAMS + stream))
-    return (h >> np.uint64(11)).astype(np.float64) * _SCALE
+    h = keys ^ np.uint64(attempt * STREAMS + stream)
+    _mix_np(h, inplace=True)
+    h >>= np.uint64(11)
+    out = h.astype(np.float64)
+    out *= _SCALE
+    return out

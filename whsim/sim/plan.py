@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
@@ -55,6 +55,7 @@ __all__ = [
     "compile_plan",
     "hook_count",
     "respond_many",
+    "streams_read",
 ]
 
 TIMEOUT: Final = TIMEOUT_CODE
@@ -76,28 +77,65 @@ STATES: Final = ("pending", "delivered", "exhausted", "expired", "rejected")
 _OUTAGE_KIND = {"down": CONNECT, "hang": TIMEOUT, "status": 0}
 
 
+def streams_read(behaviour: Behaviour) -> tuple[bool, bool, bool]:
+    """Whether :func:`respond_many` reads its (fail, latency, hang) uniforms for ``behaviour``.
+
+    A probability of 0 or 1 decides without a draw (uniforms are in [0, 1)), and a fixed latency
+    needs none; :func:`compile_plan` draws only the streams some receiver reads.
+    """
+    return (
+        0.0 < behaviour.failure_probability < 1.0,
+        behaviour.latency.kind != "fixed",
+        0.0 < behaviour.hang_probability < 1.0,
+    )
+
+
 def respond_many(
     behaviour: Behaviour,
     attempt: int,
-    u_fail: npt.NDArray[np.float64],
-    u_latency: npt.NDArray[np.float64],
-    u_hang: npt.NDArray[np.float64],
+    u_fail: npt.NDArray[np.float64] | None,
+    u_latency: npt.NDArray[np.float64] | None,
+    u_hang: npt.NDArray[np.float64] | None,
+    size: int | None = None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """:func:`whsim.core.behaviours.respond` outside any outage, over arrays of uniforms.
 
     Returns (status or ``HANG``, latency in ms); the latency is sampled even for a hang, as an
-    outage of kind ``status`` needs it.
+    outage of kind ``status`` needs it. A uniform may be None where :func:`streams_read` says
+    ``behaviour`` does not read it (then ``size`` gives the length, if all are None).
     """
+    m = (
+        size
+        if size is not None
+        else len(next(u for u in (u_fail, u_latency, u_hang) if u is not None))
+    )
     lat = behaviour.latency
     if lat.kind == "fixed":
-        latency = np.full(len(u_latency), lat.ms, dtype=np.int64)
-    elif lat.kind == "uniform":
-        latency = lat.ms + ((lat.high_ms - lat.ms) * u_latency).astype(np.int64)
+        latency = np.full(m, lat.ms, dtype=np.int64)
     else:
-        latency = lat.ms + (-lat.mean_ms * np.log1p(-u_latency)).astype(np.int64)
-    fail = (u_fail < behaviour.failure_probability) | (attempt <= behaviour.fail_first)
-    status = np.where(fail, behaviour.failure_status, behaviour.success_status).astype(np.int64)
-    status[u_hang < behaviour.hang_probability] = HANG
+        assert u_latency is not None, "this latency is drawn"
+        if lat.kind == "uniform":
+            latency = lat.ms + ((lat.high_ms - lat.ms) * u_latency).astype(np.int64)
+        else:
+            latency = lat.ms + (-lat.mean_ms * np.log1p(-u_latency)).astype(np.int64)
+    p = behaviour.failure_probability
+    if attempt <= behaviour.fail_first or p >= 1.0:
+        fail: npt.NDArray[np.bool_] | bool = True
+    elif p <= 0.0:
+        fail = False
+    else:
+        assert u_fail is not None, "this failure is drawn"
+        fail = u_fail < p
+    status = np.where(fail, behaviour.failure_status, behaviour.success_status).astype(
+        np.int64, copy=False
+    )
+    status = status + np.zeros(m, dtype=np.int64) if status.ndim == 0 else status
+    hp = behaviour.hang_probability
+    if hp >= 1.0:
+        status[:] = HANG
+    elif hp > 0.0:
+        assert u_hang is not None, "this hang is drawn"
+        status[u_hang < hp] = HANG
     return status, latency
 
 
@@ -109,6 +147,10 @@ class Plan:
     ``took`` and ``latency``; ``code`` is the HTTP status or ``TIMEOUT`` outside outages and
     ``took`` the ms until the answer (the timeout for ``TIMEOUT``). ``delay[j]`` is the wait after
     a failed attempt ``j`` (jitter included); ``verdict[code + 2]`` classifies a code.
+    ``latency`` (clipped at the timeout + 1) is what an outage of kind ``status`` answers after;
+    a plan without such an outage holds no latency table (``latency`` is ``took``, never read).
+    The tables use the narrowest dtypes their values fit (int16 for the guide's 5 s timeout and
+    16 s backoff). ``ready_ms`` may be ``event_ms`` itself: both are read-only.
     ``outages[h]`` are webhook ``h``'s outages (the reference engine applies them with
     :func:`whsim.core.behaviours.outage_answer`); the same as flat arrays sorted by (hook,
     start), for the numpy engine: ``outage_code`` is ``CONNECT``, ``TIMEOUT`` or an HTTP status.
@@ -128,9 +170,9 @@ class Plan:
     event_ms: npt.NDArray[np.int64]
     ready_ms: npt.NDArray[np.int64]
     code: npt.NDArray[np.int16]
-    took: npt.NDArray[np.int32]
-    latency: npt.NDArray[np.int32]
-    delay: npt.NDArray[np.int32] | npt.NDArray[np.int64]
+    took: npt.NDArray[np.signedinteger[Any]]
+    latency: npt.NDArray[np.signedinteger[Any]]
+    delay: npt.NDArray[np.signedinteger[Any]]
     verdict: npt.NDArray[np.int8]
     outage_hook: npt.NDArray[np.int64]
     outage_start: npt.NDArray[np.int64]
@@ -161,6 +203,14 @@ def verdict_table(policy: RetryPolicy) -> npt.NDArray[np.int8]:
     """``policy.classify`` for every attempt code, indexed by ``code + 2``
     (:func:`whsim.core.delivery.verdicts_by_code` as an array)."""
     return np.array(verdicts_by_code(policy), dtype=np.int8)
+
+
+def _narrow(most: int) -> type[np.signedinteger[Any]]:
+    """The narrowest signed dtype that holds 0..``most``."""
+    for dtype in (np.int16, np.int32):
+        if most < np.iinfo(dtype).max:
+            return dtype
+    return np.int64
 
 
 def _trunc(x: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
@@ -314,19 +364,23 @@ def compile_plan(
         ok &= (first <= cohort[None, :]) & (cohort[None, :] < last)
     ev_idx, hook_idx = np.nonzero(ok)
     del ok
-    ev_idx = ev_idx.astype(np.int64)
-    hook_idx = hook_idx.astype(np.int64)
+    ev_idx = ev_idx.astype(np.int64, copy=False)
+    hook_idx = hook_idx.astype(np.int64, copy=False)
     n = len(ev_idx)
     event_ms = events.time_ms[ev_idx]
     A = policy.max_attempts
     ratio = abs(policy.jitter_ratio or 0.0)
     longest = max(policy.delays_ms, default=0) * (1 + ratio) + 1
-    code = np.zeros((A, n), dtype=np.int16)
-    took = np.zeros((A, n), dtype=np.int32)
-    latency = np.zeros((A, n), dtype=np.int32)
-    delay = np.zeros((A, n), dtype=np.int32 if longest < 2**31 else np.int64)
-    keys = keyed.keys_np(seed, hook_idx + lo, ev_idx)
     timeout = policy.timeout_ms
+    code = np.zeros((A, n), dtype=np.int16)
+    # took is at most the timeout; a latency is read only against the timeout, so it is kept
+    # clipped to timeout + 1 (the same answers), and only when an outage of kind ``status`` can
+    # read it: otherwise the took table stands in for it, unread
+    took = np.zeros((A, n), dtype=_narrow(timeout + 1))
+    reads_latency = any(o.kind == "status" for b in behaviours for o in b.outages)
+    latency: npt.NDArray[np.signedinteger[Any]] = np.zeros_like(took) if reads_latency else took
+    delay = np.zeros((A, n), dtype=_narrow(int(longest)))
+    keys = keyed.keys_np(seed, hook_idx + lo, ev_idx)
     verdicts = verdict_table(policy)
     # respond_many ignores outages (the engines apply them), so receivers that differ only in
     # their outages or names share one group of draws
@@ -339,6 +393,11 @@ def compile_plan(
         dtype=np.int64,
     )
     groups = list(group_of)
+    # only the streams some receiver reads are drawn (each draw is keyed: skipping one changes no
+    # other), and jitter only under a jitter reading that reads it
+    reads = [streams_read(b) for b in groups]
+    draw_fail, draw_lat, draw_hang = (any(r[i] for r in reads) for i in range(3))
+    draw_jitter = policy.jitter != "none"
     # an outage, or a load (capacity), can turn any planned answer into a retry
     unsettled = np.array(
         [bool(b.outages) or b.capacity is not None for b in behaviours], dtype=np.bool_
@@ -349,31 +408,38 @@ def compile_plan(
         if live is not None and len(live) == 0:
             break
         kk = keys if live is None else keys[live]
-        u_fail = keyed.uniforms_np(kk, k, keyed.FAIL)
-        u_lat = keyed.uniforms_np(kk, k, keyed.LATENCY)
-        u_hang = keyed.uniforms_np(kk, k, keyed.HANG)
+        u_fail = keyed.uniforms_np(kk, k, keyed.FAIL) if draw_fail else None
+        u_lat = keyed.uniforms_np(kk, k, keyed.LATENCY) if draw_lat else None
+        u_hang = keyed.uniforms_np(kk, k, keyed.HANG) if draw_hang else None
         if len(groups) == 1:
-            answer, lat = respond_many(groups[0], k, u_fail, u_lat, u_hang)
+            answer, lat = respond_many(groups[0], k, u_fail, u_lat, u_hang, size=len(kk))
         else:
             answer = np.empty(len(kk), dtype=np.int64)
             lat = np.empty(len(kk), dtype=np.int64)
             g_of = hook_group[hook_idx if live is None else hook_idx[live]]
             for g, b in enumerate(groups):
                 sel = np.flatnonzero(g_of == g)
-                s, lt = respond_many(b, k, u_fail[sel], u_lat[sel], u_hang[sel])
+                s, lt = respond_many(
+                    b,
+                    k,
+                    None if u_fail is None else u_fail[sel],
+                    None if u_lat is None else u_lat[sel],
+                    None if u_hang is None else u_hang[sel],
+                    size=len(sel),
+                )
                 answer[sel], lat[sel] = s, lt
-        del u_fail, u_hang
+        del u_fail, u_lat, u_hang
         slow = (answer == HANG) | (lat > timeout)
         row_code = np.where(slow, TIMEOUT, answer)
-        row_took = np.where(slow, timeout, lat)
-        np.minimum(lat, 2**31 - 1, out=lat)
         target = slice(None) if live is None else live
         code[k - 1, target] = row_code
-        took[k - 1, target] = row_took
-        latency[k - 1, target] = lat
+        took[k - 1, target] = np.where(slow, timeout, lat)
+        if reads_latency:
+            latency[k - 1, target] = np.minimum(lat, timeout + 1)
+        del lat, answer, slow
         if k < A:
             previous = delay[k - 2, target].astype(np.int64) if k > 1 else None
-            u_jitter = keyed.uniforms_np(kk, k, keyed.JITTER)
+            u_jitter = keyed.uniforms_np(kk, k, keyed.JITTER) if draw_jitter else np.zeros(len(kk))
             delay[k - 1, target] = jitter_delays(policy, k, u_jitter, previous)
             retry = verdicts[row_code + 2] == RETRY_V
             live = np.flatnonzero(retry | sticky) if live is None else live[retry | sticky[live]]
@@ -397,7 +463,7 @@ def compile_plan(
         hook=hook_idx,
         event=ev_idx,
         event_ms=event_ms,
-        ready_ms=event_ms.copy(),
+        ready_ms=event_ms,
         code=code.reshape(-1),
         took=took.reshape(-1),
         latency=latency.reshape(-1),

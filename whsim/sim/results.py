@@ -77,7 +77,17 @@ def attempts_hash(plan: Plan, log: RawLog) -> str:
     return tally(plan, log).digest()
 
 
-def _categorical(codes: npt.NDArray[np.int64], categories: list[str]) -> pd.Categorical[str]:
+def _codes(index: npt.NDArray[np.int64], categories: int) -> npt.NDArray[np.signedinteger[Any]]:
+    """``index`` in the integer dtype pandas keeps for codes of ``categories`` categories."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if categories < np.iinfo(dtype).max:
+            return index.astype(dtype)
+    return index
+
+
+def _categorical(
+    codes: npt.NDArray[np.signedinteger[Any]], categories: list[str]
+) -> pd.Categorical[str]:
     import pandas as pd
 
     return pd.Categorical.from_codes(codes, categories=pd.Index(categories))
@@ -158,40 +168,57 @@ class SimResult:
         import pandas as pd
 
         plan, log, order = self.plan, self.log, self._order
-        j = log.j[order]
-        d = j % plan.n
-        k = j // plan.n + 1
+        # outcomes are worked out in the engine's order (where a delivery's rows are near each
+        # other), then every column is gathered once into canonical order; columns are built in
+        # their final dtypes and handed to the frame uncopied (no consolidation copy)
+        outcome = self._outcomes()[order]
+        d = log.j[order]
+        k = d // plan.n
+        d -= k * plan.n
+        k += 1
         code = log.code[order]
         sent = log.sent_ms[order]
-        fin = log.finished_ms[order]
-        outcome = self._outcomes(j, d, code)
-        error = np.where(code == TIMEOUT, 1, np.where(code == CONNECT, 2, 0))
-        status = pd.arrays.IntegerArray(np.where(code > 0, code, 0), code <= 0)
-        return pd.DataFrame(
+        latency = log.finished_ms[order]
+        latency -= sent
+        error = np.zeros(len(code), dtype=np.int8)
+        error[code == TIMEOUT] = 1
+        error[code == CONNECT] = 2
+        status = pd.arrays.IntegerArray(code, code <= 0)  # values under the mask are not read
+        events, hooks = self.event_ids(), list(plan.hook_ids)
+        frame = pd.DataFrame(
             {
-                "event_id": _categorical(plan.event[d], self.event_ids()),
-                "webhook_id": _categorical(plan.hook[d], list(plan.hook_ids)),
+                "event_id": _categorical(_codes(plan.event, len(events))[d], events),
+                "webhook_id": _categorical(_codes(plan.hook, len(hooks))[d], hooks),
                 "attempt": k,
                 "sent_ms": sent,
-                "latency_ms": fin - sent,
+                "latency_ms": latency,
                 "status": status,
                 "error": _categorical(error, ["", "timeout", "connect"]),
                 "outcome": _categorical(outcome, list(OUTCOMES)),
-            }
+            },
+            copy=False,
         )
+        return frame
 
-    def _outcomes(
-        self, j: npt.NDArray[np.int64], d: npt.NDArray[np.int64], code: npt.NDArray[np.int64]
-    ) -> npt.NDArray[np.int64]:
+    def _outcomes(self) -> npt.NDArray[np.int8]:
+        """Each logged attempt's index into :data:`OUTCOMES`, in the log's order."""
         plan, log = self.plan, self.log
-        v = plan.verdict[code + 2].astype(np.int64)  # 0 success, 1 retry, 2 rejected
-        outcome = np.where(v == 0, 0, np.where(v == 2, 2, 1))
+        n = plan.n
+        # 0 success -> delivered, 1 retry -> retry, 2 rejected -> rejected
+        outcome = plan.verdict[log.code + 2].astype(np.int8)
         # the last attempt of a delivery that ended exhausted/expired carries that end
-        used = np.bincount(d, minlength=plan.n)
-        is_last = used[d] == j // plan.n + 1
-        st = log.state[d]
-        outcome = np.where(is_last & (v == 1) & (st == EXHAUSTED), 3, outcome)
-        return np.where(is_last & (v == 1) & (st == EXPIRED), 4, outcome)
+        st = log.state
+        ended = np.flatnonzero((st == EXHAUSTED) | (st == EXPIRED))
+        if len(ended):
+            d = log.j % n
+            used = np.bincount(d, minlength=n)
+            last = np.zeros(n, dtype=np.int8)  # by delivery: 3 exhausted, 4 expired, 0 neither
+            last[ended] = np.where(st[ended] == EXHAUSTED, 3, 4)
+            tail = last[d]
+            tail[used[d] * n != log.j + n - d] = 0  # not the delivery's last attempt
+            retried = outcome == 1
+            outcome[retried & (tail > 0)] = tail[retried & (tail > 0)]
+        return outcome
 
     @cached_property
     def deliveries(self) -> pd.DataFrame:
