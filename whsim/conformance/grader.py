@@ -132,8 +132,9 @@ _LIFECYCLE: Final = {
 
 
 _TERMINAL: Final = ("job.completed", "job.failed")
-_Tomb = tuple[int, str, int]
-"""A graded job: its terminal event's first start, that event's type, its highest rank."""
+_Tomb = tuple[int, str, int, int]
+"""A graded job: its terminal event's first start, that event's type, the job's highest
+lifecycle rank, the terminal event's own timestamp (ms)."""
 
 
 @dataclass
@@ -709,11 +710,18 @@ class Grader:
             else:
                 thr.ok()
         terminal = [r for r in rows if r[1] in _TERMINAL]
-        term = (tomb[0], tomb[1]) if tomb is not None else (terminal[0][:2] if terminal else None)
+        term = tomb[:2] + tomb[3:] if tomb is not None else (terminal[0] if terminal else None)
         if term is not None and progress:
-            late = [r for r in progress if r[0] > term[0]]
+            # Emitted after, by the events' own timestamps, as the live SND-THROTTLE case
+            # judges it: deliveries may overtake each other (EVENT-12 unordered), so a
+            # progress emitted first can arrive after the terminal event (CHK-ORDER-001).
+            end = term[2]
+            late = [r for r in progress if end and r[2] > end]
             if late:
-                after.fail(f"{url} job {job}: {len(late)} job.progress after {term[1]}")
+                after.fail(
+                    f"{url} job {job}: {len(late)} job.progress emitted after "
+                    f"{term[1]} (their timestamps)"
+                )
             else:
                 after.ok()
         ranks = [_LIFECYCLE[r[1]] for r in rows]
@@ -728,7 +736,7 @@ class Grader:
             )
         if term is None:
             return None
-        return (term[0], term[1], max(ranks))
+        return (term[0], term[1], max(ranks), term[2])
 
     def _bands_window(self) -> Band:
         return self.prof.band(WINDOW_MS / 1000 / self.scale)

@@ -43,13 +43,14 @@ class RawLog:
     """What an engine produced: one entry per attempt, one per delivery.
 
     Attempts are in the engine's processing order; ``code`` is an HTTP status, ``TIMEOUT`` or
-    ``CONNECT``. ``state``/``ended_ms`` give each delivery's final state and when it was reached.
+    ``CONNECT``, in any signed integer dtype (int16 where an engine keeps the plan's).
+    ``state``/``ended_ms`` give each delivery's final state and when it was reached.
     """
 
     j: npt.NDArray[np.int64]
     sent_ms: npt.NDArray[np.int64]
     finished_ms: npt.NDArray[np.int64]
-    code: npt.NDArray[np.int64]
+    code: npt.NDArray[np.signedinteger[Any]]
     state: npt.NDArray[np.int8]
     ended_ms: npt.NDArray[np.int64]
 
@@ -205,7 +206,7 @@ def _run_independent(plan: Plan, progress: Progress | None) -> RawLog:
             state[d] = -due
             ended[d] = f
     j_arr, sent = _column(log_j), _column(log_t)
-    code = plan.code[j_arr].astype(np.int64)
+    code = plan.code[j_arr]  # int16, as in the plan
     took_arr = plan.took[j_arr].astype(np.int64)
     at = _column(out_at)
     code[at] = _column(out_code)

@@ -56,14 +56,18 @@ def canonical_order(plan: Plan, log: RawLog) -> npt.NDArray[np.int64]:
     n, A = plan.n, plan.max_attempts
     if not len(log.j):
         return np.zeros(0, dtype=np.int64)
-    d = log.j % n
-    k = log.j // n
     span = n * A
     if (int(log.sent_ms.max()) + 1) * span < 2**63:
-        key = log.sent_ms * span + d * A + k
+        key = log.sent_ms * span  # + d * A + k, in place: two attempt-sized arrays at a time
+        part = log.j % n
+        part *= A
+        key += part
+        np.floor_divide(log.j, n, out=part)
+        key += part
+        del part
         # the engines log in runs that are nearly time-sorted (passes, or time order itself)
-        return np.argsort(key, kind="stable").astype(np.int64)
-    return np.lexsort((k, d, log.sent_ms))
+        return np.argsort(key, kind="stable").astype(np.int64, copy=False)
+    return np.lexsort((log.j // n, log.j % n, log.sent_ms))
 
 
 def attempts_hash(plan: Plan, log: RawLog) -> str:
@@ -115,10 +119,6 @@ class SimResult:
     def seed(self) -> int:
         return self.plan.seed
 
-    @cached_property
-    def _order(self) -> npt.NDArray[np.int64]:
-        return canonical_order(self.plan, self.log)
-
     def attempts_hash(self) -> str:
         """sha256 of every attempt and final state (:mod:`whsim.sim.tally`); equal runs, equal hashes."""
         return self.tally.digest()
@@ -167,19 +167,21 @@ class SimResult:
         """
         import pandas as pd
 
-        plan, log, order = self.plan, self.log, self._order
+        plan, log = self.plan, self.log
+        order = canonical_order(plan, log)  # not kept: the table holds the ordered columns
         # outcomes are worked out in the engine's order (where a delivery's rows are near each
         # other), then every column is gathered once into canonical order; columns are built in
         # their final dtypes and handed to the frame uncopied (no consolidation copy)
         outcome = self._outcomes()[order]
-        d = log.j[order]
-        k = d // plan.n
-        d -= k * plan.n
-        k += 1
-        code = log.code[order]
+        code = log.code[order].astype(np.int64, copy=False)
         sent = log.sent_ms[order]
         latency = log.finished_ms[order]
         latency -= sent
+        k = log.j[order]
+        del order
+        d = k % plan.n
+        k //= plan.n
+        k += 1
         error = np.zeros(len(code), dtype=np.int8)
         error[code == TIMEOUT] = 1
         error[code == CONNECT] = 2
@@ -205,7 +207,7 @@ class SimResult:
         plan, log = self.plan, self.log
         n = plan.n
         # 0 success -> delivered, 1 retry -> retry, 2 rejected -> rejected
-        outcome = plan.verdict[log.code + 2].astype(np.int8)
+        outcome: npt.NDArray[np.int8] = plan.verdict[log.code + 2].astype(np.int8)
         # the last attempt of a delivery that ended exhausted/expired carries that end
         st = log.state
         ended = np.flatnonzero((st == EXHAUSTED) | (st == EXPIRED))
@@ -214,10 +216,11 @@ class SimResult:
             used = np.bincount(d, minlength=n)
             last = np.zeros(n, dtype=np.int8)  # by delivery: 3 exhausted, 4 expired, 0 neither
             last[ended] = np.where(st[ended] == EXHAUSTED, 3, 4)
-            tail = last[d]
-            tail[used[d] * n != log.j + n - d] = 0  # not the delivery's last attempt
-            retried = outcome == 1
-            outcome[retried & (tail > 0)] = tail[retried & (tail > 0)]
+            at = np.flatnonzero(last[d])  # attempts of such deliveries
+            da = d[at]
+            del d
+            at = at[(used[da] * n == log.j[at] + n - da) & (outcome[at] == 1)]  # their last, failed
+            outcome[at] = last[log.j[at] % n]
         return outcome
 
     @cached_property

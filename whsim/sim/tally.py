@@ -56,29 +56,30 @@ def hook_major(plan: Plan, log: RawLog) -> HookMajor:
 
     Deliveries are event-major in a plan (for each event, its webhooks in order), so a stable
     sort on the webhook alone puts them in (webhook, event) order; an attempt's place is its
-    delivery's first row plus its attempt number.
+    delivery's first row plus its attempt number. Works in place where it can: a few
+    attempt-sized arrays at a time, not one per step.
     """
     n, hooks = plan.n, len(plan.hook_ids)
     narrow = np.uint16 if hooks <= 2**16 else np.int64  # uint16 gets numpy's radix sort
-    perm = np.argsort(plan.hook.astype(narrow), kind="stable").astype(np.int64)
+    perm = np.argsort(plan.hook.astype(narrow), kind="stable").astype(np.int64, copy=False)
+    per_hook_del = np.bincount(plan.hook, minlength=hooks).astype(np.int64)
     if not n or not len(log.j):
         zeros = np.zeros(hooks, dtype=np.int64)
-        return HookMajor(
-            np.zeros(0, np.int64),
-            perm,
-            np.zeros(n, np.int64),
-            zeros,
-            np.bincount(plan.hook, minlength=hooks).astype(np.int64),
-        )
-    k, d = np.divmod(log.j, n)
-    used = np.bincount(d, minlength=n).astype(np.int64)
+        return HookMajor(np.zeros(0, np.int64), perm, np.zeros(n, np.int64), zeros, per_hook_del)
+    used = np.bincount(log.j % n, minlength=n).astype(np.int64, copy=False)
     first = np.zeros(n, dtype=np.int64)
     np.cumsum(used[perm][:-1], out=first[1:])
     start = np.empty(n, dtype=np.int64)
     start[perm] = first
+    del first
     order = np.empty(len(log.j), dtype=np.int64)
-    order[start[d] + k] = np.arange(len(log.j), dtype=np.int64)
-    per_hook_del = np.bincount(plan.hook, minlength=hooks).astype(np.int64)
+    for lo in range(0, len(log.j), _CHUNK):  # in chunks: temporaries of a chunk, not of a log
+        j = log.j[lo : lo + _CHUNK]
+        d = j % n
+        pos = j - d
+        pos //= n  # the attempt number, from 0
+        pos += start[d]
+        order[pos] = np.arange(lo, lo + len(j), dtype=np.int64)
     per_hook_att = np.bincount(plan.hook, weights=used, minlength=hooks).astype(np.int64)
     return HookMajor(order, perm, used, per_hook_att, per_hook_del)
 
@@ -91,38 +92,54 @@ def hash_leaves(
     A leaf covers the webhook's deliveries in event order as columns (event, state, ended,
     attempts used), then its attempts in (event, attempt) order as columns (sent, finished,
     code): the attempt's event and number follow from their place. ``sent`` is the sent column
-    already in hook-major order, when the caller has it.
+    already in hook-major order, when the caller has it. One hasher per webhook takes the
+    columns one after another, so only one column is gathered at a time.
     """
-    perm = hm.delivery_perm
-    cols = [
-        np.ascontiguousarray(plan.event[perm], dtype="<i8"),
-        np.ascontiguousarray(log.state[perm], dtype="<i8"),
-        np.ascontiguousarray(log.ended_ms[perm], dtype="<i8"),
-        np.ascontiguousarray(hm.used[perm], dtype="<i8"),
-    ]
-    order = hm.order
-    att = [
-        log.sent_ms[order] if sent is None else sent,
-        log.finished_ms[order],
-        log.code[order],
-    ]
-    att = [np.ascontiguousarray(c, dtype="<i8") for c in att]
-    d_views = [memoryview(c.data).cast("B") for c in cols]
-    a_views = [memoryview(c.data).cast("B") for c in att]
-    a_end = (np.cumsum(hm.attempts_per_hook) * 8).tolist()
-    d_end = (np.cumsum(hm.deliveries_per_hook) * 8).tolist()
-    leaves: list[bytes] = []
-    a0 = d0 = 0
-    sha = hashlib.sha256
-    for a1, d1 in zip(a_end, d_end, strict=True):
-        h = sha()
-        for v in d_views:
-            h.update(v[d0:d1])
-        for v in a_views:
-            h.update(v[a0:a1])
-        leaves.append(h.digest())
-        a0, d0 = a1, d1
-    return leaves
+    perm, order = hm.delivery_perm, hm.order
+    d_end = np.cumsum(hm.deliveries_per_hook) * 8
+    a_end = np.cumsum(hm.attempts_per_hook) * 8
+    d_bounds = list(zip([0, *d_end[:-1].tolist()], d_end.tolist(), strict=True))
+    a_bounds = list(zip([0, *a_end[:-1].tolist()], a_end.tolist(), strict=True))
+    hashers = [hashlib.sha256() for _ in d_bounds]
+    columns = (
+        (d_bounds, lambda: plan.event[perm]),
+        (d_bounds, lambda: log.state[perm]),
+        (d_bounds, lambda: log.ended_ms[perm]),
+        (d_bounds, lambda: hm.used[perm]),
+        (a_bounds, lambda: log.sent_ms[order] if sent is None else sent),
+        (a_bounds, lambda: log.finished_ms[order]),
+        (a_bounds, lambda: log.code[order]),
+    )
+    for bounds, gather in columns:
+        column = np.ascontiguousarray(gather(), dtype="<i8")
+        view = memoryview(column.data).cast("B")
+        for h, (lo, hi) in zip(hashers, bounds, strict=True):
+            h.update(view[lo:hi])
+        del view, column
+    return [h.digest() for h in hashers]
+
+
+_CHUNK: Final = 1 << 20
+"""Rows per step where a pass over a log works in chunks to bound its temporaries."""
+
+
+def _longest_run(key: npt.NDArray[np.int64]) -> tuple[int, int]:
+    """(length, start) of the first longest run of equal values in sorted ``key``, in chunks."""
+    best, best_at, run_start, size = 0, 0, 0, len(key)
+    for lo in range(0, size - 1, _CHUNK):
+        hi = min(size - 1, lo + _CHUNK)
+        edges = np.flatnonzero(key[lo + 1 : hi + 1] != key[lo:hi])
+        if not len(edges):
+            continue
+        edges += lo + 1
+        runs = np.diff(edges, prepend=run_start)
+        top = int(np.argmax(runs))
+        if int(runs[top]) > best:
+            best, best_at = int(runs[top]), (run_start if top == 0 else int(edges[top - 1]))
+        run_start = int(edges[-1])
+    if size - run_start > best:
+        best, best_at = size - run_start, run_start
+    return best, best_at
 
 
 def _value_counts(x: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
@@ -248,15 +265,16 @@ def tally(plan: Plan, log: RawLog, first_hook: int = 0) -> Tally:
     if n_att:
         bins = sent // 1000
         span = int(bins.max()) + 1
-        hook_of = np.repeat(np.arange(len(plan.hook_ids), dtype=np.int64), hm.attempts_per_hook)
-        # within a webhook, (event, attempt) order is nearly time order: timsort's runs
-        key = np.sort(hook_of * span + bins, kind="stable")
-        edges = np.flatnonzero(np.diff(key)) + 1
-        runs = np.diff(np.concatenate([[0], edges, [len(key)]]))
-        top = int(np.argmax(runs))  # first maximum: lowest webhook, then earliest second
-        peak = int(runs[top])
-        peak_hook = first_hook + int(key[0 if top == 0 else edges[top - 1]] // span)
         per_second = np.bincount(bins).astype(np.int64)
+        key = np.repeat(np.arange(len(plan.hook_ids), dtype=np.int64), hm.attempts_per_hook)
+        key *= span
+        key += bins
+        del bins
+        # within a webhook, (event, attempt) order is nearly time order: timsort's runs
+        key.sort(kind="stable")
+        peak, at = _longest_run(key)  # first maximum: lowest webhook, then earliest second
+        peak_hook = first_hook + int(key[at] // span)
+        del key
     delivered = log.state == DELIVERED
     values, counts = _value_counts((log.ended_ms - plan.event_ms)[delivered])
     return Tally(
