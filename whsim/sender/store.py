@@ -492,22 +492,27 @@ class Store:
         """Store an event and one pending delivery per webhook, in one transaction."""
         ready = created_ms if ready_ms is None else ready_ms
         pending = [PendingDelivery(new_id("dlv"), wid, ready) for wid in webhook_ids]
-        statements: list[tuple[str, Sequence[Any]]] = [
-            (
-                "INSERT INTO events (id, type, timestamp, body, created_ms) VALUES (?, ?, ?, ?, ?)",
-                (event.id, event.type, event.timestamp, event.body, created_ms),
-            )
-        ]
-        statements += [
-            (
-                "INSERT INTO deliveries (id, webhook_id, event_id, status, event_ms, "
-                "next_attempt_ms, created_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
-                (p.id, p.webhook_id, event.id, created_ms, ready, created_at),
-            )
-            for p in pending
-        ]
+        db = self._db
         with self.durable:
-            self._tx(statements)
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute(
+                    "INSERT INTO events (id, type, timestamp, body, created_ms) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (event.id, event.type, event.timestamp, event.body, created_ms),
+                )
+                db.executemany(  # one call for the fan-out, not one per webhook
+                    "INSERT INTO deliveries (id, webhook_id, event_id, status, event_ms, "
+                    "next_attempt_ms, created_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
+                    [
+                        (p.id, p.webhook_id, event.id, created_ms, ready, created_at)
+                        for p in pending
+                    ],
+                )
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
         return pending
 
     def add_delivery(
