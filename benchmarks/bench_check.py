@@ -24,6 +24,7 @@ import hashlib
 import heapq
 import hmac
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -40,21 +41,22 @@ MAX_BYTES = 2_000_000_000  # refuse to write a trace larger than this
 
 BASELINE = """
 import json, resource, sys, time
-t = time.perf_counter(); n = 0
+t = time.perf_counter(); c = time.process_time(); n = 0
 with open(sys.argv[1], "rb") as f:
     for line in f:
         json.loads(line); n += 1
-print(json.dumps({"s": time.perf_counter() - t, "lines": n,
+print(json.dumps({"s": time.perf_counter() - t, "cpu_s": time.process_time() - c, "lines": n,
                   "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 
 MEASURED = """
 import contextlib, io, json, resource, sys, time
 from whsim.cli import main
-t = time.perf_counter(); out = io.StringIO()
+t = time.perf_counter(); c = time.process_time(); out = io.StringIO()
 with contextlib.redirect_stdout(out):
     code = main(["check", sys.argv[1], "--secret", sys.argv[2]])
-print(json.dumps({"s": time.perf_counter() - t, "exit": code, "tail": out.getvalue()[-3000:],
+print(json.dumps({"s": time.perf_counter() - t, "cpu_s": time.process_time() - c, "exit": code,
+                  "tail": out.getvalue()[-3000:],
                   "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 
@@ -188,11 +190,18 @@ def main() -> None:
             "generate_s": round(gen_s, 1),
             "baseline_json_lines_s": round(b_s, 2),
             "baseline_peak_rss_mb": round(int(base["rss_kb"]) / 1024, 1),  # type: ignore[call-overload]
+            "baseline_cpu_s": round(float(base["cpu_s"]), 2),  # type: ignore[arg-type]
             "check_s": round(g_s, 2),
+            "check_cpu_s": round(float(graded["cpu_s"]), 2),  # type: ignore[arg-type]
             "check_attempts_per_s": round(n / g_s),
             "check_peak_rss_mb": round(int(graded["rss_kb"]) / 1024, 1),  # type: ignore[call-overload]
             "check_exit": graded["exit"],
             "ratio_check_to_baseline": round(g_s / b_s, 1),
+            "ratio_check_to_baseline_cpu": round(
+                float(graded["cpu_s"]) / float(base["cpu_s"]),  # type: ignore[arg-type]
+                1,
+            ),
+            "load_average_1min": round(os.getloadavg()[0], 1),
             "target_s": 30,
         }
         if args.keep:

@@ -29,12 +29,13 @@ import asyncio
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -247,140 +248,193 @@ _RECORD_ATTEMPT = (
 )
 
 
-async def _aiohttp_sqlite(receiver: str, proposals: int, webhooks: int, per_webhook: int) -> float:
-    """Deliveries/s of aiohttp with SQLite WAL in the sender's transaction shape.
+class _Baseline:
+    """aiohttp with SQLite WAL in the sender's transaction shape, without its API framework,
+    policy or isolation.
 
-    What the sender does for ``proposals`` events fanned out to ``webhooks``, without its API,
-    policy or isolation: eight producers each store an event and its deliveries in one
-    transaction and fsync the WAL before taking the next (an acknowledged event, FULL), and
-    hand the deliveries to their webhook's queue; per webhook ``per_webhook`` workers, one
-    aiohttp session per webhook, each attempt claimed (its row read) and recorded (state and
-    attempt in one transaction, NORMAL) in the same SQLite database, signed when sent.
+    :meth:`ingest` stores an event and one delivery per webhook in one transaction, hands the
+    deliveries to their webhook's queue and fsyncs the WAL (an acknowledged event, FULL);
+    per webhook ``per_webhook`` workers, one aiohttp session per webhook, claim each attempt
+    (read its row), sign and send it, and record it (state and attempt in one transaction,
+    NORMAL) in the same database. Use inside ``async with``.
     """
-    import sqlite3
 
-    import aiohttp
+    def __init__(self, receiver: str, webhooks: int, per_webhook: int) -> None:
+        self.receiver, self.webhooks, self.per_webhook = receiver, webhooks, per_webhook
+        self.delivered = 0
+        self.wanted = 0
+        self.done = asyncio.Event()
+        self._seq = 0
 
-    from whsim.core.signing import sign
-    from whsim.sender.store import Store, WebhookRow
+    async def __aenter__(self) -> _Baseline:
+        import sqlite3
 
-    bodies = _bench_events(proposals)
-    done = asyncio.Event()
-    remaining = proposals * webhooks
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "baseline.db"
-        Store(path).close()  # the sender's schema
-        db = sqlite3.connect(path, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        hooks = [f"wh_{i}" for i in range(webhooks)]
-        store = Store(path)
-        for i, hook in enumerate(hooks):
-            stamp = "2026-01-01T00:00:00.000Z"
-            store.insert_webhook(
-                WebhookRow(
-                    hook,
-                    f"{receiver}/b{i}",
-                    ("proposal.created",),
-                    "bench-secret-123",
-                    "active",
-                    stamp,
-                    stamp,
-                    stamp,
-                    None,
-                )
-            )
+        import aiohttp
+
+        from whsim.sender.store import Store, WebhookRow
+
+        self._tmp = tempfile.TemporaryDirectory()
+        path = Path(self._tmp.name) / "baseline.db"
+        store = Store(path)  # the sender's schema
+        self.hooks = [f"wh_{i}" for i in range(self.webhooks)]
+        stamp = "2026-01-01T00:00:00.000Z"
+        for i, hook in enumerate(self.hooks):
+            url = f"{self.receiver}/b{i}"
+            events = ("proposal.created",)
+            secret = "bench-secret-123"
+            row = WebhookRow(hook, url, events, secret, "active", stamp, stamp, stamp, None)
+            store.insert_webhook(row)
         store.close()
-        wal = os.open(f"{path}-wal", os.O_RDONLY)
-        queues: dict[str, asyncio.Queue[str]] = {h: asyncio.Queue() for h in hooks}
-        sessions = {
-            h: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=per_webhook))
-            for h in hooks
+        self.db = sqlite3.connect(path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.wal = os.open(f"{path}-wal", os.O_RDONLY)
+        self.queues: dict[str, asyncio.Queue[str]] = {h: asyncio.Queue() for h in self.hooks}
+        self.sessions = {
+            h: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.per_webhook))
+            for h in self.hooks
         }
-        next_event = iter(range(proposals))
+        self.workers = [
+            asyncio.create_task(self._worker(h))
+            for h in self.hooks
+            for _ in range(self.per_webhook)
+        ]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for task in self.workers:
+            task.cancel()
+        await asyncio.gather(*self.workers, return_exceptions=True)
+        await asyncio.gather(*(s.close() for s in self.sessions.values()))
+        os.close(self.wal)
+        self.db.close()
+        self._tmp.cleanup()
+
+    async def ingest(self, title: str) -> str:
+        """Store one proposal.created event fanned out to every webhook; its id once durable."""
+        self._seq += 1
+        event_id = f"evt_{self._seq:024d}"
+        now = int(time.time() * 1000)
+        stamp = datetime.fromtimestamp(now / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+        envelope = {
+            "id": event_id,
+            "type": "proposal.created",
+            "timestamp": stamp + "Z",
+            "data": {"proposal_id": f"prop_{self._seq}", "title": title},
+        }
+        body = json.dumps(envelope, separators=(",", ":")).encode()
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        db.execute(
+            "INSERT INTO events (id, type, timestamp, body, created_ms) VALUES (?, ?, ?, ?, ?)",
+            (event_id, "proposal.created", stamp, body, now),
+        )
+        ids = []
+        for hook in self.hooks:
+            delivery = f"dlv_{self._seq}_{hook}"
+            db.execute(
+                "INSERT INTO deliveries (id, webhook_id, event_id, status, event_ms, "
+                "next_attempt_ms, created_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
+                (delivery, hook, event_id, now, now, stamp),
+            )
+            ids.append((hook, delivery))
+        db.execute("COMMIT")
+        for hook, delivery in ids:
+            self.queues[hook].put_nowait(delivery)
+        await asyncio.to_thread(os.fsync, self.wal)
+        return event_id
+
+    async def _worker(self, hook: str) -> None:
+        from whsim.core.signing import sign
+
+        db, session, queue = self.db, self.sessions[hook], self.queues[hook]
+        while True:
+            delivery = await queue.get()
+            body, url, secret, attempts = db.execute(_CLAIM, (delivery,)).fetchone()
+            number = attempts + 1
+            headers = {
+                "Content-Type": "application/json",
+                "X-Webhook-Id": delivery,
+                "X-Webhook-Attempt": str(number),
+                "X-Webhook-Signature": sign(body, secret),
+            }
+            sent = time.time() * 1000
+            async with session.post(url, data=body, headers=headers) as response:
+                excerpt = await response.content.read(64 * 1024)
+                status = response.status
+            finished = time.time() * 1000
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(
+                _RECORD_STATE, ("succeeded", number, None, sent, sent, finished, "", "t", delivery)
+            )
+            db.execute(
+                _RECORD_ATTEMPT,
+                (
+                    delivery,
+                    number,
+                    "t",
+                    sent,
+                    finished,
+                    finished - sent,
+                    status,
+                    None,
+                    None,
+                    excerpt.decode("utf-8", "replace"),
+                    0,
+                ),
+            )
+            db.execute("COMMIT")
+            self.delivered += 1
+            if self.delivered >= self.wanted:
+                self.done.set()
+
+
+async def _aiohttp_sqlite(receiver: str, proposals: int, webhooks: int, per_webhook: int) -> float:
+    """Deliveries/s of :class:`_Baseline` fed in process by eight producers (no HTTP ingest)."""
+    async with _Baseline(receiver, webhooks, per_webhook) as baseline:
+        baseline.wanted = proposals * webhooks
+        left = iter(range(proposals))
 
         async def producer() -> None:
-            for i in next_event:
-                event_id = f"evt_{i:024d}"
-                now = int(time.time() * 1000)
-                db.execute("BEGIN IMMEDIATE")
-                db.execute(
-                    "INSERT INTO events (id, type, timestamp, body, created_ms) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (event_id, "proposal.created", "t", bodies[i], now),
-                )
-                ids = []
-                for hook in hooks:
-                    delivery = f"dlv_{i}_{hook}"
-                    db.execute(
-                        "INSERT INTO deliveries (id, webhook_id, event_id, status, event_ms, "
-                        "next_attempt_ms, created_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
-                        (delivery, hook, event_id, now, now, "t"),
-                    )
-                    ids.append((hook, delivery))
-                db.execute("COMMIT")
-                for hook, delivery in ids:
-                    queues[hook].put_nowait(delivery)
-                await asyncio.to_thread(os.fsync, wal)
+            for i in left:
+                await baseline.ingest(f"proposal {i}")
 
-        async def worker(hook: str) -> None:
-            nonlocal remaining
-            session, queue = sessions[hook], queues[hook]
-            while True:
-                delivery = await queue.get()
-                body, url, secret, attempts = db.execute(_CLAIM, (delivery,)).fetchone()
-                number = attempts + 1
-                headers = {
-                    "Content-Type": "application/json",
-                    "X-Webhook-Id": delivery,
-                    "X-Webhook-Attempt": str(number),
-                    "X-Webhook-Signature": sign(body, secret),
-                }
-                sent = time.time() * 1000
-                async with session.post(url, data=body, headers=headers) as response:
-                    excerpt = await response.content.read(64 * 1024)
-                    status = response.status
-                finished = time.time() * 1000
-                db.execute("BEGIN IMMEDIATE")
-                db.execute(
-                    _RECORD_STATE,
-                    ("succeeded", number, None, sent, sent, finished, "", "t", delivery),
-                )
-                db.execute(
-                    _RECORD_ATTEMPT,
-                    (
-                        delivery,
-                        number,
-                        "t",
-                        sent,
-                        finished,
-                        finished - sent,
-                        status,
-                        None,
-                        None,
-                        excerpt.decode("utf-8", "replace"),
-                        0,
-                    ),
-                )
-                db.execute("COMMIT")
-                remaining -= 1
-                if remaining == 0:
-                    done.set()
+        start, cpu = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(producer() for _ in range(8)))
+        await baseline.done.wait()
+        _CPU_MS.setdefault(-1, (time.process_time() - cpu) * 1000 / (proposals * webhooks))
+        return proposals * webhooks / (time.perf_counter() - start)
 
-        workers = [asyncio.create_task(worker(h)) for h in hooks for _ in range(per_webhook)]
-        try:
-            start, cpu = time.perf_counter(), time.process_time()
-            await asyncio.gather(*(producer() for _ in range(8)))
-            await done.wait()
-            _CPU_MS.setdefault(-1, (time.process_time() - cpu) * 1000 / (proposals * webhooks))
-            return proposals * webhooks / (time.perf_counter() - start)
-        finally:
-            for task in workers:
-                task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
-            await asyncio.gather(*(s.close() for s in sessions.values()))
-            os.close(wal)
-            db.close()
+
+async def _serve_baseline(receiver: str, webhooks: int, per_webhook: int) -> None:
+    """:class:`_Baseline` behind an aiohttp server: ``POST /api/proposals`` as the sender's API
+    takes it (JSON ``{"title": ...}``, 201 once the event is durable), so the driver feeds it
+    exactly as it feeds the sender (same client, same concurrency, same process hop)."""
+    from aiohttp import web
+
+    async with _Baseline(receiver, webhooks, per_webhook) as baseline:
+
+        async def create(request: web.Request) -> web.Response:
+            doc = await request.json()
+            title = doc.get("title") if isinstance(doc, dict) else None
+            if not isinstance(title, str) or not title:
+                return web.json_response({"error": "title"}, status=422)
+            event_id = await baseline.ingest(title)
+            return web.json_response({"event_id": event_id}, status=201)
+
+        app = web.Application()
+        app.router.add_post("/api/proposals", create)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        print(server.sockets[0].getsockname()[1], flush=True)  # type: ignore[union-attr]
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+        await runner.cleanup()
 
 
 async def _post_proposals(
@@ -501,16 +555,20 @@ def main() -> int:
         "--profile", metavar="PATH", help="run the measured sender under cProfile, stats to PATH"
     )
     parser.add_argument("--serve-receiver", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-baseline", metavar="RECEIVER", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_receiver:
         asyncio.run(_serve_receiver())
+        return 0
+    if args.serve_baseline:
+        asyncio.run(_serve_baseline(args.serve_baseline, args.webhooks, args.max_per_endpoint))
         return 0
 
     concurrency = min(args.max_in_flight, args.webhooks * args.max_per_endpoint)
     total = args.proposals * args.webhooks
     receiver_proc, port = _start([sys.executable, __file__, "--serve-receiver"], "")
     receiver = f"http://127.0.0.1:{port}"
-    sender_proc = None
+    sender_proc = baseline_proc = None
     try:
         # "As fast as it can": the better of one pool and the sender's layout (a pool per
         # webhook), both with the sender's concurrency per pool.
@@ -528,6 +586,21 @@ def main() -> int:
             ),
         }
         baselines: list[float] = []
+        in_process: list[float] = []
+        baseline_proc, port = _start(
+            [
+                sys.executable,
+                __file__,
+                "--serve-baseline",
+                receiver,
+                "--webhooks",
+                str(args.webhooks),
+                "--max-per-endpoint",
+                str(args.max_per_endpoint),
+            ],
+            "",
+        )
+        baseline_base = f"http://127.0.0.1:{port}"
         sender_rates: list[float] = []
         httpx.post(f"{receiver}/__reset", content=b"")
         with tempfile.TemporaryDirectory() as tmp:
@@ -570,13 +643,18 @@ def main() -> int:
             cpu_ms: list[float] = []
             ingest_s: list[float] = []
             for _ in range(args.repeat):
-                baselines.append(
+                in_process.append(
                     asyncio.run(
                         _aiohttp_sqlite(
                             receiver, args.proposals, args.webhooks, args.max_per_endpoint
                         )
                     )
                 )
+                httpx.post(f"{receiver}/__reset", content=b"")
+                start_ms = time.time() * 1000
+                asyncio.run(_post_proposals(baseline_base, args.proposals, None))
+                got = _wait_events(receiver, total, timeout=120)
+                baselines.append(got["events"] / ((got["last_arrival"] - start_ms) / 1000))
                 httpx.post(f"{receiver}/__reset", content=b"")
                 start_ms = time.time() * 1000
                 cpu_before = _cpu_s(sender_proc.pid)
@@ -607,7 +685,7 @@ def main() -> int:
                 for level in ("NORMAL", "FULL")
             }
     finally:
-        for proc in (sender_proc, receiver_proc):
+        for proc in (sender_proc, baseline_proc, receiver_proc):
             if proc is not None:
                 proc.terminate()
                 proc.wait(10)
@@ -617,10 +695,15 @@ def main() -> int:
         "ceilings": {k: round(v, 1) for k, v in ceilings.items()},
         "ratio": round(sender_rate / ceiling, 3),
         "aiohttp_sqlite_deliveries_per_s": round(statistics.median(baselines), 1),
+        "aiohttp_sqlite_in_process_deliveries_per_s": round(statistics.median(in_process), 1),
+        "ratio_to_aiohttp_sqlite_in_process": round(
+            statistics.median(s / b for s, b in zip(sender_rates, in_process, strict=True)), 3
+        ),
         "ratio_to_aiohttp_sqlite": round(statistics.median(ratios), 3),
         "rounds": {
             "sender_deliveries_per_s": [round(v, 1) for v in sender_rates],
             "aiohttp_sqlite_deliveries_per_s": [round(v, 1) for v in baselines],
+            "aiohttp_sqlite_in_process_deliveries_per_s": [round(v, 1) for v in in_process],
             "ratio_to_aiohttp_sqlite": [round(v, 3) for v in ratios],
             "sender_api_s": [round(v, 3) for v in ingest_s],
         },

@@ -55,6 +55,13 @@ def test_unreachable_target_exits_2_saying_so(
         ["receiver", "--secret", "s", "--capacity", "20:30"],
         ["receiver", "--secret", "s", "--capacity", "20:-1"],
         ["receiver", "--secret", "s", "--capacity", "2.5"],
+        ["receiver", "--secret", "s", "--max-body", "0"],
+        ["receiver", "--secret", "s", "--max-body", "-5"],
+        ["receiver", "--secret", "s", "--max-body", "1.5MiB"],
+        ["receiver", "--secret", "s", "--max-body", "64 kB"],
+        ["receiver", "--secret", "s", "--max-body", "2GiB"],
+        ["receiver", "--secret", "s", "--max-body", "lots"],
+        ["receiver", "--secret", "s", "--max-body", "\u0663"],  # a unicode digit, not a byte count
     ],
 )
 def test_bad_flags_exit_2_with_one_line(
@@ -228,3 +235,57 @@ def test_capacity_from_the_command_line(
     faults = faults_from(build_parser().parse_args(["receiver", "--secret", "s", *argv]))
     assert faults is not None and faults.capacity is not None
     assert (faults.name, faults.capacity.per_s, faults.capacity.recovery) == (name, per_s, recovery)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1", 1),
+        ("4096", 4096),
+        ("64KiB", 65536),
+        ("64k", 65536),
+        ("2MiB", 2 << 20),
+        ("1m", 1 << 20),
+    ],
+)
+def test_max_body_takes_bytes_or_binary_units(text: str, value: int) -> None:
+    from whsim.cli import build_parser
+
+    args = build_parser().parse_args(["receiver", "--secret", "s", "--max-body", text])
+    assert args.max_body == value
+
+
+def test_max_body_error_names_the_flag_and_the_value(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["receiver", "--secret", "s", "--max-body", "2GiB"])
+    err = capsys.readouterr().err
+    assert "--max-body" in err and "'2GiB'" in err and "1 GiB" in err
+
+
+def test_receiver_process_refuses_a_body_over_its_max_body(tmp_path: Path) -> None:
+    import httpx
+
+    receiver = subprocess.Popen(
+        [*WHSIM, "receiver", "--secret", "s", "--port", "0", "--max-body", "1KiB", "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,  # its database goes to tmp_path/data
+    )
+    try:
+        assert receiver.stdout is not None
+        line = receiver.stdout.readline()
+        assert "max body 1024 bytes" in line, line
+        url = re.search(r"http://\S+/webhook", line)
+        assert url, line
+        big = httpx.post(url.group(0), content=b"x" * 1025, timeout=10)
+        assert big.status_code == 413 and big.json()["limit"] == 1024, big.text
+        small = httpx.post(url.group(0), content=b"{}", timeout=10)
+        assert small.status_code != 413  # within the limit: judged on its signature instead
+    finally:
+        receiver.send_signal(signal.SIGINT)
+        try:
+            receiver.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            receiver.kill()
+            receiver.wait()

@@ -371,15 +371,21 @@ def test_senders_written_from_the_guide(name: str, fails: set[str], tmp_path: Pa
 
 @pytest.mark.slow
 def test_a_registration_that_is_never_answered_ends_the_run_with_exit_2(tmp_path: Path) -> None:
+    """Before, the kit waited out its whole time budget (300 s) and exited 1. The bound is half
+    that budget, not a latency band: the run ends at the registration's own deadline (about
+    19 s on a quiet machine, 43 s once under load), which only a kit that waits for the budget
+    could exceed."""
     import time
 
     import foreign_senders
+
+    from whsim.pytest_plugin import DEFAULT_BUDGET_S
 
     with foreign_senders.serve("hangs-registration") as url:
         start = time.monotonic()
         code, _report, text = conformance(tmp_path, url)
         took = time.monotonic() - start
-    assert code == 2 and took < 30, (took, text)
+    assert code == 2 and took < DEFAULT_BUDGET_S / 2, (took, text)
     assert "never answered a registration" in text
 
 

@@ -192,3 +192,72 @@ def test_validating_an_event_does_not_build_the_iri_grammar():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+_TRICKY = [
+    True,
+    False,
+    None,
+    0,
+    1,
+    -1,
+    1.0,
+    1.5,
+    float("nan"),
+    float("inf"),
+    10**30,
+    "",
+    "x",
+    "\U0001f600" * 1000,
+    "\U0001f600" * 1001,
+    "x" * 128,
+    "x" * 129,
+    [],
+    {},
+    {"a": 1},
+]
+
+
+@pytest.mark.parametrize("event_type", EVENT_TYPES)
+def test_the_compiled_fast_path_gives_jsonschemas_verdict(event_type: str) -> None:
+    # make_event tries fastjsonschema first: it must never accept what jsonschema refuses.
+    from whsim.core.errors import EventDataError
+    from whsim.core.spec import events as module
+    from whsim.core.spec.events import make_event
+
+    good = {
+        "job_id": "job_1",
+        "proposal_id": "prop_1",
+        "document_id": "doc_1",
+        "title": "t",
+        "status": {
+            "job.created": "pending",
+            "job.started": "processing",
+            "job.completed": "completed",
+        }.get(event_type, "x"),
+        "error": "e",
+        "error_details": {},
+        "version": 1,
+        "progress": {"completed": 1, "total": 2, "percentage": 50},
+    }
+    schema = module.data_schema(event_type)
+    base = {k: good[k] for k in schema["required"]}
+    cases = [base]
+    for key in schema["properties"]:
+        for value in _TRICKY:
+            cases.append({**base, key: value})
+    if event_type == "job.progress":
+        for key in ("completed", "total", "percentage"):
+            for value in _TRICKY:
+                cases.append({**base, "progress": {**good["progress"], key: value}})
+    assert module._fast(event_type) is not None  # fastjsonschema is installed: the path runs
+    for data in cases:
+        refused = any(True for _ in module._validator(event_type).iter_errors(data))
+        try:
+            make_event(event_type, data, id="evt_1", timestamp_ms=0)
+        except EventDataError:
+            made = False
+        else:
+            made = True
+        if refused:
+            assert not made, data

@@ -134,3 +134,46 @@ def test_the_cli_prints_one_line_for_bad_input(
     assert main(["check", str(good), "--secret", SECRET, "--report", str(tmp_path / "r")]) == 0
     out = capsys.readouterr().out
     assert out.startswith("whsim check: ") and (tmp_path / "r" / "report.json").exists()
+
+
+def _job_row(
+    event_type: str, ts_ms: int, start_s: float, data: dict[str, object]
+) -> dict[str, object]:
+    event = make_event(
+        event_type, {"job_id": "job_9", **data}, id=f"evt_{event_type}", timestamp_ms=ts_ms
+    )
+    return {
+        "url": "http://r.example/hook",
+        "headers": [
+            ["content-type", "application/json"],
+            ["x-webhook-signature", sign(event.body, SECRET)],
+        ],
+        "body": event.body.decode(),
+        "start_ns": int(start_s * 1e9),
+        "end_ns": int((start_s + 0.01) * 1e9),
+        "status": 200,
+    }
+
+
+_PROGRESS = {"progress": {"completed": 1, "total": 2, "percentage": 50}}
+_DONE = {"proposal_id": "p_9", "document_id": "d_9", "status": "completed"}
+
+
+@pytest.mark.parametrize(
+    ("progress_ts", "outcome"),
+    [(999, "pass"), (1_001, "non-strict")],  # emitted 1 ms before / after job.completed
+)
+def test_progress_after_the_terminal_event_is_judged_by_when_it_was_emitted(
+    tmp_path: Path, progress_ts: int, outcome: str
+) -> None:
+    """A progress emitted before job.completed that arrives after it (deliveries overtake each
+    other, EVENT-12) is an ordering note, not THROTTLE-3; one emitted after it breaks THROTTLE-3
+    (the reference sender's own trace was graded non-strict before, on arrival order)."""
+    t0 = 1_767_225_600_000
+    rows = [
+        _job_row("job.completed", t0 + 1_000, 0.0, _DONE),
+        _job_row("job.progress", t0 + progress_ts, 0.05, _PROGRESS),  # arrives second
+    ]
+    result = check(_jsonl(tmp_path, rows), secret=SECRET)
+    assert result.outcomes["CHK-THROTTLE-002"] == outcome, result.outcomes
+    assert result.outcomes["CHK-ORDER-001"] == "info"  # arrived out of lifecycle order either way

@@ -53,6 +53,29 @@ def test_a_cancelled_waiter_gives_its_slot_back() -> None:
     asyncio.run(scenario())
 
 
+def test_the_slow_lane_starts_one_attempt_per_loop_iteration() -> None:
+    """A wave of slow attempts ending together must not restart together (one loop stall)."""
+
+    async def scenario() -> None:
+        lanes = Lanes(total=16, slow_cap=8)
+        slow = [asyncio.ensure_future(lanes.acquire(True)) for _ in range(4)]
+        healthy = [asyncio.ensure_future(lanes.acquire(False)) for _ in range(4)]
+        granted = []
+        for _ in range(12):
+            await asyncio.sleep(0)  # one loop iteration (the loop polls its sockets between)
+            granted.append(sum(f.done() for f in slow))
+        assert all(f.done() for f in healthy) and lanes.fast_used == 4  # not paced
+        assert granted[-1] == 4 and lanes.slow_used == 4
+        steps = [b - a for a, b in zip([0, *granted], granted, strict=False)]
+        assert max(steps) == 1, granted  # never two slow starts in one iteration
+        wider = Lanes(total=16, slow_cap=8, slow_burst=3)
+        for _ in range(3):
+            await wider.acquire(True)  # within the burst: no wait at all
+        assert wider.slow_used == 3
+
+    asyncio.run(scenario())
+
+
 def test_an_unproven_endpoint_gets_one_healthy_slot_until_it_answers_in_time() -> None:
     circuit = Circuit()
     assert circuit.lane() is False  # its first attempt: healthy lane

@@ -155,3 +155,62 @@ def test_the_job_store_shares_the_outbox_fsync(
         jobs.close()
         store.close()
     assert len(calls) == 1
+
+
+def test_attempts_that_end_together_share_one_commit(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    store.insert_webhook(hook("wh_1"))
+    store.insert_webhook(hook("wh_2"))
+    (a,) = store.insert_event(event(1), 0, ["wh_1"], "t")
+    (b,) = store.insert_event(event(2), 0, ["wh_2"], "t")
+    (c,) = store.insert_event(event(3), 0, ["wh_1"], "t")
+    assert store.delete_webhook("wh_2")  # b's webhook went away while its attempt was out
+    policy = RetryPolicy.seed()
+    state = after_attempt(new_delivery(0), policy, sent_ms=0, finished_ms=3, status=500)
+    attempt = AttemptRecord(1, "t", 0, 3, 3.0, 500, None, None, None, False)
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    kept = store.record_attempts([(d.id, attempt, state, None) for d in (a, b, c)])
+    store._db.set_trace_callback(None)
+    assert kept == [True, False, True]
+    assert statements.count("COMMIT") == 1
+    assert store.attempts(a.id) == [attempt] and store.attempts(c.id) == [attempt]
+    assert store.attempts(b.id) == [] and store.get_delivery(b.id) is None
+    row = store.get_delivery(c.id)
+    assert row is not None and row.state == state
+
+
+def test_the_dispatcher_commits_attempts_of_one_loop_turn_together(tmp_path: Path) -> None:
+    from whsim.core.clock import ScaledClock
+    from whsim.sender.config import SenderConfig
+    from whsim.sender.dispatcher import Dispatcher
+
+    store = Store(tmp_path / "s.db")
+    store.insert_webhook(hook())
+    pending = [store.insert_event(event(n), 0, ["wh_1"], "t")[0] for n in range(3)]
+    policy = RetryPolicy.seed()
+    state = after_attempt(new_delivery(0), policy, sent_ms=0, finished_ms=3, status=500)
+    attempt = AttemptRecord(1, "t", 0, 3, 3.0, 500, None, None, None, False)
+    batches: list[int] = []
+    record_attempts = store.record_attempts
+
+    def counting(batch):  # type: ignore[no-untyped-def]
+        batches.append(len(batch))
+        return record_attempts(batch)
+
+    store.record_attempts = counting  # type: ignore[method-assign]
+
+    async def scenario() -> list[bool]:
+        config = SenderConfig(db_path=tmp_path / "s.db")
+        dispatcher = Dispatcher(store, ScaledClock(1.0), policy, config)
+        first = await asyncio.gather(
+            *(dispatcher._store_attempt(p.id, attempt, state, None) for p in pending)
+        )
+        second = await dispatcher._store_attempt(pending[0].id, attempt, state, None)
+        return [*first, second]
+
+    try:
+        assert asyncio.run(scenario()) == [True, True, True, True]
+    finally:
+        store.close()
+    assert batches == [3, 1]

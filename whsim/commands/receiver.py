@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import random
+import re
 import sys
 import tomllib
 from pathlib import Path
@@ -31,6 +32,28 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"port must be 0 to 65535, got {value}")
+    return value
+
+
+_UNITS = {"": 1, "k": 1024, "kib": 1024, "m": 1024**2, "mib": 1024**2, "g": 1024**3, "gib": 1024**3}
+MAX_BODY_CEILING = 1024**3
+"""The largest ``--max-body`` taken (1 GiB): the receiver reads a body into memory whole."""
+
+
+def parse_byte_count(text: str) -> int:
+    """``--max-body``: whole bytes, or with a binary unit (``64KiB``, ``1MiB``; ``k``, ``M``)."""
+    match = re.fullmatch(r"[ ]*([0-9]+)[ ]*([a-zA-Z]*)[ ]*", text)
+    unit = match.group(2).lower() if match else ""
+    if match is None or unit not in _UNITS:
+        raise argparse.ArgumentTypeError(
+            f"wants a whole number of bytes, optionally with KiB, MiB or GiB (e.g. 1048576 or 64KiB), "
+            f"got {text!r}"
+        )
+    value = int(match.group(1)) * _UNITS[unit]
+    if not 1 <= value <= MAX_BODY_CEILING:
+        raise argparse.ArgumentTypeError(
+            f"must be between 1 byte and 1 GiB (bodies are read into memory), got {text!r}"
+        )
     return value
 
 
@@ -96,6 +119,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--seed", type=int, default=None, help="seed of random faults (failure_probability, hangs)"
     )
+    parser.add_argument(
+        "--max-body",
+        type=parse_byte_count,
+        metavar="BYTES",
+        default=None,
+        help="largest request body taken, in bytes or with KiB/MiB (default 1MiB); a larger "
+        "one is answered 413 naming the limit, before it is read or stored",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not print one line per request")
     add_reading_flags(parser)
     parser.set_defaults(func=run)
@@ -138,7 +169,7 @@ def _described(faults: Behaviour | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from whsim.receiver.app import create_app
+    from whsim.receiver.app import MAX_BODY_BYTES, create_app
     from whsim.receiver.store import ReceiverStore
     from whsim.serve import bind, make_server, run_server
 
@@ -161,6 +192,7 @@ def run(args: argparse.Namespace) -> int:
         sock.close()
         raise SpecInputError(f"cannot open {args.db}: {exc}", field="db") from None
     say = None if args.quiet else (lambda line: print(line, flush=True))
+    max_body = MAX_BODY_BYTES if args.max_body is None else args.max_body
     app = create_app(
         args.secret,
         store=store,
@@ -168,6 +200,7 @@ def run(args: argparse.Namespace) -> int:
         rng=random.Random(args.seed),
         log=say,
         readings=readings,
+        max_body_bytes=max_body,
     )
     port = sock.getsockname()[1]
     host = f"[{args.host}]" if ":" in args.host else args.host
@@ -175,7 +208,8 @@ def run(args: argparse.Namespace) -> int:
     def ready() -> None:
         print(
             f"whsim receiver: listening on http://{host}:{port}/webhook "
-            f"(behaviour {_described(faults)}, readings {readings}, db {args.db}); "
+            f"(behaviour {_described(faults)}, readings {readings}, db {args.db}, "
+            f"max body {max_body} bytes); "
             f"GET http://{host}:{port}/received lists what arrived",
             flush=True,
         )

@@ -258,6 +258,9 @@ class Dispatcher:
         self._ready: dict[str, deque[str]] = defaultdict(deque)
         self._tasks: set[asyncio.Task[None]] = set()
         self._closers: set[asyncio.Task[None]] = set()
+        self._records: list[
+            tuple[str, AttemptRecord, DeliveryState, str | None, asyncio.Future[bool]]
+        ] = []
         self._runner: asyncio.Task[None] | None = None
         self._scale = config.time_scale
         self._stopping = False
@@ -496,7 +499,7 @@ class Dispatcher:
             watch.cancel()
         sent = (body, headers, start_ns, time.monotonic_ns())
         try:
-            self._record(row, state, number, started_at, sent_ms, outcome, sent)
+            await self._record(row, state, number, started_at, sent_ms, outcome, sent)
         finally:
             self.sending -= 1
         if outcome.error == "timeout":
@@ -504,7 +507,36 @@ class Dispatcher:
         elif outcome.latency_ms < slow_after * 1000 and circuit.fast():
             log.info("webhook %s: circuit closed (answered in time)", row.webhook_id)
 
-    def _record(
+    async def _store_attempt(
+        self, delivery_id: str, attempt: AttemptRecord, state: DeliveryState, ended_at: str | None
+    ) -> bool:
+        """Commit one ended attempt; True unless its delivery is gone (see Store.record_attempt).
+
+        Attempts that end in the same turn of the event loop are committed together, in one
+        transaction, at the start of the next turn (a commit per attempt was the largest cost
+        of the store). The caller resumes once its attempt is committed.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        self._records.append((delivery_id, attempt, state, ended_at, future))
+        if len(self._records) == 1:
+            loop.call_soon(self._commit_records)
+        return await future
+
+    def _commit_records(self) -> None:
+        batch, self._records = self._records, []
+        try:
+            kept = self.store.record_attempts([entry[:4] for entry in batch])
+        except Exception as exc:  # every waiter sees it, as it would its own failed commit
+            for *_, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (*_, future), ok in zip(batch, kept, strict=True):
+            if not future.done():
+                future.set_result(ok)
+
+    async def _record(
         self,
         row: DeliveryRow,
         state: DeliveryState,
@@ -546,7 +578,7 @@ class Dispatcher:
             start_ns=start_ns,
             end_ns=end_ns,
         )
-        if not self.store.record_attempt(
+        if not await self._store_attempt(
             row.id, attempt, new, None if not new.terminal else wall_iso()
         ):
             return  # the webhook was deleted while the attempt was in flight

@@ -74,19 +74,26 @@ class Lanes:
     """The global attempt cap: ``total`` slots, of which slow attempts hold at most ``slow_cap``.
 
     ``acquire(slow)`` waits for a slot in the lane and returns; ``release(slow)`` gives it back.
-    Waiters are served first come, first served within a lane, healthy before slow. After
-    :meth:`close`, waiting and new acquires raise :class:`LanesClosed`.
+    Waiters are served first come, first served within a lane, healthy before slow. The slow
+    lane grants at most ``slow_burst`` slots per event-loop iteration (see the module
+    docstring); the healthy lane is not paced. After :meth:`close`, waiting and new acquires
+    raise :class:`LanesClosed`.
     """
 
-    def __init__(self, total: int, slow_cap: int | None = None) -> None:
+    def __init__(self, total: int, slow_cap: int | None = None, slow_burst: int = 1) -> None:
         if total < 1:
             raise ValueError("total must be at least 1")
+        if slow_burst < 1:
+            raise ValueError("slow_burst must be at least 1")
         self.total = total
         self.slow_cap = max(1, total // 2) if slow_cap is None else max(1, min(slow_cap, total))
+        self.slow_burst = slow_burst
         self.fast_used = 0
         self.slow_used = 0
         self._waiting: dict[bool, deque[asyncio.Future[None]]] = {False: deque(), True: deque()}
         self._closed = False
+        self._slow_started = 0  # slow grants in the current loop iteration
+        self._tick: asyncio.Handle | None = None
 
     @property
     def used(self) -> int:
@@ -95,13 +102,24 @@ class Lanes:
     def _room(self, slow: bool) -> bool:
         if self.used >= self.total:
             return False
-        return not slow or self.slow_used < self.slow_cap
+        if not slow:
+            return True
+        return self.slow_used < self.slow_cap and self._slow_started < self.slow_burst
 
     def _take(self, slow: bool) -> None:
-        if slow:
-            self.slow_used += 1
-        else:
+        if not slow:
             self.fast_used += 1
+            return
+        self.slow_used += 1
+        self._slow_started += 1
+        if self._tick is None:
+            # Runs in the next loop iteration, after the loop has polled its sockets.
+            self._tick = asyncio.get_running_loop().call_soon(self._next_iteration)
+
+    def _next_iteration(self) -> None:
+        self._tick = None
+        self._slow_started = 0
+        self._wake()
 
     async def acquire(self, slow: bool) -> None:
         if self._closed:

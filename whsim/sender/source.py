@@ -46,7 +46,10 @@ def _object(body: object, allowed: tuple[str, ...]) -> Mapping[str, object]:
 
 
 def _int(doc: Mapping[str, object], name: str, low: int, high: int) -> int:
+    """An integer field; ``3.0`` counts (JSON has one number type, JSON Schema calls it integer)."""
     value = doc.get(name)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if not isinstance(value, int) or isinstance(value, bool):
         raise _invalid(f"{name} must be an integer", name)
     if not low <= value <= high:

@@ -13,8 +13,10 @@ written in order. With ``synchronous="NORMAL"`` nothing is fsynced: a power cut 
 last acknowledged events. ``benchmarks/bench_sender.py`` measures what FULL costs. An event and
 its deliveries are inserted in one transaction (the outbox), so a delivery exists before any
 attempt and none is lost if the process dies.
-An attempt is written with the delivery's next state in one transaction after it ends; if the
-process dies while an attempt is in flight, that one attempt is made again after restart.
+An attempt is written with the delivery's next state in one transaction after it ends (attempts
+that end in the same turn of the event loop share one), before anything that depends on it
+(the next attempt is scheduled only once it is committed); if the process dies while an attempt
+is in flight or before that commit, that attempt is made again after restart.
 
 Calls are synchronous and meant for one thread (the event loop's): each is a few indexed
 statements, well under a millisecond. Times named ``*_ms`` are policy time (see
@@ -490,22 +492,27 @@ class Store:
         """Store an event and one pending delivery per webhook, in one transaction."""
         ready = created_ms if ready_ms is None else ready_ms
         pending = [PendingDelivery(new_id("dlv"), wid, ready) for wid in webhook_ids]
-        statements: list[tuple[str, Sequence[Any]]] = [
-            (
-                "INSERT INTO events (id, type, timestamp, body, created_ms) VALUES (?, ?, ?, ?, ?)",
-                (event.id, event.type, event.timestamp, event.body, created_ms),
-            )
-        ]
-        statements += [
-            (
-                "INSERT INTO deliveries (id, webhook_id, event_id, status, event_ms, "
-                "next_attempt_ms, created_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
-                (p.id, p.webhook_id, event.id, created_ms, ready, created_at),
-            )
-            for p in pending
-        ]
+        db = self._db
         with self.durable:
-            self._tx(statements)
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute(
+                    "INSERT INTO events (id, type, timestamp, body, created_ms) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (event.id, event.type, event.timestamp, event.body, created_ms),
+                )
+                db.executemany(  # one call for the fan-out, not one per webhook
+                    "INSERT INTO deliveries (id, webhook_id, event_id, status, event_ms, "
+                    "next_attempt_ms, created_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
+                    [
+                        (p.id, p.webhook_id, event.id, created_ms, ready, created_at)
+                        for p in pending
+                    ],
+                )
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
         return pending
 
     def add_delivery(
@@ -603,42 +610,57 @@ class Store:
         False (and nothing written) when the delivery is gone: its webhook was deleted while
         the attempt was in flight.
         """
+        return self.record_attempts([(delivery_id, attempt, state, ended_at)])[0]
+
+    def record_attempts(
+        self, batch: Sequence[tuple[str, AttemptRecord, DeliveryState, str | None]]
+    ) -> list[bool]:
+        """Write attempts that ended together, each with its delivery's next state, in one commit.
+
+        Each entry is written as :meth:`record_attempt` writes it (False: the delivery is gone,
+        nothing written for it); one transaction for all of them, so the commit and the WAL
+        pages they share are paid once (the dispatcher hands over the attempts that ended in
+        one turn of the event loop). All or none survive a crash.
+        """
         db = self._db
+        kept: list[bool] = []
         db.execute("BEGIN IMMEDIATE")
         try:
-            sql, params = self._state_update(delivery_id, state, str(state.status), ended_at)
-            if db.execute(sql, params).rowcount == 0:
-                db.execute("ROLLBACK")
-                return False
-            db.execute(
-                "INSERT OR REPLACE INTO attempts (delivery_id, number, started_at, sent_ms, "
-                "finished_ms, latency_ms, status_code, error, error_detail, "
-                "response_excerpt, response_truncated, sent_url, sent_headers, sent_body, "
-                "start_ns, end_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    delivery_id,
-                    attempt.number,
-                    attempt.started_at,
-                    attempt.sent_ms,
-                    attempt.finished_ms,
-                    attempt.latency_ms,
-                    attempt.status_code,
-                    attempt.error,
-                    attempt.error_detail,
-                    attempt.response_excerpt,
-                    int(attempt.response_truncated),
-                    attempt.url,
-                    None if attempt.headers is None else json.dumps(attempt.headers),
-                    attempt.body,
-                    attempt.start_ns,
-                    attempt.end_ns,
-                ),
-            )
+            for delivery_id, attempt, state, ended_at in batch:
+                sql, params = self._state_update(delivery_id, state, str(state.status), ended_at)
+                if db.execute(sql, params).rowcount == 0:
+                    kept.append(False)
+                    continue
+                db.execute(
+                    "INSERT OR REPLACE INTO attempts (delivery_id, number, started_at, sent_ms, "
+                    "finished_ms, latency_ms, status_code, error, error_detail, "
+                    "response_excerpt, response_truncated, sent_url, sent_headers, sent_body, "
+                    "start_ns, end_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        delivery_id,
+                        attempt.number,
+                        attempt.started_at,
+                        attempt.sent_ms,
+                        attempt.finished_ms,
+                        attempt.latency_ms,
+                        attempt.status_code,
+                        attempt.error,
+                        attempt.error_detail,
+                        attempt.response_excerpt,
+                        int(attempt.response_truncated),
+                        attempt.url,
+                        None if attempt.headers is None else json.dumps(attempt.headers),
+                        attempt.body,
+                        attempt.start_ns,
+                        attempt.end_ns,
+                    ),
+                )
+                kept.append(True)
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
-        return True
+        return kept
 
     def end_delivery(
         self, delivery_id: str, state: DeliveryState, status: str, ended_at: str

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from typing import Final
 
 from whsim.core.errors import UnknownReadingError
@@ -726,6 +727,7 @@ def findings() -> tuple[Clause, ...]:
     return tuple(c for c in _CLAUSES if c.finding)
 
 
+@cache  # the registry is constant; senders resolve a reading per signed attempt
 def reading_names(clause_id: str) -> tuple[str, ...]:
     return tuple(r.name for r in clause(clause_id).readings)
 
