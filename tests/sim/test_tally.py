@@ -51,3 +51,31 @@ def test_merge_refuses_overlapping_shards(result):
     t = tally(result.plan, result.log)
     with pytest.raises(ValueError, match="webhook order"):
         t.merge(t)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 64])
+def test_chunked_passes_give_the_whole_pass_answer(monkeypatch, result, chunk):
+    # hook-major placement and the busiest webhook-second work in chunks to bound memory; the
+    # answer must not depend on where the chunks cut (runs of equal keys span chunk edges)
+    from whsim.sim import tally as tally_module
+
+    whole = tally(result.plan, result.log)
+    monkeypatch.setattr(tally_module, "_CHUNK", chunk)
+    cut = tally(result.plan, result.log)
+    assert (cut.peak, cut.peak_hook, cut.leaves) == (whole.peak, whole.peak_hook, whole.leaves)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_longest_run_in_chunks_is_the_first_longest_run(monkeypatch, seed):
+    from whsim.sim import tally as tally_module
+
+    monkeypatch.setattr(tally_module, "_CHUNK", 5)
+    rng = np.random.default_rng(seed)
+    key = np.sort(rng.integers(0, int(rng.integers(1, 12)), size=int(rng.integers(1, 60))))
+    edges = np.flatnonzero(np.diff(key)) + 1
+    runs = np.diff(np.concatenate([[0], edges, [len(key)]]))
+    top = int(np.argmax(runs))
+    assert tally_module._longest_run(key) == (
+        int(runs[top]),
+        0 if top == 0 else int(edges[top - 1]),
+    )
