@@ -36,57 +36,28 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+from harness import Receiver, event_ms, percentile, start, stop
 
 # --- the receiver (its own process: --serve-receiver) -----------------------------------------
 
 _STATS: dict[str, Any] = {"healthy": [], "hanging_arrivals": 0, "open_hanging": 0}
 
 
-def _event_ms(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000
-
-
-class _Receiver(asyncio.Protocol):
+class _Receiver(Receiver):
     """Answers ``/h/*`` at once, verifies ``/d/*`` and then never answers its events."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self.buffer = b""
-        self.hanging = False
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.hanging:
             _STATS["open_hanging"] -= 1
 
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while not self.hanging:
-            end = self.buffer.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            head = self.buffer[:end].decode("latin-1").split("\r\n")
-            headers = {}
-            for line in head[1:]:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
-            length = int(headers.get("content-length", "0"))
-            if len(self.buffer) < end + 4 + length:
-                return
-            body = self.buffer[end + 4 : end + 4 + length]
-            self.buffer = self.buffer[end + 4 + length :]
-            self._answer(head[0].split(" ")[1], headers, body)
-
-    def _answer(self, path: str, headers: dict[str, str], body: bytes) -> None:
+    def answer(self, path: str, headers: dict[str, str], body: bytes) -> None:
         now_ms = time.time() * 1000
         out = b'{"status":"ok"}'
         if path == "/__stats":
@@ -101,14 +72,9 @@ class _Receiver(asyncio.Protocol):
                 self.hanging = True
                 return  # never answer
             elif headers.get("x-webhook-attempt", "1") == "1":
-                event_ms = _event_ms(doc["timestamp"])
-                _STATS["healthy"].append((event_ms, now_ms - event_ms))
-        self.transport.write(
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-            + str(len(out)).encode()
-            + b"\r\n\r\n"
-            + out
-        )
+                sent_ms = event_ms(doc["timestamp"])
+                _STATS["healthy"].append((sent_ms, now_ms - sent_ms))
+        self.reply(out)
 
 
 async def _serve_receiver() -> None:
@@ -121,43 +87,15 @@ async def _serve_receiver() -> None:
 # --- the driver -------------------------------------------------------------------------------
 
 
-def _start(cmd: list[str], marker: str) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        if marker in line or marker == "":
-            return proc, line.strip()
-    proc.kill()
-    proc.wait(10)
-    raise RuntimeError(f"{cmd[:4]} did not start")
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait(10)
-
-
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 async def _run(
     healthy: int, hanging: int, rate: float, duration: float, warmup: float
 ) -> dict[str, Any]:
     """One sender, one receiver: healthy latencies (s) with ``hanging`` dead webhooks beside."""
-    receiver, port_line = _start([sys.executable, __file__, "--serve-receiver"], "")
+    receiver, port_line = start([sys.executable, __file__, "--serve-receiver"], "")
     rbase = f"http://127.0.0.1:{port_line}"
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "whsim", "sender", "--port", "0", "--log-level", "error"]
-        sender, line = _start([*cmd, "--db", str(Path(tmp) / "sender.db")], "listening on")
+        sender, line = start([*cmd, "--db", str(Path(tmp) / "sender.db")], "listening on")
         base = line.split("listening on ", 1)[1].split()[0]
         try:
             async with httpx.AsyncClient(timeout=30) as client:
@@ -190,8 +128,8 @@ async def _run(
                         break
                     await asyncio.sleep(0.5)
         finally:
-            _stop(sender)
-            _stop(receiver)
+            stop(sender)
+            stop(receiver)
     samples = stats.get("healthy", [])
     every = [ms / 1000 for _, ms in samples]
     steady = [ms / 1000 for event_ms, ms in samples if event_ms >= counted_from_ms]
@@ -201,10 +139,10 @@ async def _run(
         "healthy_expected": want,
         "counted": len(steady),
         "hanging_attempts_seen": stats.get("hanging_arrivals", 0),
-        "p50_s": round(_percentile(steady, 0.5), 4),
-        "p99_s": round(_percentile(steady, 0.99), 4),
+        "p50_s": round(percentile(steady, 0.5), 4),
+        "p99_s": round(percentile(steady, 0.99), 4),
         "max_s": round(max(steady), 4) if steady else None,
-        "cold_p99_s": round(_percentile(every, 0.99), 4),
+        "cold_p99_s": round(percentile(every, 0.99), 4),
         "cold_max_s": round(max(every), 4) if every else None,
     }
 

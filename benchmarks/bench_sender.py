@@ -40,41 +40,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from harness import Receiver, event_ms, percentile, start
 
 # --- the fast receiver (runs in its own process: --serve-receiver) ---------------------------
 
 _STATS: dict[str, Any] = {"events": 0, "first": [], "last_arrival": 0.0}
 
 
-def _event_ms(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000
-
-
-class _Receiver(asyncio.Protocol):
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self.buffer = b""
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while True:
-            end = self.buffer.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            head = self.buffer[:end].decode("latin-1").split("\r\n")
-            headers = {}
-            for line in head[1:]:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
-            length = int(headers.get("content-length", "0"))
-            if len(self.buffer) < end + 4 + length:
-                return
-            body = self.buffer[end + 4 : end + 4 + length]
-            self.buffer = self.buffer[end + 4 + length :]
-            self._answer(head[0].split(" ")[1], headers, body)
-
-    def _answer(self, path: str, headers: dict[str, str], body: bytes) -> None:
+class _Receiver(Receiver):
+    def answer(self, path: str, headers: dict[str, str], body: bytes) -> None:
         now_ms = time.time() * 1000
         out = b'{"status":"ok"}'
         if path == "/__stats":
@@ -89,13 +63,8 @@ class _Receiver(asyncio.Protocol):
                 _STATS["events"] += 1
                 _STATS["last_arrival"] = now_ms
                 if headers.get("x-webhook-attempt", "1") == "1":
-                    _STATS["first"].append(now_ms - _event_ms(doc["timestamp"]))
-        self.transport.write(
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-            + str(len(out)).encode()
-            + b"\r\n\r\n"
-            + out
-        )
+                    _STATS["first"].append(now_ms - event_ms(doc["timestamp"]))
+        self.reply(out)
 
 
 async def _serve_receiver() -> None:
@@ -108,20 +77,6 @@ async def _serve_receiver() -> None:
 # --- the driver ------------------------------------------------------------------------------
 
 
-def _start(cmd: list[str], marker: str) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        if marker in line or marker == "":
-            return proc, line.strip()
-    proc.kill()
-    raise RuntimeError(f"{cmd[:4]} did not start")
-
-
 _CPU_MS: dict[int, float] = {}
 
 
@@ -129,13 +84,6 @@ def _cpu_s(pid: int) -> float:
     """User + system CPU seconds a process has used (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def _ceiling(receiver: str, n: int, clients: int, per_client: int) -> float:
@@ -465,7 +413,7 @@ async def _post_proposals(
 
 def _sender(db: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
     cmd = [sys.executable, "-m", "whsim.cli", "sender", "--port", "0", "--db", str(db)]
-    proc, line = _start([*cmd, "--log-level", "warning", *extra], "listening on")
+    proc, line = start([*cmd, "--log-level", "warning", *extra], "listening on")
     return proc, line.split("listening on ", 1)[1].split()[0]
 
 
@@ -520,8 +468,8 @@ def _durability_run(
             proc.terminate()
             proc.wait(10)
     return {
-        "ack_ms_p50": round(_percentile(acks, 0.5), 2),
-        "ack_ms_p99": round(_percentile(acks, 0.99), 2),
+        "ack_ms_p50": round(percentile(acks, 0.5), 2),
+        "ack_ms_p99": round(percentile(acks, 0.99), 2),
         "deliveries_per_s": round(got["events"] / ((got["last_arrival"] - start_ms) / 1000), 1),
         "delivered": got["events"],
     }
@@ -566,7 +514,7 @@ def main() -> int:
 
     concurrency = min(args.max_in_flight, args.webhooks * args.max_per_endpoint)
     total = args.proposals * args.webhooks
-    receiver_proc, port = _start([sys.executable, __file__, "--serve-receiver"], "")
+    receiver_proc, port = start([sys.executable, __file__, "--serve-receiver"], "")
     receiver = f"http://127.0.0.1:{port}"
     sender_proc = baseline_proc = None
     try:
@@ -587,7 +535,7 @@ def main() -> int:
         }
         baselines: list[float] = []
         in_process: list[float] = []
-        baseline_proc, port = _start(
+        baseline_proc, port = start(
             [
                 sys.executable,
                 __file__,
@@ -606,7 +554,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             db = Path(tmp) / "bench.db"
             profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
-            sender_proc, line = _start(
+            sender_proc, line = start(
                 [
                     sys.executable,
                     *profile,
@@ -709,20 +657,20 @@ def main() -> int:
         },
         "aiohttp_plain_deliveries_per_s": {k: round(v, 1) for k, v in aiohttp_plain.items()},
         "enqueue_to_first_attempt_ms": {
-            "p50": round(_percentile(single["first"], 0.50), 2),
-            "p99": round(_percentile(single["first"], 0.99), 2),
+            "p50": round(percentile(single["first"], 0.50), 2),
+            "p99": round(percentile(single["first"], 0.99), 2),
             "at_deliveries_per_s": args.single_rate,
             "fan_out": 1,
         },
         "enqueue_to_first_attempt_fan_out_ms": {
-            "p50": round(_percentile(paced["first"], 0.50), 2),
-            "p99": round(_percentile(paced["first"], 0.99), 2),
+            "p50": round(percentile(paced["first"], 0.50), 2),
+            "p99": round(percentile(paced["first"], 0.99), 2),
             "at_deliveries_per_s": args.paced_rate * args.webhooks,
             "fan_out": args.webhooks,
         },
         "enqueue_to_first_attempt_under_full_load_ms": {
-            "p50": round(_percentile(loaded["first"], 0.50), 2),
-            "p99": round(_percentile(loaded["first"], 0.99), 2),
+            "p50": round(percentile(loaded["first"], 0.50), 2),
+            "p99": round(percentile(loaded["first"], 0.99), 2),
         },
         "cpu_ms_per_delivery": {
             "sender": round(sender_cpu_ms, 3),
