@@ -161,41 +161,47 @@ def serve_receiver(name: str, env: dict[str, str]) -> contextlib.AbstractContext
     return url_process(f"receiver {name}", [RECEIVER_SERVER, name, str(TESTS), SECRET], env)
 
 
+def run_suite(
+    role: str, url: str, args: list[str], report: Path, env: dict[str, str]
+) -> dict[str, Any]:
+    """``whsim conformance ROLE URL ARGS -q --report REPORT`` run outside the checkout; the
+    summary row of its report.json, with the wall time (and stderr when no report came)."""
+    start = time.monotonic()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "whsim",
+            "conformance",
+            role,
+            url,
+            *args,
+            "--report",
+            str(report),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=NEUTRAL_CWD,
+        timeout=900,
+        check=False,
+    )
+    wall = time.monotonic() - start
+    path = report / "report.json"
+    doc = json.loads(path.read_text()) if path.exists() else {}
+    row = summarize(doc, done.returncode)
+    row["wall_s"] = round(wall, 1)
+    if not doc:
+        row["stderr"] = done.stderr[-500:]
+    return row
+
+
 def grade_receiver(name: str, env: dict[str, str]) -> dict[str, Any]:
     secret = "not-" + SECRET if name.startswith("wrong-secret:") else SECRET
     with tempfile.TemporaryDirectory() as tmp, serve_receiver(name, env) as base:
-        start = time.monotonic()
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "whsim",
-                "conformance",
-                "receiver",
-                f"{base}/webhook",
-                "--secret",
-                secret,
-                "--seed",
-                "20240115",
-                "--report",
-                tmp,
-                "-q",
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=NEUTRAL_CWD,
-            timeout=900,
-            check=False,
-        )
-        wall = time.monotonic() - start
-        path = Path(tmp) / "report.json"
-        report = json.loads(path.read_text()) if path.exists() else {}
-    row = summarize(report, done.returncode)
-    row["wall_s"] = round(wall, 1)
-    if not report:
-        row["stderr"] = done.stderr[-500:]
-    return row
+        args = ["--secret", secret, "--seed", "20240115"]
+        return run_suite("receiver", f"{base}/webhook", args, Path(tmp), env)
 
 
 # --- senders --------------------------------------------------------------------------------
@@ -318,38 +324,9 @@ def grade_sender(name: str, env: dict[str, str]) -> dict[str, Any]:
             if name.startswith("foreign:")
             else sender_process(tmp, env, fault, args)
         )
-        start = time.monotonic()
         with ctx as url:
-            done = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "whsim",
-                    "conformance",
-                    "sender",
-                    url,
-                    "--report",
-                    str(tmp / "r"),
-                    "-q",
-                    "--seed",
-                    "7",
-                    *(["--trigger", "none"] if name.startswith("foreign:") else []),
-                ],
-                capture_output=True,
-                text=True,
-                env=env,
-                cwd=NEUTRAL_CWD,
-                timeout=900,
-                check=False,
-            )
-        wall = time.monotonic() - start
-        path = tmp / "r" / "report.json"
-        report = json.loads(path.read_text()) if path.exists() else {}
-    row = summarize(report, done.returncode)
-    row["wall_s"] = round(wall, 1)
-    if not report:
-        row["stderr"] = done.stderr[-500:]
-    return row
+            suite = ["--seed", "7", *(["--trigger", "none"] if name.startswith("foreign:") else [])]
+            return run_suite("sender", url, suite, tmp / "r", env)
 
 
 # --- output ---------------------------------------------------------------------------------
