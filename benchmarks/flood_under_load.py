@@ -17,14 +17,13 @@ import argparse
 import itertools
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from test_conformance_sender import run_against
+from test_conformance_sender import cpu_hogs, run_against
 
 
 def _gaps(report_dir: Path) -> list[float]:
@@ -45,36 +44,28 @@ def main() -> None:
     parser.add_argument("--hogs", type=int, default=2, help="busy processes beside them")
     parser.add_argument("--fault", default="unsubscribed-events")
     args = parser.parse_args()
-    hogs = [
-        subprocess.Popen(["timeout", "600", sys.executable, "-c", "while True: pass"])
-        for _ in range(args.hogs)
-    ]
     runs = []
-    try:
-        with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(args.suites) as pool:
-            futures = [
-                pool.submit(
-                    run_against,
-                    Path(tmp) / str(i),
-                    (),
-                    ("-k", "EVENT or RETRY-002"),
-                    args.fault,
-                )
-                for i in range(args.suites)
-            ]
-            for i, future in enumerate(futures):
-                _code, report, _text = future.result()
-                case = next(c for c in report["cases"] if c["id"] == "SND-RETRY-002")
-                runs.append(
-                    {
-                        "outcome": case["outcome"],
-                        "message": case["message"],
-                        "gaps_s": _gaps(Path(tmp) / str(i) / "report"),
-                    }
-                )
-    finally:
-        for hog in hogs:
-            hog.kill()
+    with (
+        cpu_hogs(args.hogs, limit_s=600),
+        tempfile.TemporaryDirectory() as tmp,
+        ThreadPoolExecutor(args.suites) as pool,
+    ):
+        futures = [
+            pool.submit(
+                run_against, Path(tmp) / str(i), (), ("-k", "EVENT or RETRY-002"), args.fault
+            )
+            for i in range(args.suites)
+        ]
+        for i, future in enumerate(futures):
+            _code, report, _text = future.result()
+            case = next(c for c in report["cases"] if c["id"] == "SND-RETRY-002")
+            runs.append(
+                {
+                    "outcome": case["outcome"],
+                    "message": case["message"],
+                    "gaps_s": _gaps(Path(tmp) / str(i) / "report"),
+                }
+            )
     print(
         json.dumps(
             {"fault": args.fault, "suites": args.suites, "hogs": args.hogs,
