@@ -301,3 +301,36 @@ def test_the_running_sender_checkpoints_off_the_event_loop(tmp_path: Path) -> No
         return outbox, jobs, running
 
     assert asyncio.run(scenario()) == (0, 0, True)
+
+
+def test_ids_sort_by_creation_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1_764_000_000_000_000_000]  # ns
+    monkeypatch.setattr(store_module.time, "time_ns", lambda: now[0])
+    made = []
+    for step_ms in (0, 1, 0, 2, 900, 86_400_000):
+        now[0] += step_ms * 1_000_000
+        made.append(store_module.new_id("dlv"))
+    assert made[1:] != made[:-1] and len(set(made)) == len(made)  # random part differs
+    same_ms = made[1:3]
+    assert [m[:14] for m in same_ms] == [same_ms[0][:14]] * 2  # "dlv_" + 10 time characters
+    moments = [m for i, m in enumerate(made) if i != 2]
+    assert moments == sorted(moments)
+    assert all(len(m) == 28 and m.startswith("dlv_") for m in made)
+    assert set("".join(m[4:] for m in made)) <= set("0123456789abcdefghjkmnpqrstvwxyz")
+
+
+def test_a_fan_out_event_writes_few_wal_pages(tmp_path: Path) -> None:
+    # Random ids put each of an event's 60 deliveries on its own page of the id index;
+    # time-ordered ids put them side by side (about 70 pages per event against 120).
+    store = Store(tmp_path / "s.db", synchronous="NORMAL", background_checkpoints=True)
+    assert store.checkpointer is not None
+    store.checkpointer.close()  # the WAL only grows: its size counts the pages written
+    webhooks = [f"wh_{i}" for i in range(60)]
+    _fan_out(store, 200)
+    wal = tmp_path / "s.db-wal"
+    before = wal.stat().st_size
+    for n in range(200, 220):
+        store.insert_event(event(n), n, webhooks, "t")
+    pages_per_event = (wal.stat().st_size - before) / (4096 + 24) / 20
+    store.close()
+    assert pages_per_event < 95

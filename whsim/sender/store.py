@@ -37,18 +37,19 @@ statements, well under a millisecond. Times named ``*_ms`` are policy time (see
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
-import random
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from whsim.core.delivery import DeliveryState, DeliveryStatus
-from whsim.core.spec.events import Event, new_event_id
+from whsim.core.spec.events import Event
 
 __all__ = [
     "AttemptRecord",
@@ -136,12 +137,22 @@ _ADDED_COLUMNS: Final = (
 """Columns added after a table's first release: :meth:`Store.__init__` adds any a database
 made by an older version lacks (``ALTER TABLE ... ADD COLUMN``; old rows read NULL)."""
 
-_ids = random.SystemRandom()
+_BASE32: Final = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789abcdefghjkmnpqrstvwxyz"
+)
 
 
 def new_id(prefix: str) -> str:
-    """A fresh random id with a type prefix (``wh``, ``dlv``, ``prop``, ``job``, ``doc``)."""
-    return f"{prefix}_{new_event_id(_ids)[4:]}"
+    """A fresh id with a type prefix (``wh``, ``dlv``, ``prop``, ``job``, ``doc``).
+
+    24 characters of the event ids' base-32 alphabet: the wall-clock millisecond (50 bits),
+    most significant first, then 70 random bits, so ids sort by creation time (as ULIDs and
+    Svix's KSUIDs do). That is for the database: an event's deliveries then sit side by side
+    at the end of the ``deliveries.id`` index (and their attempts in the attempts' key), so a
+    fan-out to 60 webhooks writes about 70 pages to the WAL instead of 120.
+    """
+    bits = (time.time_ns() // 1_000_000) << 70 | int.from_bytes(os.urandom(9), "big") >> 2
+    return f"{prefix}_{base64.b32encode(bits.to_bytes(15, 'big')).decode().translate(_BASE32)}"
 
 
 @dataclass(frozen=True, slots=True)
