@@ -9,6 +9,11 @@ measured with and without hanging webhooks in the same run, each configuration a
   verification challenge and then never answer an event (each attempt waits out the guide's
   5 s timeout, and is retried on the guide's schedule).
 
+The healthy webhooks and the hanging ones are served by two receiver processes (both started
+in both configurations), as they would be different hosts: the healthy receiver, which stamps
+the arrivals, does the same work in both, and the hanging endpoints' connections never queue
+in its event loop beside the healthy requests it times.
+
 Every webhook subscribes to proposal.created; the driver creates ``--rate`` proposals per second
 for ``--warmup`` plus ``--duration`` seconds. Events of the first ``--warmup`` seconds are not
 counted in the steady-state figures (first connection to every endpoint, first request of the
@@ -90,21 +95,24 @@ async def _serve_receiver() -> None:
 async def _run(
     healthy: int, hanging: int, rate: float, duration: float, warmup: float
 ) -> dict[str, Any]:
-    """One sender, one receiver: healthy latencies (s) with ``hanging`` dead webhooks beside."""
+    """One sender, two receivers: healthy latencies (s) with ``hanging`` dead webhooks beside."""
     receiver, port_line = start([sys.executable, __file__, "--serve-receiver"], "")
     rbase = f"http://127.0.0.1:{port_line}"
+    dead, dead_port = start([sys.executable, __file__, "--serve-receiver"], "")
+    dbase = f"http://127.0.0.1:{dead_port}"
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "whsim", "sender", "--port", "0", "--log-level", "error"]
         sender, line = start([*cmd, "--db", str(Path(tmp) / "sender.db")], "listening on")
         base = line.split("listening on ", 1)[1].split()[0]
         try:
             async with httpx.AsyncClient(timeout=30) as client:
-                paths = [f"/h/{i}" for i in range(healthy)] + [f"/d/{i}" for i in range(hanging)]
-                for path in paths:
+                urls = [f"{rbase}/h/{i}" for i in range(healthy)]
+                urls += [f"{dbase}/d/{i}" for i in range(hanging)]
+                for url in urls:
                     got = await client.post(
                         base + "/api/webhooks",
                         json={
-                            "url": rbase + path,
+                            "url": url,
                             "events": ["proposal.created"],
                             "secret": "bench-secret-123",
                         },
@@ -122,14 +130,17 @@ async def _run(
                 want = n * healthy
                 deadline = time.monotonic() + 60
                 stats: dict[str, Any] = {}
+                dead_stats: dict[str, Any] = {}
                 while time.monotonic() < deadline:
                     stats = (await client.post(rbase + "/__stats", content=b"{}")).json()
                     if len(stats["healthy"]) >= want:
                         break
                     await asyncio.sleep(0.5)
+                dead_stats = (await client.post(dbase + "/__stats", content=b"{}")).json()
         finally:
             stop(sender)
             stop(receiver)
+            stop(dead)
     samples = stats.get("healthy", [])
     every = [ms / 1000 for _, ms in samples]
     steady = [ms / 1000 for event_ms, ms in samples if event_ms >= counted_from_ms]
@@ -138,7 +149,7 @@ async def _run(
         "healthy_deliveries": len(every),
         "healthy_expected": want,
         "counted": len(steady),
-        "hanging_attempts_seen": stats.get("hanging_arrivals", 0),
+        "hanging_attempts_seen": dead_stats.get("hanging_arrivals", 0),
         "p50_s": round(percentile(steady, 0.5), 4),
         "p99_s": round(percentile(steady, 0.99), 4),
         "max_s": round(max(steady), 4) if steady else None,
