@@ -21,6 +21,11 @@ HTTP stack); ``cold_p99_s`` counts them. One event reaches every healthy webhook
 stall delays ``--healthy`` samples together: the default rate (10/s for 30 s: 300 events) keeps
 p99 from being the single worst event.
 
+Beside the latencies, each run reports the CPU seconds the sender and the healthy receiver
+used while the events were sent and delivered (``/proc``; Linux), a figure that machine load
+does not move much: ``ratio_sender_cpu`` says how much more work the sender did per event
+beside the hanging endpoints.
+
 ``--runs`` rounds (default 3) each run the baseline and then the configuration with hanging
 webhooks, so drifting machine load hits both alike; the figures are the median over the rounds,
 and the ratios are ratios of those medians. The figure of merit is ``ratio_p99`` (target: within
@@ -92,6 +97,19 @@ async def _serve_receiver() -> None:
 # --- the driver -------------------------------------------------------------------------------
 
 
+def _cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` so far (None where /proc is missing)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _used(before: float | None, after: float | None) -> float | None:
+    return None if before is None or after is None else round(after - before, 2)
+
+
 async def _run(
     healthy: int, hanging: int, rate: float, duration: float, warmup: float
 ) -> dict[str, Any]:
@@ -118,6 +136,7 @@ async def _run(
                         },
                     )
                     assert got.json()["status"] == "active", got.text
+                cpu_before = (_cpu_s(sender.pid), _cpu_s(receiver.pid))
                 started = time.monotonic()
                 counted_from_ms = (time.time() + warmup) * 1000
                 n = max(1, int((warmup + duration) * rate))
@@ -136,6 +155,7 @@ async def _run(
                     if len(stats["healthy"]) >= want:
                         break
                     await asyncio.sleep(0.5)
+                cpu_after = (_cpu_s(sender.pid), _cpu_s(receiver.pid))
                 dead_stats = (await client.post(dbase + "/__stats", content=b"{}")).json()
         finally:
             stop(sender)
@@ -155,6 +175,8 @@ async def _run(
         "max_s": round(max(steady), 4) if steady else None,
         "cold_p99_s": round(percentile(every, 0.99), 4),
         "cold_max_s": round(max(every), 4) if every else None,
+        "sender_cpu_s": _used(cpu_before[0], cpu_after[0]),
+        "healthy_receiver_cpu_s": _used(cpu_before[1], cpu_after[1]),
     }
 
 
@@ -178,6 +200,10 @@ def _rounds(
             key: round(statistics.median(r[key] for r in results), 4)
             for key in ("p50_s", "p99_s", "max_s", "cold_p99_s")
         }
+        for key in ("sender_cpu_s", "healthy_receiver_cpu_s"):
+            used = [r[key] for r in results if r[key] is not None]
+            if used:
+                medians[key] = round(statistics.median(used), 2)
         out[name] = {"median": medians, "runs": results}
     base, loaded = out["baseline"]["median"], out["with_hanging"]["median"]
     out["ratio_p50"] = round(loaded["p50_s"] / base["p50_s"], 2)
@@ -187,6 +213,8 @@ def _rounds(
         for b, h in zip(rounds["baseline"], rounds["with_hanging"], strict=True)
     ]
     out["ratio_cold_p99"] = round(loaded["cold_p99_s"] / base["cold_p99_s"], 2)
+    if base.get("sender_cpu_s") and loaded.get("sender_cpu_s"):
+        out["ratio_sender_cpu"] = round(loaded["sender_cpu_s"] / base["sender_cpu_s"], 2)
     return out
 
 
@@ -221,6 +249,7 @@ def main() -> None:
         "load_average_before": load_before,
         "ratio_p99": small["ratio_p99"],
         "ratio_p50": small["ratio_p50"],
+        "ratio_sender_cpu": small.get("ratio_sender_cpu"),
         "target_ratio_p99": 1.5,
         "small": small,
     }
