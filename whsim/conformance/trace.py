@@ -43,6 +43,8 @@ __all__ = [
     "TraceMeta",
     "attempt_row",
     "from_frame",
+    "line_attempt",
+    "line_fields",
     "load_json",
     "parse_body",
     "read_har",
@@ -462,6 +464,50 @@ def _line_json(line: bytes, where: str) -> Any:
         raise TraceError("not valid JSON (nested too deeply)", where=where) from None
 
 
+def line_attempt(line: bytes, number: int, meta: list[TraceMeta] | None = None) -> Attempt | None:
+    """The attempt on one non-blank JSONL line (numbered from 1), or None for a header line
+    (its :class:`TraceMeta` appended to ``meta``); bad input raises :class:`TraceError`."""
+    # orjson's value where the fast row takes it: that row accepts only str, int and lists of
+    # str, which orjson and json read alike; json's value for everything else.
+    doc = _quick(line)
+    if type(doc) is dict and "whsim_trace" not in doc:
+        fast = _fast_row(doc, number)
+        if fast is not None:
+            return fast
+    where = f"line {number}"
+    doc = _line_json(line, where)
+    if type(doc) is dict:
+        if "whsim_trace" in doc:
+            if meta is not None:
+                meta.append(_meta(doc, where))
+            return None
+        fast = _fast_row(doc, number)
+        if fast is not None:
+            return fast
+    return attempt_row(doc, where, number)
+
+
+def line_fields(line: bytes, number: int, meta: list[TraceMeta]) -> Any:
+    """One non-blank JSONL line parsed for routing, without building its attempt: the value
+    (json's wherever orjson's ``url``, ``start_ns`` or ``end_ns`` could differ), or
+    :data:`UNPARSED` for a header line (its :class:`TraceMeta` appended to ``meta``). Raises :class:`TraceError` for a
+    line that is not JSON, as :func:`read_jsonl` does; the attempt's own checks come later."""
+    doc = _quick(line)
+    if (
+        type(doc) is dict
+        and "whsim_trace" not in doc
+        and type(doc.get("start_ns")) is int
+        and type(doc.get("end_ns")) is int
+    ):
+        return doc
+    where = f"line {number}"
+    doc = _line_json(line, where)
+    if type(doc) is dict and "whsim_trace" in doc:
+        meta.append(_meta(doc, where))
+        return UNPARSED
+    return doc
+
+
 def read_jsonl(
     source: str | Path | IO[bytes], meta: list[TraceMeta] | None = None
 ) -> Iterator[Attempt]:
@@ -479,30 +525,13 @@ def read_jsonl(
             if not line:
                 return
             number += 1
-            where = f"line {number}"
             if len(line) > MAX_LINE:
-                raise TraceError(f"longer than {MAX_LINE} bytes", where=where)
+                raise TraceError(f"longer than {MAX_LINE} bytes", where=f"line {number}")
             if not line.strip():
                 continue
-            # orjson's value where the fast row takes it: that row accepts only str, int and
-            # lists of str, which orjson and json read alike; json's value for the rest.
-            doc = _quick(line)
-            if type(doc) is dict and "whsim_trace" not in doc:
-                fast = _fast_row(doc, number)
-                if fast is not None:
-                    yield fast
-                    continue
-            doc = _line_json(line, where)
-            if type(doc) is dict:
-                if "whsim_trace" in doc:
-                    if meta is not None:
-                        meta.append(_meta(doc, where))
-                    continue
-                fast = _fast_row(doc, number)
-                if fast is not None:
-                    yield fast
-                    continue
-            yield attempt_row(doc, where, number)
+            attempt = line_attempt(line, number, meta)
+            if attempt is not None:
+                yield attempt
     finally:
         if owned:
             stream.close()
@@ -586,7 +615,8 @@ def read_har(source: str | Path | IO[bytes]) -> Iterator[Attempt]:
             yield attempt
 
 
-def _sniff(path: Path) -> str:
+def sniff_kind(path: Path) -> str:
+    """``har`` when the file starts as a HAR document, else ``jsonl``."""
     with open(path, "rb") as f:
         head = f.read(4096).lstrip()
     if head.startswith(b"{") and b'"log"' in head[:200]:
@@ -601,7 +631,7 @@ def read_trace(
     path = Path(source)
     if not path.is_file():
         raise TraceError(f"no such file: {path}", where="trace")
-    kind = kind or ("har" if path.suffix.lower() == ".har" else _sniff(path))
+    kind = kind or ("har" if path.suffix.lower() == ".har" else sniff_kind(path))
     if kind == "har":
         return read_har(path)
     if kind == "jsonl":
