@@ -1,9 +1,11 @@
 """The reference engine: a lean event loop on integer milliseconds.
 
 First attempts stream from the delivery table, which is sorted by time; only retries (and, when
-deliveries interact, completions) go through a heap. Heap entries are ``(t_ms, j)`` or
+deliveries interact, completions) go through a heap. Heap entries order by ``(t_ms, j)`` or
 ``(t_ms, phase, j)`` where ``j = (k - 1) * n + d`` names attempt ``k`` of delivery ``d``, so ties
-break on (phase, attempt, delivery) and never on insertion order.
+break on (phase, attempt, delivery) and never on insertion order. In the independent loop,
+retries due at one instant that arrive in increasing ``j`` wait as one batch behind one heap
+entry, so the heap stays small however many endpoints fail at once; the order is the heap's.
 
 Every attempt goes through the core's delivery kernel (:func:`whsim.core.delivery.may_start`
 before it is sent, :func:`whsim.core.delivery.settle` when it ended) and outages through
@@ -212,7 +214,7 @@ def _run_independent(plan: Plan, progress: Progress | None) -> RawLog:
     ci = base = 0
     y = never
     open_due, open_last, opened = -1, 0, cur  # the batch that retries may still join
-    last_due, last_j = -1, 0  # the last retry pushed alone, which a batch may follow
+    last_due = -1  # the due time of the last retry pushed alone: a second one opens a batch
     step = max(1, n // 100)
     next_report = step if progress is not None else -1
     i = 0
@@ -283,7 +285,7 @@ def _run_independent(plan: Plan, progress: Progress | None) -> RawLog:
         if due == open_due and j > open_last:
             opened.append(j)
             open_last = j
-        elif due == last_due and j > last_j:
+        elif due == last_due:
             opened = [j]
             open_due, open_last = due, j
             x = (due << shift | j) << 1 | 1
@@ -291,7 +293,7 @@ def _run_independent(plan: Plan, progress: Progress | None) -> RawLog:
             batches[x] = (opened, 0)
         else:
             push(heap, (due << shift | j) << 1)
-            last_due, last_j = due, j
+            last_due = due
     j_arr, sent = _column(log_j), _column(log_t)
     code = plan.code[j_arr]  # int16, as in the plan
     took_arr = plan.took[j_arr].astype(np.int64)
