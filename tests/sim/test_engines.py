@@ -51,6 +51,10 @@ def _single_plan(
         latency=np.array(took[:A], dtype=np.int32),
         delay=np.array(delay, dtype=np.int64),
         verdict=verdict_table(policy),
+        # every attempt drawn: row k is slot k - 1, which is also its name j (n = 1)
+        row_start=np.arange(A + 1, dtype=np.int64),
+        drawn=np.zeros(A - 1, dtype=np.int32),
+        next_slot=np.arange(1, A, dtype=np.int32),
     )
 
 

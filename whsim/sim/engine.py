@@ -118,8 +118,10 @@ def _kernel(plan: Plan) -> tuple[delivery.Kernel, Any, Any, Any]:
 
 
 def _tables(plan: Plan) -> tuple[memoryview, memoryview, memoryview, memoryview]:
-    """Scalar views of the plan's per-attempt tables: code, took, latency, delay."""
-    return _view(plan.code), _view(plan.took), _view(plan.latency), _view(plan.delay)
+    """Scalar views of the plan's answers indexed by attempt name ``j``: code, took, latency,
+    delay (:meth:`~whsim.sim.plan.Plan.dense_tables`, built for this run)."""
+    code, took, latency, delay = plan.dense_tables()
+    return _view(code), _view(took), _view(latency), _view(delay)
 
 
 def _log() -> tuple[array[int], array[int], array[int], array[int]]:
@@ -295,8 +297,8 @@ def _run_independent(plan: Plan, progress: Progress | None) -> RawLog:
             push(heap, (due << shift | j) << 1)
             last_due = due
     j_arr, sent = _column(log_j), _column(log_t)
-    code = plan.code[j_arr]  # int16, as in the plan
-    took_arr = plan.took[j_arr].astype(np.int64)
+    code = np.frombuffer(code_mv, dtype=plan.code.dtype)[j_arr]  # int16, as in the plan
+    took_arr = np.frombuffer(took_mv, dtype=plan.took.dtype)[j_arr].astype(np.int64)
     at = _column(out_at)
     code[at] = _column(out_code)
     took_arr[at] = _column(out_took)
