@@ -54,10 +54,12 @@ import contextlib, io, json, resource, sys, time
 from whsim.cli import main
 t = time.perf_counter(); c = time.process_time(); out = io.StringIO()
 with contextlib.redirect_stdout(out):
-    code = main(["check", sys.argv[1], "--secret", sys.argv[2]])
+    code = main(["check", sys.argv[1], "--secret", sys.argv[2], *sys.argv[3:]])
+kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # the grading workers, when there are any
 print(json.dumps({"s": time.perf_counter() - t, "cpu_s": time.process_time() - c, "exit": code,
-                  "tail": out.getvalue()[-3000:],
-                  "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+                  "workers_cpu_s": kids.ru_utime + kids.ru_stime, "tail": out.getvalue()[-3000:],
+                  "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "workers_rss_kb": kids.ru_maxrss}))
 """
 
 
@@ -172,6 +174,12 @@ def main() -> None:
     parser.add_argument("--spacing-ms", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="print the trace's path, keep it")
+    parser.add_argument(
+        "--trace", type=Path, default=None, help="grade this trace instead of writing one"
+    )
+    parser.add_argument(
+        "--workers", default=None, help="passed to whsim check (default: its own default)"
+    )
     args = parser.parse_args()
     if not 1 <= args.attempts <= 5_000_000:
         raise SystemExit("--attempts must be 1..5000000")
@@ -179,11 +187,19 @@ def main() -> None:
     try:
         trace = tmp / "trace.jsonl"
         started = time.perf_counter()
-        n = write_trace(trace, args.attempts, args.spacing_ms, args.seed)
+        if args.trace is not None:  # one written earlier with --keep (same seed and size)
+            trace = args.trace
+            with open(trace, "rb") as f:
+                n = sum(1 for _ in f) - 1
+        else:
+            n = write_trace(trace, args.attempts, args.spacing_ms, args.seed)
         gen_s = time.perf_counter() - started
+        load_before = os.getloadavg()[0]
         base = _child(BASELINE, str(trace))
-        graded = _child(MEASURED, str(trace), SECRET)
+        extra = ["--workers", args.workers] if args.workers else []
+        graded = _child(MEASURED, str(trace), SECRET, *extra)
         g_s, b_s = float(graded["s"]), float(base["s"])  # type: ignore[arg-type]
+        cpu = float(graded["cpu_s"]) + float(graded["workers_cpu_s"])  # type: ignore[arg-type]
         out = {
             "attempts": n,
             "trace_mb": round(trace.stat().st_size / 1e6, 1),
@@ -192,15 +208,18 @@ def main() -> None:
             "baseline_peak_rss_mb": round(int(base["rss_kb"]) / 1024, 1),  # type: ignore[call-overload]
             "baseline_cpu_s": round(float(base["cpu_s"]), 2),  # type: ignore[arg-type]
             "check_s": round(g_s, 2),
-            "check_cpu_s": round(float(graded["cpu_s"]), 2),  # type: ignore[arg-type]
+            "check_cpu_s": round(cpu, 2),
+            "check_parent_cpu_s": round(float(graded["cpu_s"]), 2),  # type: ignore[arg-type]
+            "check_workers_cpu_s": round(float(graded["workers_cpu_s"]), 2),  # type: ignore[arg-type]
+            "check_workers": args.workers or "default",
+            "usable_cores": len(os.sched_getaffinity(0)),
             "check_attempts_per_s": round(n / g_s),
             "check_peak_rss_mb": round(int(graded["rss_kb"]) / 1024, 1),  # type: ignore[call-overload]
+            "check_worker_peak_rss_mb": round(int(graded["workers_rss_kb"]) / 1024, 1),  # type: ignore[call-overload]
             "check_exit": graded["exit"],
             "ratio_check_to_baseline": round(g_s / b_s, 1),
-            "ratio_check_to_baseline_cpu": round(
-                float(graded["cpu_s"]) / float(base["cpu_s"]),  # type: ignore[arg-type]
-                1,
-            ),
+            "ratio_check_to_baseline_cpu": round(cpu / float(base["cpu_s"]), 1),  # type: ignore[arg-type]
+            "load_average_1min_before": round(load_before, 1),
             "load_average_1min": round(os.getloadavg()[0], 1),
             "target_s": 30,
         }

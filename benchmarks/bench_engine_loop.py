@@ -53,10 +53,11 @@ def run_inlined(plan: Plan) -> RawLog:
 
 def _inlined(plan: Plan) -> RawLog:
     n, A = plan.n, plan.max_attempts
-    code_mv = memoryview(plan.code)  # type: ignore[arg-type]
-    took_mv = memoryview(plan.took)  # type: ignore[arg-type]
-    lat_mv = memoryview(plan.latency)  # type: ignore[arg-type]
-    delay_mv = memoryview(plan.delay)  # type: ignore[arg-type]
+    tables = plan.dense_tables()  # answers by attempt name j, as the loop read them then
+    code_mv = memoryview(tables.code)  # type: ignore[arg-type]
+    took_mv = memoryview(tables.took)  # type: ignore[arg-type]
+    lat_mv = memoryview(tables.latency)  # type: ignore[arg-type]
+    delay_mv = memoryview(tables.delay)  # type: ignore[arg-type]
     verdict = plan.verdict.tolist()
     arr_t = plan.ready_ms.tolist()
     arr_t.append(2**62)
@@ -123,7 +124,7 @@ def _inlined(plan: Plan) -> RawLog:
             ended[d] = f
     j_arr = np.array(log_j, dtype=np.int64)
     t_arr = np.array(log_t, dtype=np.int64)
-    code, took_arr = answers(plan, j_arr, t_arr)
+    code, took_arr = answers(plan, plan.slot_of(j_arr), j_arr % n, t_arr)
     return RawLog(
         j=j_arr,
         sent_ms=t_arr,

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import platform
@@ -587,10 +588,48 @@ def main() -> int:
                 )
                 assert r.status_code == 201 and r.json()["status"] == "active", r.text
                 hook_ids.append(r.json()["id"])
-            # Rounds of (baseline, sender) back to back, so both see the same machine load.
+
+            def served_round(proposals: int) -> tuple[float, float]:
+                """The served baseline fed by the driver: (deliveries/s, its CPU ms/delivery)."""
+                httpx.post(f"{receiver}/__reset", content=b"")
+                assert baseline_proc is not None
+                start_ms, cpu = time.time() * 1000, _cpu_s(baseline_proc.pid)
+                asyncio.run(_post_proposals(baseline_base, proposals, None))
+                got = _wait_events(receiver, proposals * args.webhooks, timeout=120)
+                spent = (_cpu_s(baseline_proc.pid) - cpu) * 1000 / (proposals * args.webhooks)
+                return got["events"] / ((got["last_arrival"] - start_ms) / 1000), spent
+
+            def sender_round(proposals: int) -> tuple[float, float, float, dict[str, Any]]:
+                """The sender fed by the driver: (deliveries/s, CPU ms/delivery, API s, stats)."""
+                httpx.post(f"{receiver}/__reset", content=b"")
+                assert sender_proc is not None
+                start_ms, cpu = time.time() * 1000, _cpu_s(sender_proc.pid)
+                asyncio.run(_post_proposals(base, proposals, None))
+                api_s = time.time() - start_ms / 1000
+                got = _wait_events(receiver, proposals * args.webhooks, timeout=120)
+                spent = (_cpu_s(sender_proc.pid) - cpu) * 1000 / (proposals * args.webhooks)
+                rate = got["events"] / ((got["last_arrival"] - start_ms) / 1000)
+                return rate, spent, api_s, got
+
+            # The machine's load changes from one second to the next (other work shares it), so
+            # each sender round is bracketed by a baseline round just before and one just after
+            # it, and its ratio is to their mean: a load that rises or falls linearly over the
+            # three runs cancels. The rounds share the bracketing baselines: b0 i0 s0 b1 i1 s1 b2
+            # ... (b: served baseline, i: in-process baseline, s: sender; each ratio is to the b
+            # or the i on either side of its s).
+            # A short warm-up of both first (connections, caches, the first transactions) is
+            # not counted: first rounds were the outliers.
+            warm = max(1, args.proposals // 6)
+            served_round(warm)
+            sender_round(warm)
+            load_start = os.getloadavg()
             cpu_ms: list[float] = []
+            baseline_cpu_ms: list[float] = []
             ingest_s: list[float] = []
-            for _ in range(args.repeat):
+            rate, spent = served_round(args.proposals)
+            baselines.append(rate)
+            baseline_cpu_ms.append(spent)
+            for k in range(args.repeat + 1):
                 in_process.append(
                     asyncio.run(
                         _aiohttp_sqlite(
@@ -598,23 +637,22 @@ def main() -> int:
                         )
                     )
                 )
-                httpx.post(f"{receiver}/__reset", content=b"")
-                start_ms = time.time() * 1000
-                asyncio.run(_post_proposals(baseline_base, args.proposals, None))
-                got = _wait_events(receiver, total, timeout=120)
-                baselines.append(got["events"] / ((got["last_arrival"] - start_ms) / 1000))
-                httpx.post(f"{receiver}/__reset", content=b"")
-                start_ms = time.time() * 1000
-                cpu_before = _cpu_s(sender_proc.pid)
-                asyncio.run(_post_proposals(base, args.proposals, None))
-                ingest_s.append(time.time() - start_ms / 1000)
-                loaded = _wait_events(receiver, total, timeout=120)
-                cpu_ms.append((_cpu_s(sender_proc.pid) - cpu_before) * 1000 / total)
-                sender_rates.append(loaded["events"] / ((loaded["last_arrival"] - start_ms) / 1000))
-                httpx.post(f"{receiver}/__reset", content=b"")
+                if k == args.repeat:
+                    break  # the last in-process run closes the last bracket
+                rate, spent, api_s, loaded = sender_round(args.proposals)
+                sender_rates.append(rate)
+                cpu_ms.append(spent)
+                ingest_s.append(api_s)
+                rate, spent = served_round(args.proposals)
+                baselines.append(rate)
+                baseline_cpu_ms.append(spent)
+            load_end = os.getloadavg()
             sender_cpu_ms = statistics.median(cpu_ms)
             sender_rate = statistics.median(sender_rates)
-            ratios = [s / b for s, b in zip(sender_rates, baselines, strict=True)]
+            bracket = [(a + b) / 2 for a, b in itertools.pairwise(baselines)]
+            ratios = [s / b for s, b in zip(sender_rates, bracket, strict=True)]
+            cpu_bracket = [(a + b) / 2 for a, b in itertools.pairwise(baseline_cpu_ms)]
+            cpu_ratios = [b / s for s, b in zip(cpu_ms, cpu_bracket, strict=True)]
             httpx.post(f"{receiver}/__reset", content=b"")
             asyncio.run(_post_proposals(base, args.paced_proposals, args.paced_rate))
             paced = _wait_events(receiver, args.paced_proposals * args.webhooks, timeout=60)
@@ -645,16 +683,25 @@ def main() -> int:
         "aiohttp_sqlite_deliveries_per_s": round(statistics.median(baselines), 1),
         "aiohttp_sqlite_in_process_deliveries_per_s": round(statistics.median(in_process), 1),
         "ratio_to_aiohttp_sqlite_in_process": round(
-            statistics.median(s / b for s, b in zip(sender_rates, in_process, strict=True)), 3
+            statistics.median(
+                s / ((a + b) / 2)
+                for s, (a, b) in zip(sender_rates, itertools.pairwise(in_process), strict=True)
+            ),
+            3,
         ),
         "ratio_to_aiohttp_sqlite": round(statistics.median(ratios), 3),
+        "ratio_to_aiohttp_sqlite_cpu": round(statistics.median(cpu_ratios), 3),
         "rounds": {
             "sender_deliveries_per_s": [round(v, 1) for v in sender_rates],
             "aiohttp_sqlite_deliveries_per_s": [round(v, 1) for v in baselines],
             "aiohttp_sqlite_in_process_deliveries_per_s": [round(v, 1) for v in in_process],
             "ratio_to_aiohttp_sqlite": [round(v, 3) for v in ratios],
+            "ratio_to_aiohttp_sqlite_cpu": [round(v, 3) for v in cpu_ratios],
+            "sender_cpu_ms_per_delivery": [round(v, 3) for v in cpu_ms],
+            "aiohttp_sqlite_cpu_ms_per_delivery": [round(v, 3) for v in baseline_cpu_ms],
             "sender_api_s": [round(v, 3) for v in ingest_s],
         },
+        "load_average_1m": {"start": round(load_start[0], 2), "end": round(load_end[0], 2)},
         "aiohttp_plain_deliveries_per_s": {k: round(v, 1) for k, v in aiohttp_plain.items()},
         "enqueue_to_first_attempt_ms": {
             "p50": round(percentile(single["first"], 0.50), 2),
@@ -676,7 +723,8 @@ def main() -> int:
             "sender": round(sender_cpu_ms, 3),
             "ceiling_one_client": round(_CPU_MS.get(1, float("nan")), 3),
             "ceiling_client_per_webhook": round(_CPU_MS.get(args.webhooks, float("nan")), 3),
-            "aiohttp_sqlite": round(_CPU_MS.get(-1, float("nan")), 3),
+            "aiohttp_sqlite": round(statistics.median(baseline_cpu_ms), 3),
+            "aiohttp_sqlite_in_process": round(_CPU_MS.get(-1, float("nan")), 3),
         },
         "deliveries": total,
         "delivered": loaded["events"],

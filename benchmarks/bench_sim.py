@@ -86,12 +86,7 @@ def run_simpy(plan: Plan) -> RawLog:
 
     env = simpy.Environment()
     n, last_k = plan.n, plan.max_attempts
-    code, took, lat, delay = (
-        plan.code.tolist(),
-        plan.took.tolist(),
-        plan.latency.tolist(),
-        plan.delay.tolist(),
-    )
+    code, took, lat, delay = (table.tolist() for table in plan.dense_tables())  # by name j
     verdict = plan.verdict.tolist()
     hook = plan.hook.tolist()
     timeout = plan.timeout_ms

@@ -1,8 +1,13 @@
-"""whsim.serve: TCP_NODELAY both ways, connection deadlines, per-route body limits (real sockets)."""
+"""whsim.serve: TCP_NODELAY both ways, connection deadlines, per-route body limits (real sockets).
+
+Every server test runs with both parsers whsim can serve with (httptools, the default when it is
+installed, and h11): the limits live in whsim's protocol mixins, not in either parser.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import select
 import socket
 import statistics
@@ -17,7 +22,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from whsim.serve import BodyLimit, Deadlines, ServerThread, bind
+from whsim.serve import MAX_HEADER_BYTES, BodyLimit, Deadlines, ServerThread, bind
 
 FAST = Deadlines(idle_timeout_s=0.5, header_timeout_s=1.0, body_timeout_s=1.0)
 SLACK_S = 2.5  # scheduling slack on a loaded machine; still far below "never closed"
@@ -46,9 +51,9 @@ def _app(limit: int = 1000) -> Starlette:
     return app
 
 
-@pytest.fixture
-def served() -> Iterator[tuple[str, ServerThread]]:
-    thread = ServerThread(_app(), deadlines=FAST)
+@pytest.fixture(params=["httptools", "h11"])
+def served(request: pytest.FixtureRequest) -> Iterator[tuple[str, ServerThread]]:
+    thread = ServerThread(_app(), deadlines=FAST, http=request.param)
     with thread as url:
         yield url, thread
 
@@ -213,6 +218,115 @@ def test_200_slowloris_connections_are_all_closed(served: tuple[str, ServerThrea
     finally:
         for s in socks:
             s.close()
+
+
+# --- the parser and the header bound ----------------------------------------------------------
+
+
+def test_auto_serves_with_httptools_and_h11_on_request() -> None:
+    for http, parser in (("auto", "HttpTools"), ("httptools", "HttpTools"), ("h11", "H11")):
+        thread = ServerThread(_app(), deadlines=FAST, http=http)  # type: ignore[arg-type]
+        with thread as url, httpx.Client() as client:
+            assert client.post(url + "/echo", content=b"abc").json() == {"length": 3}
+            assert thread.server is not None
+            names = {type(p).__name__ for p in thread.server.server_state.connections}
+            assert names == {f"Deadline_Deadline{parser}"}, (http, names)
+
+
+def _answer_and_close(sock: socket.socket, limit_s: float) -> tuple[bytes, bool]:
+    """What the server sends on ``sock`` until it closes it (or ``limit_s`` passes)."""
+    sock.settimeout(limit_s)
+    answer = b""
+    try:
+        while chunk := sock.recv(65536):
+            answer += chunk
+    except TimeoutError:
+        return answer, False
+    except ConnectionResetError:
+        pass
+    return answer, True
+
+
+def test_headers_over_the_bound_are_refused_and_the_connection_closed(
+    served: tuple[str, ServerThread],
+) -> None:
+    # Both parsers bound what they buffer of an incomplete request line and headers (h11 answers
+    # its own 400, httptools whsim's 431); a complete header block that arrives in one read is
+    # parsed whatever its size (at most one read is buffered).
+    url, thread = served
+    with socket.create_connection(("127.0.0.1", _port(url))) as sock:
+        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * (MAX_HEADER_BYTES + 100))
+        time.sleep(0.3)  # the server reads the unfinished headers on their own
+        with contextlib.suppress(OSError):  # it may have closed already
+            sock.sendall(b"\r\nContent-Length: 0\r\n\r\n")
+        start = time.monotonic()
+        answer, closed = _answer_and_close(sock, FAST.idle_timeout_s)
+    assert closed and time.monotonic() - start < FAST.idle_timeout_s
+    if thread.http == "httptools":
+        assert answer.startswith(b"HTTP/1.1 431"), answer[:200]
+        assert b"longer than 16384 bytes" in answer
+    else:
+        assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+    with httpx.Client() as client:  # headers under the bound pass
+        headers = {"X-Pad": "p" * (MAX_HEADER_BYTES - 500)}
+        assert client.post(url + "/echo", content=b"ab", headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("http", ["httptools", "h11"])
+def test_a_header_value_that_never_ends_is_cut_off_at_the_bound(http: str) -> None:
+    # httptools would buffer an unfinished header value without limit until the header
+    # deadline (here far away); the bound closes the connection as soon as it is passed.
+    slow = Deadlines(idle_timeout_s=30, header_timeout_s=60, body_timeout_s=60)
+    thread = ServerThread(_app(), deadlines=slow, http=http)  # type: ignore[arg-type]
+    with thread as url, socket.create_connection(("127.0.0.1", _port(url))) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Long: ")
+        sent = 0
+        with contextlib.suppress(OSError):
+            while sent < 4 * MAX_HEADER_BYTES:
+                sock.sendall(b"v" * 4096)
+                sent += 4096
+        answer, closed = _answer_and_close(sock, 10)
+    assert closed, "the connection stayed open past the header bound"
+    assert answer.startswith(b"HTTP/1.1 4"), answer[:200]
+
+
+def test_a_refused_body_longer_than_the_header_bound_keeps_the_connection(
+    served: tuple[str, ServerThread],
+) -> None:
+    # After a 413 the server reads and drops the rest of the body: those bytes are body, not
+    # headers, so the header bound must not count them and close the connection.
+    url, _ = served
+    size = 8 * MAX_HEADER_BYTES
+    with socket.create_connection(("127.0.0.1", _port(url))) as sock:
+        sock.sendall(f"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n".encode())
+        sock.settimeout(FAST.idle_timeout_s + SLACK_S)
+        answer = sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 413")  # refused before the body came
+        for _ in range(size // 8192):  # the body, in reads of its own
+            sock.sendall(b"x" * 8192)
+            time.sleep(0.002)
+        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+        while b'{"length":3}' not in answer:
+            chunk = sock.recv(65536)
+            assert chunk, answer
+            answer += chunk
+    assert answer.count(b"HTTP/1.1 ") == 2 and b"HTTP/1.1 200" in answer, answer
+
+
+def test_large_bodies_and_pipelined_requests_are_not_headers(
+    served: tuple[str, ServerThread],
+) -> None:
+    url, _ = served
+    with socket.create_connection(("127.0.0.1", _port(url))) as sock:
+        one = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 900\r\n\r\n" + b"b" * 900
+        sock.sendall(one * 40)  # 40 requests in one write, ~38 KiB: more than the header bound
+        sock.settimeout(FAST.idle_timeout_s + SLACK_S)
+        answer = b""
+        while answer.count(b'{"length":900}') < 40:
+            chunk = sock.recv(65536)
+            assert chunk, answer[-300:]
+            answer += chunk
+    assert answer.count(b"HTTP/1.1 200") == 40
 
 
 # --- body limits -----------------------------------------------------------------------------

@@ -16,6 +16,11 @@ them gets, without asking:
   app spends answering is not limited here (the receiver's ``hang`` fault needs minutes).
 - **Body limits per route** when the app wraps itself in :class:`BodyLimit`: a declared or
   streamed body over the route's limit is answered 413 before the app reads more of it.
+- **A bound on the request line and headers** (:data:`MAX_HEADER_BYTES`): past it the request
+  is refused and its connection closed.
+- **A fast HTTP parser.** uvicorn's httptools protocol (the C parser ``uvicorn[standard]``
+  installs) when httptools is importable, h11 otherwise (``http="h11"`` asks for it). Both get
+  the same deadlines and limits.
 
 This is a shell-layer module: it reads the wall clock and owns sockets.
 """
@@ -36,8 +41,14 @@ from typing import Any, Final, Literal
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # httptools is not installed: h11 serves
+    HttpToolsProtocol = None  # type: ignore[assignment,misc]
+
 __all__ = [
     "DEFAULT_DEADLINES",
+    "MAX_HEADER_BYTES",
     "BodyGuard",
     "BodyLimit",
     "Deadlines",
@@ -54,6 +65,10 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Lifespan = Literal["auto", "on", "off"]
+Parser = Literal["auto", "h11", "httptools"]
+
+MAX_HEADER_BYTES: Final = 16 * 1024
+"""The most bytes a request line and its headers may take (h11's own default bound)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,19 +118,24 @@ def bind(host: str = "127.0.0.1", port: int = 0, backlog: int = 1024) -> socket.
     return sock
 
 
-class _DeadlineProtocol(H11Protocol):
-    """uvicorn's h11 protocol plus TCP_NODELAY and the idle and header deadlines.
+class _Deadline:
+    """Mixin for a uvicorn HTTP protocol: TCP_NODELAY and the idle and header deadlines.
 
     While the connection waits for a request, one timer runs: ``idle_timeout_s`` from the start
     of the wait, moved to ``header_timeout_s`` from the start when the first byte arrives. It is
     cancelled as soon as uvicorn has a request in flight, and started again when the answer is
-    complete (unless the next, pipelined request is already in flight).
+    complete (unless the next, pipelined request is already in flight). Written against what
+    uvicorn's h11 and httptools protocols share: ``loop``, ``transport``, ``cycle``,
+    ``data_received`` and ``on_response_complete``.
     """
 
     deadlines: Deadlines = DEFAULT_DEADLINES
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    cycle: Any
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
         sock = transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):  # a closed or non-TCP socket: nothing to tune
@@ -151,22 +171,93 @@ class _DeadlineProtocol(H11Protocol):
         if waiting and not self._got_bytes:
             self._got_bytes = True
             self._arm(self._waiting_since + self.deadlines.header_timeout_s)
-        super().data_received(data)
+        super().data_received(data)  # type: ignore[misc]
         if waiting and self._in_flight():
             self._disarm()
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
+        super().on_response_complete()  # type: ignore[misc]
         if not self.transport.is_closing() and not self._in_flight():
             self._wait_start(got_bytes=False)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
-        super().connection_lost(exc)
+        super().connection_lost(exc)  # type: ignore[misc]
 
 
-def _protocol_class(deadlines: Deadlines) -> type[H11Protocol]:
-    return type("DeadlineH11Protocol", (_DeadlineProtocol,), {"deadlines": deadlines})
+class _DeadlineH11(_Deadline, H11Protocol):  # type: ignore[misc]
+    """h11 (pure Python). It bounds the request line and headers itself
+    (``h11_max_incomplete_event_size``) and answers 400 past it."""
+
+
+_TOO_LARGE = (
+    f"the request line and headers are longer than {MAX_HEADER_BYTES} bytes, the limit"
+).encode()
+
+
+class _HttpToolsLimits:
+    """Mixin for uvicorn's httptools protocol: the header bound that h11 has and httptools lacks.
+
+    httptools buffers a request line or a header value until it is complete, without a bound;
+    so the reads fed to the parser while it is not inside a body are counted from the last read
+    that completed a request's headers, and past :data:`MAX_HEADER_BYTES` (so at most that plus
+    one read is buffered) the request is answered 431 and the connection closed. Reads inside a
+    body (also a refused body that the server reads and drops after a 413) never count, nor
+    does a read that completes headers (pipelined requests in one read).
+    """
+
+    transport: asyncio.Transport
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        self._head_bytes = 0
+        self._in_body = False
+        self._completed = False
+        super().connection_made(transport)  # type: ignore[misc]
+
+    def data_received(self, data: bytes) -> None:
+        if self.transport.is_closing():
+            return  # refused: nothing more is parsed
+        counted = not self._in_body
+        self._completed = False
+        super().data_received(data)  # type: ignore[misc]
+        if self._completed:
+            self._head_bytes = 0  # what follows the last headers is at most this read
+        elif counted:
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEADER_BYTES and not self.transport.is_closing():
+                self.transport.write(
+                    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                    b"content-type: text/plain; charset=utf-8\r\n"
+                    b"content-length: " + str(len(_TOO_LARGE)).encode() + b"\r\n"
+                    b"connection: close\r\n\r\n" + _TOO_LARGE
+                )
+                self.transport.close()
+
+    def on_headers_complete(self) -> None:
+        self._head_bytes = 0
+        self._in_body = True
+        self._completed = True
+        super().on_headers_complete()  # type: ignore[misc]
+
+    def on_message_complete(self) -> None:
+        self._in_body = False
+        super().on_message_complete()  # type: ignore[misc]
+
+
+if HttpToolsProtocol is not None:
+
+    class _DeadlineHttpTools(_Deadline, _HttpToolsLimits, HttpToolsProtocol):  # type: ignore[misc]
+        """httptools (C, llhttp), with the header bound of :class:`_HttpToolsLimits`."""
+
+
+def _protocol_class(deadlines: Deadlines, http: Parser = "auto") -> type[asyncio.Protocol]:
+    """The protocol class uvicorn runs for ``http``: "auto" is httptools when installed."""
+    if http == "httptools" and HttpToolsProtocol is None:
+        raise ValueError('http="httptools" needs the httptools package (pip install httptools)')
+    base: type[asyncio.Protocol] = _DeadlineH11
+    if http != "h11" and HttpToolsProtocol is not None:
+        base = _DeadlineHttpTools
+    return type(f"Deadline{base.__name__}", (base,), {"deadlines": deadlines})
 
 
 def _json_refusal(status: int, code: str, message: str, details: dict[str, Any]) -> bytes:
@@ -301,16 +392,19 @@ def make_server(
     log_level: str = "warning",
     access_log: bool = False,
     graceful_s: float | None = 1.0,
+    http: Parser = "auto",
 ) -> uvicorn.Server:
     """A uvicorn server for ``app`` with whsim's protocol (TCP_NODELAY, idle/header deadlines).
 
     Serve it on a socket from :func:`bind` (``server.run(sockets=[sock])``) or with
     :func:`run_server`. ``graceful_s`` bounds how long a stop waits for answers in progress
-    (None: as long as they take).
+    (None: as long as they take). ``http`` picks the parser: "auto" is httptools when it is
+    installed, else h11; "httptools" without it is a ValueError.
     """
     config = uvicorn.Config(
         BodyGuard(app, body_timeout_s=deadlines.body_timeout_s),
-        http=_protocol_class(deadlines),
+        http=_protocol_class(deadlines, http),
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         log_level=log_level,
         access_log=access_log,
         lifespan=lifespan,
@@ -354,8 +448,10 @@ class ServerThread:
         *,
         deadlines: Deadlines = DEFAULT_DEADLINES,
         lifespan: Lifespan = "auto",
+        http: Parser = "auto",
     ) -> None:
         self.app = app
+        self.http = http
         self.host = host
         self.port = port
         self.url = ""
@@ -370,7 +466,9 @@ class ServerThread:
         self.port = self._sock.getsockname()[1]
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"http://{host}:{self.port}"
-        self.server = make_server(self.app, deadlines=self.deadlines, lifespan=self.lifespan)
+        self.server = make_server(
+            self.app, deadlines=self.deadlines, lifespan=self.lifespan, http=self.http
+        )
         self._thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True
         )

@@ -35,6 +35,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--report", type=Path, default=None, help="write reports into DIR")
     parser.add_argument("--format", choices=("har", "jsonl"), default=None, help="trace kind")
     parser.add_argument(
+        "--workers",
+        type=_workers,
+        default=None,
+        metavar="N",
+        help="grade a JSONL trace in N processes, one shard of endpoints each, with the same "
+        "verdicts (default: every usable core for a trace of 8 MB or more; 1: this process)",
+    )
+    parser.add_argument(
         "--simulate",
         action="store_true",
         help="replay each event's first attempt and the receiver's recorded answers on the "
@@ -42,6 +50,20 @@ def register(subparsers: Any) -> None:
         "and the largest deviation (case CHK-MODEL-001, a figure per endpoint in the HTML report)",
     )
     parser.set_defaults(func=run)
+
+
+def _workers(text: str) -> int:
+    from whsim.conformance.grader import MAX_WORKERS
+
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number from 1 to {MAX_WORKERS}, got {text!r}"
+        )
+    return n
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         report_dir=args.report,
         kind=args.format,
         simulate=args.simulate,
+        workers=args.workers,
     )
     report = result.report
     print(f"whsim check: {result.summary_line()}")

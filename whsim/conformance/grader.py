@@ -26,7 +26,7 @@ import itertools
 import json
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -44,6 +44,7 @@ from whsim.conformance.trace import (
     from_frame,
     parse_body,
     read_trace,
+    sniff_kind,
 )
 from whsim.core.errors import EventDataError, TraceError
 from whsim.core.policy import VENDOR_POLICIES, RetryPolicy, Verdict
@@ -122,6 +123,8 @@ EXPIRY_SLACK_MS: Final = 60_000
 _EXAMPLES: Final = 8
 _KEEP_EXCHANGES: Final = 3
 _SWEEP_EVERY: Final = 20_000
+MAX_WORKERS: Final = 64
+"""Most processes ``check(workers=...)`` and ``whsim check --workers`` start."""
 _LIFECYCLE: Final = {
     "job.created": 0,
     "job.started": 1,
@@ -137,31 +140,67 @@ _Tomb = tuple[int, str, int, int]
 lifecycle rank, the terminal event's own timestamp (ms)."""
 
 
+Key = tuple[int, int, int, int]
+"""Where in a one-process grade something happened: (attempt count, phase, a, b). Phase 0 is
+the attempt itself; phase 1 closing the event whose first attempt was ``a`` in the sweep after
+attempt ``count``; phase 2 grading the job that closing event (sweep ``a``, event ``b``) opened.
+Endpoint shards graded apart merge their examples in this order (:mod:`whsim.conformance.shards`)."""
+
+
+def _no_clock() -> Key:
+    return (0, 0, 0, 0)
+
+
 @dataclass
 class _Tally:
-    """What one case saw: how many things it checked, how many broke it, a few examples."""
+    """What one case saw: how many things it checked, how many broke it, a few examples.
+
+    ``attempts`` is the first attempt that held while nothing broke the case, then the first
+    :data:`_KEEP_EXCHANGES` that broke it; a case's failures either all come with an attempt or
+    none do. Each example and attempt keeps its :data:`Key`, so shards merge in one order.
+    """
 
     checked: int = 0
     bad: int = 0
     unobserved: int = 0
     examples: list[str] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
+    example_at: list[Key] = field(default_factory=list)
+    attempt_at: list[Key] = field(default_factory=list)
+    clock: Callable[[], Key] = field(default=_no_clock, repr=False, compare=False)
 
     def ok(self, attempt: Attempt | None = None) -> None:
         self.checked += 1
         if attempt is not None and not self.attempts:
             self.attempts.append(attempt)
+            self.attempt_at.append(self.clock())
 
     def fail(self, why: str, attempt: Attempt | None = None) -> None:
         self.checked += 1
         self.bad += 1
-        if len(self.examples) < _EXAMPLES:
-            self.examples.append(why)
+        self.note(why)
         if attempt is not None:
             if self.bad == 1:
                 self.attempts = []
+                self.attempt_at = []
             if len(self.attempts) < _KEEP_EXCHANGES:
                 self.attempts.append(attempt)
+                self.attempt_at.append(self.clock())
+
+    def note(self, why: str) -> None:
+        """An example that is not a violation (CHK-RETRY-001's non-strict gaps), or one that is."""
+        if len(self.examples) < _EXAMPLES:
+            self.examples.append(why)
+            self.example_at.append(self.clock())
+
+    def __getstate__(self) -> dict[str, Any]:  # the clock is the grader's, not sent along
+        state = dict(self.__dict__)
+        state.pop("clock", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.clock = _no_clock
 
 
 @dataclass(slots=True)
@@ -173,6 +212,8 @@ class _Event:
     job: str | None
     ts_ms: int | None
     body_hash: int
+    seq: int
+    """The count of its first attempt: events close in this order (``open`` keeps it)."""
     tries: list[Attempt] = field(default_factory=list)
     signed: tuple[bytes, str | None, str] | None = None
     """(body, signature header, verdict) of the last attempt checked: a retry of the same bytes
@@ -188,6 +229,8 @@ class _Endpoint:
     sig: Counter[str] = field(default_factory=Counter)
     example: list[Attempt] = field(default_factory=list)  # the retried event with most attempts
     fingerprints: dict[int, tuple[str, int]] = field(default_factory=dict)
+    first: int = 0
+    """The count of its first attempt: the report lists endpoints in this order."""
 
 
 @contextlib.contextmanager
@@ -295,7 +338,11 @@ class Grader:
         self.scale = time_scale
         self.prof: Profile = profile(timing)
         self.prefixed = readings["SIG-1"] == "sha256-prefix"
-        self.tally = {cid: _Tally() for cid in CASES}
+        self.tally = {cid: _Tally(clock=self._key) for cid in CASES}
+        self._at: Key | None = None  # while closing events or grading jobs: see Key
+        self.job_at: dict[tuple[str, str], tuple[int, int]] = {}
+        self.auto_sweep = True
+        """Sweep every :data:`_SWEEP_EVERY` attempts; off in a shard, whose parent says when."""
         self._t_ctype = self.tally["CHK-EVENT-004"]
         self._t_sig = self.tally["CHK-SIG-001"]
         self._secrets: dict[str, list[str]] = {}
@@ -309,7 +356,9 @@ class Grader:
         self.endpoints: dict[str, _Endpoint] = {}
         self.open: dict[tuple[str, str], _Event] = {}
         self.jobs: dict[tuple[str, str], list[tuple[int, str, int]]] = {}
-        self.fits: dict[str, list[float]] = {}
+        self.fits: dict[str, list[int]] = {}
+        """Per candidate: retried events within its bands, summed deviation in picoseconds
+        (integers: shards add up to the same sum in any order)."""
         self.fit_events = 0
         self.count = 0
         self.end_ns = 0
@@ -328,6 +377,9 @@ class Grader:
             ModelCheck(self.policy, time_scale, self.prof) if simulate else None
         )
 
+    def _key(self) -> Key:
+        return self._at or (self.count, 0, 0, 0)
+
     # -- per attempt -------------------------------------------------------------------------
 
     def add(self, a: Attempt) -> None:
@@ -338,11 +390,13 @@ class Grader:
             self.max_start = a.start_ns
         ep = self.endpoints.get(a.url)
         if ep is None:
-            ep = self.endpoints[a.url] = _Endpoint(a.url)
+            ep = self.endpoints[a.url] = _Endpoint(a.url, first=self.count)
         ep.attempts += 1
         doc = a.doc if a.doc is not UNPARSED else parse_body(a.body)
         if isinstance(doc, dict) and doc.get("type") == VERIFY_TYPE:
             ep.verifications += 1
+            if self.count % _SWEEP_EVERY == 0 and self.auto_sweep:
+                self._sweep()
             return
         ctype = signature = None
         for k, v in a.headers:  # one pass; the first of a repeated header counts, as header()
@@ -370,7 +424,7 @@ class Grader:
         self._sign(a, ep, doc, signature, ev)
         ev.tries.append(a)
         self._expiry(a, ev)
-        if self.count % _SWEEP_EVERY == 0:
+        if self.count % _SWEEP_EVERY == 0 and self.auto_sweep:
             self._sweep()
 
     def _new_event(
@@ -391,7 +445,7 @@ class Grader:
                 ts = None
         event_id = doc.get("id") if isinstance(doc, dict) else None
         event_id = event_id if isinstance(event_id, str) else None
-        ev = _Event(a.url, key, event_id, kind, job, ts, body_hash)
+        ev = _Event(a.url, key, event_id, kind, job, ts, body_hash, self.count)
         self.open[(a.url, key)] = ev
         self._identity(a, ep, ev, doc)
         return ev
@@ -493,9 +547,13 @@ class Grader:
     def _sweep(self) -> None:
         cut = self.max_start - self.horizon_ns
         done = [k for k, ev in self.open.items() if ev.tries[-1].end_ns < cut]
+        tick = self.count
         for k in done:
-            self._close(self.open.pop(k))
+            ev = self.open.pop(k)
+            self._at = (tick, 1, ev.seq, 0)
+            self._close(ev)
         self._retire_jobs(cut)
+        self._at = None
         for ep in self.endpoints.values():
             if len(ep.fingerprints) > 1000:
                 ep.fingerprints = {f: v for f, v in ep.fingerprints.items() if v[1] >= cut}
@@ -546,9 +604,13 @@ class Grader:
 
     def _close(self, ev: _Event) -> None:
         if ev.job is not None and (ev.type == "job.progress" or ev.type in _LIFECYCLE):
-            self.jobs.setdefault((ev.endpoint, ev.job), []).append(
-                (min(a.start_ns for a in ev.tries), ev.type, ev.ts_ms or 0)
-            )
+            job_key = (ev.endpoint, ev.job)
+            rows = self.jobs.get(job_key)
+            if rows is None:
+                rows = self.jobs[job_key] = []
+                at = self._at or (0, 0, 0, 0)
+                self.job_at[job_key] = (at[0], at[2])
+            rows.append((min(a.start_ns for a in ev.tries), ev.type, ev.ts_ms or 0))
         if len(ev.tries) == 1:  # most events: one attempt, and nothing to schedule
             only = ev.tries[0]
             verdict = self.policy.classify(only.status, only.error)
@@ -616,8 +678,7 @@ class Grader:
             t.fail(f"{where}: {grade.why}", chain[min(len(chain) - 1, 1)])
         elif grade.outcome is Outcome.NON_STRICT:
             t.ok(chain[-1])
-            t.unobserved += 0
-            t.examples.append(f"{where}: {grade.why}") if len(t.examples) < _EXAMPLES else None
+            t.note(f"{where}: {grade.why}")
         else:
             t.ok(chain[-1])
         if len(chain) >= 2:
@@ -654,16 +715,20 @@ class Grader:
                 failed = failed or (len(gaps) != len(bands) and complete)
             row = fits.get(pol.name)
             if row is None:
-                row = fits[pol.name] = [0.0, 0.0]
+                row = fits[pol.name] = [0, 0]
             row[0] += not failed
-            row[1] += err
+            row[1] += round(err * 1e12)
 
     # -- the end -----------------------------------------------------------------------------
 
     def _jobs(self) -> None:
+        tick = self.count
         for (url, job), rows in self.jobs.items():
+            self._at = (tick, 2, *self.job_at[url, job])
             self._grade_job(url, job, rows, self.done_jobs.pop(hash((url, job)), None))
         self.jobs.clear()
+        self.job_at.clear()
+        self._at = None
 
     def _retire_jobs(self, cut: int) -> None:
         """Grade and forget finished jobs whose newest event is well behind the stream.
@@ -675,12 +740,14 @@ class Grader:
         the expiry has passed for their job: a delivery after that fails CHK-EXPIRY-001.
         """
         old = cut - self.horizon_ns
+        cut_tick = self.count
         for key in [
             k
             for k, rows in self.jobs.items()
             if max(r[0] for r in rows) < old and any(r[1] in _TERMINAL for r in rows)
         ]:
             rows = self.jobs.pop(key)
+            self._at = (cut_tick, 2, *self.job_at.pop(key))
             h = hash(key)
             tomb = self._grade_job(key[0], key[1], rows, self.done_jobs.pop(h, None))
             if tomb is not None:
@@ -741,11 +808,20 @@ class Grader:
     def _bands_window(self) -> Band:
         return self.prof.band(WINDOW_MS / 1000 / self.scale)
 
-    def finish(self) -> list[CaseResult]:
+    def drain(self) -> None:
+        """Grade every event still open, then every job: the end of the trace. The examples
+        this adds are ordered after every attempt (their count is one past the last)."""
+        self.count += 1
         for ev in list(self.open.values()):
+            self._at = (self.count, 1, ev.seq, 0)
             self._close(ev)
         self.open.clear()
+        self._at = None
         self._jobs()
+        self.count -= 1
+
+    def finish(self) -> list[CaseResult]:
+        self.drain()
         results = [self._result(cid) for cid in CASES]
         if self.model is not None:
             results.append(self._model_result(self.model))
@@ -759,7 +835,7 @@ class Grader:
 
     def best_fit(self) -> tuple[str | None, list[dict[str, Any]]]:
         rows: list[dict[str, Any]] = [
-            {"name": k, "events_within_bands": int(v[0]), "deviation_s": round(v[1], 3)}
+            {"name": k, "events_within_bands": v[0], "deviation_s": round(v[1] / 1e12, 3)}
             for k, v in self.fits.items()
         ]
         rows.sort(key=lambda r: (-r["events_within_bands"], r["deviation_s"]))
@@ -1056,6 +1132,19 @@ def _readings(
     return Readings.parse(readings or (), policy=policy)
 
 
+def _processes(path: Path, kind: str | None, workers: int | None) -> int:
+    """How many processes grade the trace file at ``path`` (see :func:`check`)."""
+    from whsim.conformance.shards import MIN_PARALLEL_BYTES, usable_cores
+
+    if workers == 1 or not path.is_file():
+        return 1  # a missing file: read_trace names it
+    if (kind or ("har" if path.suffix.lower() == ".har" else sniff_kind(path))) != "jsonl":
+        return 1
+    if workers is not None:
+        return workers
+    return usable_cores() if path.stat().st_size >= MIN_PARALLEL_BYTES else 1
+
+
 def check(
     trace: str | Path | pd.DataFrame | Iterable[Attempt],
     *,
@@ -1069,6 +1158,7 @@ def check(
     report_dir: str | Path | None = None,
     kind: str | None = None,
     simulate: bool = False,
+    workers: int | None = None,
 ) -> CheckResult:
     """Grade a recorded trace (a HAR or JSONL file, a DataFrame, or attempts) against the guide.
 
@@ -1080,6 +1170,11 @@ def check(
     case ``CHK-MODEL-001``: predicted against observed attempt times, the largest deviation
     named (:mod:`whsim.conformance.model`; :attr:`CheckResult.model`), and, in the HTML report,
     a figure per endpoint.
+
+    ``workers`` grades a JSONL file in that many processes, one shard of endpoints each, with
+    the verdicts of one process (:mod:`whsim.conformance.shards`); 1 grades here. By default a
+    JSONL file of :data:`~whsim.conformance.shards.MIN_PARALLEL_BYTES` or more uses every usable
+    core. HAR files, DataFrames, attempts and ``simulate`` are always graded in one process.
     """
     from whsim.conformance.report import build_report, write_reports
     from whsim.core.honoured import CHECK
@@ -1099,26 +1194,50 @@ def check(
         keys = list(secrets)
     meta: list[TraceMeta] = []
     label = "attempts"
-    stream: Iterable[Attempt]
+    stream: Iterable[Attempt] = ()
+    processes = 1
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS
+    ):
+        raise TraceError(
+            f"must be a whole number from 1 to {MAX_WORKERS}, got {workers!r}", where="workers"
+        )
     if isinstance(trace, str | Path):
         label = str(trace)
-        stream = read_trace(trace, kind=kind, meta=meta)
+        processes = 1 if simulate else _processes(Path(trace), kind, workers)
+        if processes == 1:
+            stream = read_trace(trace, kind=kind, meta=meta)
     elif hasattr(trace, "to_dict") and hasattr(trace, "columns"):
         label = "DataFrame"
         stream = from_frame(trace)  # type: ignore[arg-type]
     else:
         stream = trace
-    iterator = iter(stream)
-    first = next(iterator, None)  # reads the header line, if any, before the scale is fixed
-    scale = time_scale or (meta[0].time_scale if meta else 1.0)
-    if not scale > 0:
-        raise TraceError("the time scale must be positive", where="--time-scale")
-    g = Grader(readings=chosen, secrets=keys, time_scale=scale, timing=timing, simulate=simulate)
-    if first is not None:
-        with without_cycle_collector():
-            g.add(first)
-            for a in iterator:
-                g.add(a)
+    if processes > 1:
+        from whsim.conformance.shards import grade_file
+
+        g, scale = grade_file(
+            trace,  # type: ignore[arg-type]
+            workers=processes,
+            readings=chosen,
+            secrets=keys,
+            time_scale=time_scale,
+            timing=timing,
+            meta=meta,
+        )
+    else:
+        iterator = iter(stream)
+        first = next(iterator, None)  # reads the header line, if any, before the scale is fixed
+        scale = time_scale or (meta[0].time_scale if meta else 1.0)
+        if not scale > 0:
+            raise TraceError("the time scale must be positive", where="--time-scale")
+        g = Grader(
+            readings=chosen, secrets=keys, time_scale=scale, timing=timing, simulate=simulate
+        )
+        if first is not None:
+            with without_cycle_collector():
+                g.add(first)
+                for a in iterator:
+                    g.add(a)
     if meta and meta[0].end_ns is not None:
         g.end_ns = max(g.end_ns, meta[0].end_ns)
     results = g.finish()

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import json
 import os
 import sqlite3
@@ -388,7 +389,9 @@ class Durable:
         self._written = 0
         self._synced = 0
         self._fd: int | None = None
-        self._running: asyncio.Future[None] | None = None
+        self._running = False
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._thread: concurrent.futures.ThreadPoolExecutor | None = None
 
     def __enter__(self) -> None:
         return None
@@ -397,30 +400,79 @@ class Durable:
         if kind is None and self._full:
             self._written += 1
 
-    def _start_fsync(self) -> asyncio.Future[None]:
+    # The fsync runs on a thread of its own and reports back with one call_soon_threadsafe
+    # that wakes every waiter it covers: under load each turn of the event loop is long, and
+    # the earlier chain (a task, asyncio.to_thread, a shield) cost a caller four extra turns
+    # between its commit and its answer, which bounded the API's rate and so the sender's.
+    # When writes were marked while an fsync ran, the thread starts the next one at once (as
+    # a kernel's journal does), instead of waiting for the loop to see the first one end.
+
+    def _start_fsync(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._fd is None:
             self._fd = os.open(self._wal, os.O_RDONLY)
-        running = asyncio.ensure_future(self._fsync(self._fd, self._written))
-        self._running = running
-        return running
+        if self._thread is None:
+            self._thread = concurrent.futures.ThreadPoolExecutor(1, "whsim-fsync")
+        self._running = True
+        self._thread.submit(self._fsyncs, loop, self._fd)
 
-    async def _fsync(self, fd: int, covers: int) -> None:
-        # ``covers``: every write marked when the fsync starts is in the WAL already. The state
-        # changes inside the task, so a waiter never sees a finished fsync still "running".
-        try:
-            await asyncio.to_thread(os.fsync, fd)
+    def _fsyncs(self, loop: asyncio.AbstractEventLoop, fd: int) -> None:
+        # In the fsync thread. ``covers``: every write marked when an fsync starts has been
+        # committed to the WAL already (the mark follows the commit), so a success makes all
+        # of them durable.
+        more = True
+        while more:
+            covers = self._written
+            error: OSError | None = None
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                error = exc
+            more = error is None and self._written > covers
+            try:
+                loop.call_soon_threadsafe(self._synced_to, loop, covers, error, more)
+            except RuntimeError:  # the loop is closed: nobody waits any more
+                return
+
+    def _synced_to(
+        self, loop: asyncio.AbstractEventLoop, covers: int, error: OSError | None, more: bool
+    ) -> None:
+        if not more:
+            self._running = False
+        if error is None:
             self._synced = max(self._synced, covers)
-        finally:
-            self._running = None
+        waiting, self._waiters = self._waiters, []
+        for target, future in waiting:
+            if future.done():
+                continue  # its caller was cancelled; the fsync went on for the others
+            if target <= covers:
+                if error is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(error)
+            else:
+                self._waiters.append((target, future))  # marked after this fsync started
+        if self._waiters and not self._running:
+            self._start_fsync(loop)
 
     async def sync(self) -> None:
-        """Return once every write marked durable so far is on the disk."""
+        """Return once every write marked durable so far is on the disk.
+
+        Raises the OSError of a failed fsync (the writes it covered are not acknowledged).
+        """
         target = self._written
-        while self._synced < target:
-            running = self._running or self._start_fsync()
-            await asyncio.shield(running)  # a cancelled caller leaves the fsync to the others
+        if self._synced >= target:
+            return
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._waiters.append((target, future))
+        if not self._running:
+            self._start_fsync(loop)
+        await future
 
     def close(self) -> None:
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+            self._thread = None
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None

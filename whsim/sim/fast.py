@@ -55,22 +55,25 @@ def run_fast(plan: Plan) -> RawLog:
     basis = expiry_deadline(plan.policy, plan.event_ms, None)
     deadline = np.full(n, 2**62, dtype=np.int64) if basis is None else basis
     out_j, out_t, out_f, out_c = [], [], [], []
+    # pass 1 reads every delivery: its live set, sent times and deadlines are the plan's arrays
+    # and ``deadline`` themselves, not gathered copies (nothing below writes into them in place)
     live = np.arange(n, dtype=np.int64)
-    t = plan.ready_ms.copy()
+    slot: npt.NDArray[np.signedinteger[Any]] = live  # each live delivery's slot in the plan's row
+    t = plan.ready_ms
     for k in range(1, A + 1):
         if len(live) == 0:
             break
         if k == 1 and basis is None:
             deadline = expiry_deadline(plan.policy, plan.event_ms, t)
-        dl = deadline[live]
+        dl = deadline if k == 1 else deadline[live]
         late = t > dl
         if late.any():
             state[live[late]] = EXPIRED
             ended[live[late]] = t[late]
             keep = ~late
-            live, t, dl = live[keep], t[keep], dl[keep]
-        j = (k - 1) * n + live
-        code, took = answers(plan, j, t)
+            live, t, dl, slot = live[keep], t[keep], dl[keep], slot[keep]
+        j = live if k == 1 else (k - 1) * n + live
+        code, took = answers(plan, slot, live, t)
         fin = took
         fin += t
         del took
@@ -90,12 +93,13 @@ def run_fast(plan: Plan) -> RawLog:
             ended[live[retry]] = fin[retry]
             break
         base = t if plan.backoff_from_send else fin
-        nxt = np.maximum(base + plan.delay[j], fin)
+        nxt = np.maximum(base + plan.delay[slot], fin)
         expired = retry & (nxt > dl)
         state[live[expired]] = EXPIRED
         ended[live[expired]] = fin[expired]
         go = retry & ~expired
         live, t = live[go], nxt[go]
+        slot = plan.next_slot[slot[go]]  # a retry's next attempt is always drawn
     # one column at a time, each pass's pieces freed as it is joined: a log's worth of memory
     # at the peak, not two
     return RawLog(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import numpy as np
 
@@ -49,6 +49,7 @@ __all__ = [
     "STATES",
     "SUCCESS_V",
     "TIMEOUT",
+    "DenseTables",
     "LoadedAnswers",
     "Plan",
     "answers",
@@ -143,14 +144,22 @@ def respond_many(
 class Plan:
     """Flat inputs of one run. Delivery ``d`` sends event ``event[d]`` to webhook ``hook[d]``.
 
-    Attempt ``k`` (1-based) of delivery ``d`` has index ``j = (k - 1) * n + d`` into ``code``,
-    ``took`` and ``latency``; ``code`` is the HTTP status or ``TIMEOUT`` outside outages and
-    ``took`` the ms until the answer (the timeout for ``TIMEOUT``). ``delay[j]`` is the wait after
-    a failed attempt ``j`` (jitter included); ``verdict[code + 2]`` classifies a code.
-    ``latency`` (clipped at the timeout + 1) is what an outage of kind ``status`` answers after;
-    a plan without such an outage holds no latency table (``latency`` is ``took``, never read).
-    The tables use the narrowest dtypes their values fit (int16 for the guide's 5 s timeout and
-    16 s backoff). ``ready_ms`` may be ``event_ms`` itself: both are read-only.
+    Attempt ``k`` (1-based) of delivery ``d`` is named ``j = (k - 1) * n + d`` in engine logs.
+    The answers are stored only for attempts an engine can reach, in *slots*: row ``k`` (attempt
+    ``k``) is slots ``row_start[k - 1]:row_start[k]``; row 1 is every delivery in order (slot
+    ``d`` is attempt 1 of delivery ``d``), row ``k > 1`` the deliveries ``drawn[s - n]`` whose
+    attempt ``k`` was drawn, in delivery order. ``next_slot[s]`` is the slot of the same
+    delivery's next attempt (-1: not drawn, so not reachable); it covers rows 1 to
+    ``max_attempts - 1``, as ``delay`` does. :meth:`dense_tables` gives the same answers as
+    tables indexed by ``j`` (zero where not drawn), for engines that look attempts up by name.
+
+    ``code[s]`` is the HTTP status or ``TIMEOUT`` outside outages and ``took[s]`` the ms until
+    the answer (the timeout for ``TIMEOUT``). ``delay[s]`` is the wait after a failed attempt
+    (jitter included); ``verdict[code + 2]`` classifies a code. ``latency`` (clipped at the
+    timeout + 1) is what an outage of kind ``status`` answers after; a plan without such an
+    outage holds no latency table (``latency`` is ``took``, never read). The tables use the
+    narrowest dtypes their values fit (int16 for the guide's 5 s timeout and 16 s backoff).
+    ``ready_ms`` may be ``event_ms`` itself: both are read-only.
     ``outages[h]`` are webhook ``h``'s outages (the reference engine applies them with
     :func:`whsim.core.behaviours.outage_answer`); the same as flat arrays sorted by (hook,
     start), for the numpy engine: ``outage_code`` is ``CONNECT``, ``TIMEOUT`` or an HTTP status.
@@ -174,6 +183,9 @@ class Plan:
     latency: npt.NDArray[np.signedinteger[Any]]
     delay: npt.NDArray[np.signedinteger[Any]]
     verdict: npt.NDArray[np.int8]
+    row_start: npt.NDArray[np.int64]
+    drawn: npt.NDArray[np.signedinteger[Any]]
+    next_slot: npt.NDArray[np.signedinteger[Any]]
     outage_hook: npt.NDArray[np.int64]
     outage_start: npt.NDArray[np.int64]
     outage_end: npt.NDArray[np.int64]
@@ -198,6 +210,55 @@ class Plan:
     def backoff_from_send(self) -> bool:
         return self.policy.backoff_from == "from-send"
 
+    def slot_deliveries(self, k: int) -> npt.NDArray[np.int64]:
+        """The deliveries of row ``k`` (1-based attempt number), in slot order."""
+        if k == 1:
+            return np.arange(self.n, dtype=np.int64)
+        lo, hi = int(self.row_start[k - 1]), int(self.row_start[k])
+        return self.drawn[lo - self.n : hi - self.n].astype(np.int64)
+
+    def slot_of(self, j: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """The slots of the attempts named ``j`` (each must have been drawn)."""
+        n = self.n
+        k, d = np.divmod(j, n)
+        out = d.copy()
+        for row in range(1, self.max_attempts):  # rows 2 and up: search the row's deliveries
+            sel = np.flatnonzero(k == row)
+            if len(sel):
+                lo, hi = int(self.row_start[row]), int(self.row_start[row + 1])
+                out[sel] = lo + np.searchsorted(self.drawn[lo - n : hi - n], d[sel])
+        return out
+
+    def dense_tables(self) -> DenseTables:
+        """The answers as ``max_attempts * n`` tables indexed by ``j = (k - 1) * n + d``.
+
+        Zero where an attempt is not drawn (no engine reaches it); built on each call, in the
+        plan's dtypes: for engines that look an attempt up by its name ``j`` (the reference
+        event loop) rather than walk slots.
+        """
+        n, A = self.n, self.max_attempts
+
+        def spread(table: npt.NDArray[Any], rows: int) -> npt.NDArray[Any]:
+            dense = np.zeros(A * n, dtype=table.dtype)
+            dense[:n] = table[:n]
+            for k in range(2, rows + 1):
+                lo, hi = int(self.row_start[k - 1]), int(self.row_start[k])
+                dense[(k - 1) * n + self.drawn[lo - n : hi - n]] = table[lo:hi]
+            return dense
+
+        took = spread(self.took, A)
+        latency = took if self.latency is self.took else spread(self.latency, A)
+        return DenseTables(spread(self.code, A), took, latency, spread(self.delay, A - 1))
+
+
+class DenseTables(NamedTuple):
+    """:meth:`Plan.dense_tables`: a plan's answers indexed by attempt name ``j``."""
+
+    code: npt.NDArray[np.int16]
+    took: npt.NDArray[np.signedinteger[Any]]
+    latency: npt.NDArray[np.signedinteger[Any]]
+    delay: npt.NDArray[np.signedinteger[Any]]
+
 
 def verdict_table(policy: RetryPolicy) -> npt.NDArray[np.int8]:
     """``policy.classify`` for every attempt code, indexed by ``code + 2``
@@ -211,6 +272,21 @@ def _narrow(most: int) -> type[np.signedinteger[Any]]:
         if most < np.iinfo(dtype).max:
             return dtype
     return np.int64
+
+
+_CHUNK: Final = 1 << 20
+"""Deliveries per step where :func:`compile_plan` draws a row of answers."""
+
+
+def _concat(rows: list[npt.NDArray[Any]], dtype: Any) -> npt.NDArray[Any]:
+    """The rows as one array of ``dtype``; empties the list (each row is freed as it is copied)."""
+    out = np.empty(sum(len(r) for r in rows), dtype=dtype)
+    at = 0
+    while rows:
+        row = rows.pop(0)
+        out[at : at + len(row)] = row
+        at += len(row)
+    return out
 
 
 def _trunc(x: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
@@ -372,26 +448,24 @@ def compile_plan(
     ratio = abs(policy.jitter_ratio or 0.0)
     longest = max(policy.delays_ms, default=0) * (1 + ratio) + 1
     timeout = policy.timeout_ms
-    code = np.zeros((A, n), dtype=np.int16)
     # took is at most the timeout; a latency is read only against the timeout, so it is kept
     # clipped to timeout + 1 (the same answers), and only when an outage of kind ``status`` can
     # read it: otherwise the took table stands in for it, unread
-    took = np.zeros((A, n), dtype=_narrow(timeout + 1))
+    took_dtype = _narrow(timeout + 1)
+    delay_dtype = _narrow(int(longest))
     reads_latency = any(o.kind == "status" for b in behaviours for o in b.outages)
-    latency: npt.NDArray[np.signedinteger[Any]] = np.zeros_like(took) if reads_latency else took
-    delay = np.zeros((A, n), dtype=_narrow(int(longest)))
+    slot_dtype = np.int32 if A * n < 2**31 else np.int64
     keys = keyed.keys_np(seed, hook_idx + lo, ev_idx)
     verdicts = verdict_table(policy)
     # respond_many ignores outages (the engines apply them), so receivers that differ only in
     # their outages or names share one group of draws
     group_of: dict[Behaviour, int] = {}
-    hook_group = np.array(
-        [
-            group_of.setdefault(dataclasses.replace(b, name="", outages=()), len(group_of))
-            for b in behaviours
-        ],
-        dtype=np.int64,
-    )
+    group_by_id: dict[int, int] = {}  # webhooks of one receiver share its Behaviour object
+    for b in behaviours:
+        if id(b) not in group_by_id:
+            bare = dataclasses.replace(b, name="", outages=())
+            group_by_id[id(b)] = group_of.setdefault(bare, len(group_of))
+    hook_group = np.array([group_by_id[id(b)] for b in behaviours], dtype=np.int64)
     groups = list(group_of)
     # only the streams some receiver reads are drawn (each draw is keyed: skipping one changes no
     # other), and jitter only under a jitter reading that reads it
@@ -403,46 +477,93 @@ def compile_plan(
         [bool(b.outages) or b.capacity is not None for b in behaviours], dtype=np.bool_
     )
     sticky = unsettled[hook_idx]
+    # one row of slots per attempt number: row 1 every delivery, row k + 1 the deliveries of row
+    # k that can reach attempt k + 1 (its planned answer is a retry, or it is sticky)
+    rows_code: list[npt.NDArray[Any]] = []
+    rows_took: list[npt.NDArray[Any]] = []
+    rows_latency: list[npt.NDArray[Any]] = []
+    rows_delay: list[npt.NDArray[Any]] = []
+    rows_next: list[npt.NDArray[Any]] = []
+    rows_drawn: list[npt.NDArray[Any]] = []
+    row_start = [0]
     live: npt.NDArray[np.int64] | None = None  # None: every delivery (attempt 1)
+    kept = np.zeros(0, dtype=np.int64)
     for k in range(1, A + 1):
-        if live is not None and len(live) == 0:
+        m = n if live is None else len(live)
+        if m == 0:
             break
-        kk = keys if live is None else keys[live]
-        u_fail = keyed.uniforms_np(kk, k, keyed.FAIL) if draw_fail else None
-        u_lat = keyed.uniforms_np(kk, k, keyed.LATENCY) if draw_lat else None
-        u_hang = keyed.uniforms_np(kk, k, keyed.HANG) if draw_hang else None
-        if len(groups) == 1:
-            answer, lat = respond_many(groups[0], k, u_fail, u_lat, u_hang, size=len(kk))
-        else:
-            answer = np.empty(len(kk), dtype=np.int64)
-            lat = np.empty(len(kk), dtype=np.int64)
-            g_of = hook_group[hook_idx if live is None else hook_idx[live]]
-            for g, b in enumerate(groups):
-                sel = np.flatnonzero(g_of == g)
-                s, lt = respond_many(
-                    b,
-                    k,
-                    None if u_fail is None else u_fail[sel],
-                    None if u_lat is None else u_lat[sel],
-                    None if u_hang is None else u_hang[sel],
-                    size=len(sel),
+        final = k == A
+        row_code = np.empty(m, dtype=np.int16)
+        row_took = np.empty(m, dtype=took_dtype)
+        row_latency = np.empty(m, dtype=took_dtype) if reads_latency else row_took
+        row_delay = np.empty(0 if final else m, dtype=delay_dtype)
+        retry = np.empty(0 if final else m, dtype=np.bool_)
+        # the row in chunks of deliveries: every draw is keyed, so where a chunk cuts changes no
+        # value, and the temporaries are a chunk's (reused), not a row's
+        for at in range(0, m, _CHUNK):
+            part = slice(at, min(m, at + _CHUNK))
+            who: slice | npt.NDArray[np.int64] = part if live is None else live[part]
+            kk = keys[who]
+            u_fail = keyed.uniforms_np(kk, k, keyed.FAIL) if draw_fail else None
+            u_lat = keyed.uniforms_np(kk, k, keyed.LATENCY) if draw_lat else None
+            u_hang = keyed.uniforms_np(kk, k, keyed.HANG) if draw_hang else None
+            if len(groups) == 1:
+                answer, lat = respond_many(groups[0], k, u_fail, u_lat, u_hang, size=len(kk))
+            else:
+                answer = np.empty(len(kk), dtype=np.int64)
+                lat = np.empty(len(kk), dtype=np.int64)
+                g_of = hook_group[hook_idx[who]]
+                for g, behaviour in enumerate(groups):
+                    sel = np.flatnonzero(g_of == g)
+                    got, lt = respond_many(
+                        behaviour,
+                        k,
+                        None if u_fail is None else u_fail[sel],
+                        None if u_lat is None else u_lat[sel],
+                        None if u_hang is None else u_hang[sel],
+                        size=len(sel),
+                    )
+                    answer[sel], lat[sel] = got, lt
+            del u_fail, u_lat, u_hang
+            slow = (answer == HANG) | (lat > timeout)
+            row_code[part] = np.where(slow, TIMEOUT, answer)
+            row_took[part] = np.where(slow, timeout, lat)
+            if reads_latency:
+                row_latency[part] = np.minimum(lat, timeout + 1)
+            del answer, lat, slow
+            if not final:
+                # the previous attempt's delay of these deliveries (decorrelated jitter reads it)
+                previous = rows_delay[-1][kept[part]].astype(np.int64) if k > 1 else None
+                u_jitter = (
+                    keyed.uniforms_np(kk, k, keyed.JITTER) if draw_jitter else np.zeros(len(kk))
                 )
-                answer[sel], lat[sel] = s, lt
-        del u_fail, u_lat, u_hang
-        slow = (answer == HANG) | (lat > timeout)
-        row_code = np.where(slow, TIMEOUT, answer)
-        target = slice(None) if live is None else live
-        code[k - 1, target] = row_code
-        took[k - 1, target] = np.where(slow, timeout, lat)
+                row_delay[part] = jitter_delays(policy, k, u_jitter, previous)
+                again = verdicts[row_code[part] + 2] == RETRY_V
+                again |= sticky[who]
+                retry[part] = again
+        rows_code.append(row_code)
+        rows_took.append(row_took)
         if reads_latency:
-            latency[k - 1, target] = np.minimum(lat, timeout + 1)
-        del lat, answer, slow
-        if k < A:
-            previous = delay[k - 2, target].astype(np.int64) if k > 1 else None
-            u_jitter = keyed.uniforms_np(kk, k, keyed.JITTER) if draw_jitter else np.zeros(len(kk))
-            delay[k - 1, target] = jitter_delays(policy, k, u_jitter, previous)
-            retry = verdicts[row_code + 2] == RETRY_V
-            live = np.flatnonzero(retry | sticky) if live is None else live[retry | sticky[live]]
+            rows_latency.append(row_latency)
+        if live is not None:
+            rows_drawn.append(live.astype(slot_dtype))
+        row_start.append(row_start[-1] + m)
+        if not final:
+            rows_delay.append(row_delay)
+            kept = np.flatnonzero(retry)  # positions in this row of the next row's deliveries
+            del retry
+            following = np.full(m, -1, dtype=slot_dtype)
+            following[kept] = np.arange(row_start[-1], row_start[-1] + len(kept), dtype=slot_dtype)
+            rows_next.append(following)
+            live = kept if live is None else live[kept]
+    del keys
+    code = _concat(rows_code, np.int16)
+    took = _concat(rows_took, took_dtype)
+    latency = _concat(rows_latency, took_dtype) if reads_latency else took
+    delay = _concat(rows_delay, delay_dtype)
+    next_slot = _concat(rows_next, slot_dtype)
+    drawn = _concat(rows_drawn, slot_dtype)
+    row_start += [row_start[-1]] * (A + 1 - len(row_start))  # rows no delivery reaches: empty
     o_hook, o_start, o_end, o_code = [], [], [], []
     for h, b in enumerate(behaviours):
         for o in b.outages:
@@ -464,11 +585,14 @@ def compile_plan(
         event=ev_idx,
         event_ms=event_ms,
         ready_ms=event_ms,
-        code=code.reshape(-1),
-        took=took.reshape(-1),
-        latency=latency.reshape(-1),
-        delay=delay.reshape(-1),
+        code=code,
+        took=took,
+        latency=latency,
+        delay=delay,
         verdict=verdicts,
+        row_start=np.array(row_start, dtype=np.int64),
+        drawn=drawn,
+        next_slot=next_slot,
         outage_hook=np.array(o_hook, dtype=np.int64),
         outage_start=np.array(o_start, dtype=np.int64),
         outage_end=np.array(o_end, dtype=np.int64),
@@ -535,24 +659,28 @@ _SHIFT: Final = 42  # hook << 42 | time: times stay below 2**42 ms (139 years)
 
 
 def answers(
-    plan: Plan, j: npt.NDArray[np.int64], sent_ms: npt.NDArray[np.int64]
+    plan: Plan,
+    slot: npt.NDArray[np.signedinteger[Any]],
+    delivery: npt.NDArray[np.int64],
+    sent_ms: npt.NDArray[np.int64],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """(code, ms until the answer) of attempts ``j`` sent at ``sent_ms``, outages applied."""
-    code = plan.code[j].astype(np.int64)
-    took = plan.took[j].astype(np.int64)
-    if len(plan.outage_hook) == 0 or len(j) == 0:
+    """(code, ms until the answer) of the attempts in slots ``slot`` (of deliveries
+    ``delivery``) sent at ``sent_ms``, outages applied."""
+    code = plan.code[slot].astype(np.int64)
+    took = plan.took[slot].astype(np.int64)
+    if len(plan.outage_hook) == 0 or len(slot) == 0:
         return code, took
     o_key = (plan.outage_hook << _SHIFT) | plan.outage_start
     order = np.argsort(o_key, kind="stable")
     o_key, o_hook = o_key[order], plan.outage_hook[order]
     o_end, o_code = plan.outage_end[order], plan.outage_code[order]
-    h = plan.hook[j % plan.n]
+    h = plan.hook[delivery]
     pos = np.searchsorted(o_key, (h << _SHIFT) | sent_ms, side="right") - 1
     cand = np.maximum(pos, 0)
     hit = (pos >= 0) & (o_hook[cand] == h) & (sent_ms < o_end[cand])
     if hit.any():
         oc = o_code[cand[hit]]
-        lat = plan.latency[j[hit]].astype(np.int64)
+        lat = plan.latency[slot[hit]].astype(np.int64)
         slow = (oc == TIMEOUT) | ((oc > 0) & (lat > plan.timeout_ms))
         code[hit] = np.where(slow, TIMEOUT, oc)
         took[hit] = np.where(slow, plan.timeout_ms, np.where(oc == CONNECT, 0, lat))

@@ -172,25 +172,30 @@ class SimResult:
         # outcomes are worked out in the engine's order (where a delivery's rows are near each
         # other), then every column is gathered once into canonical order; columns are built in
         # their final dtypes and handed to the frame uncopied (no consolidation copy)
+        # (the delivery column is used and dropped first: one attempt-sized temporary at a time
+        # beside the columns already built)
+        events, hooks = self.event_ids(), list(plan.hook_ids)
+        k = log.j[order]
+        d = k % plan.n
+        event_codes = _codes(plan.event, len(events))[d]
+        hook_codes = _codes(plan.hook, len(hooks))[d]
+        del d
+        k //= plan.n
+        k += 1
         outcome = self._outcomes()[order]
         code = log.code[order].astype(np.int64, copy=False)
         sent = log.sent_ms[order]
         latency = log.finished_ms[order]
-        latency -= sent
-        k = log.j[order]
         del order
-        d = k % plan.n
-        k //= plan.n
-        k += 1
+        latency -= sent
         error = np.zeros(len(code), dtype=np.int8)
         error[code == TIMEOUT] = 1
         error[code == CONNECT] = 2
         status = pd.arrays.IntegerArray(code, code <= 0)  # values under the mask are not read
-        events, hooks = self.event_ids(), list(plan.hook_ids)
         frame = pd.DataFrame(
             {
-                "event_id": _categorical(_codes(plan.event, len(events))[d], events),
-                "webhook_id": _categorical(_codes(plan.hook, len(hooks))[d], hooks),
+                "event_id": _categorical(event_codes, events),
+                "webhook_id": _categorical(hook_codes, hooks),
                 "attempt": k,
                 "sent_ms": sent,
                 "latency_ms": latency,

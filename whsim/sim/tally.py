@@ -10,7 +10,7 @@ single-process :class:`~whsim.sim.results.SimResult` computes its summary throug
 
 The attempts hash is a hash tree with one leaf per webhook: the leaf of webhook ``h`` is the
 sha256 of its deliveries in event order and its attempts in (event, attempt) order, as columns of
-little-endian int64 (:func:`hash_leaves`); the hash is the sha256 of a version tag and the leaves in webhook order. Building it sorts
+little-endian int64 (:func:`_by_groups`); the hash is the sha256 of a version tag and the leaves in webhook order. Building it sorts
 nothing: an attempt's row is placed by its delivery's rank and its attempt number.
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
@@ -67,10 +67,16 @@ def hook_major(plan: Plan, log: RawLog) -> HookMajor:
         zeros = np.zeros(hooks, dtype=np.int64)
         return HookMajor(np.zeros(0, np.int64), perm, np.zeros(n, np.int64), zeros, per_hook_del)
     used = np.bincount(log.j % n, minlength=n).astype(np.int64, copy=False)
-    first = np.zeros(n, dtype=np.int64)
-    np.cumsum(used[perm][:-1], out=first[1:])
+    # each delivery's first row: the exclusive running sum of ``used`` in (webhook, event) order
+    first = used[perm]
+    np.cumsum(first, out=first)
+    # attempts per webhook: the running sum at each webhook's last delivery, differenced
+    ends = np.cumsum(per_hook_del)
+    per_hook_att = np.where(ends > 0, first[np.maximum(ends - 1, 0)], 0)
+    per_hook_att[1:] -= per_hook_att[:-1].copy()
     start = np.empty(n, dtype=np.int64)
-    start[perm] = first
+    start[perm[0]] = 0
+    start[perm[1:]] = first[:-1]
     del first
     order = np.empty(len(log.j), dtype=np.int64)
     for lo in range(0, len(log.j), _CHUNK):  # in chunks: temporaries of a chunk, not of a log
@@ -80,43 +86,80 @@ def hook_major(plan: Plan, log: RawLog) -> HookMajor:
         pos //= n  # the attempt number, from 0
         pos += start[d]
         order[pos] = np.arange(lo, lo + len(j), dtype=np.int64)
-    per_hook_att = np.bincount(plan.hook, weights=used, minlength=hooks).astype(np.int64)
+    del start
     return HookMajor(order, perm, used, per_hook_att, per_hook_del)
 
 
-def hash_leaves(
-    plan: Plan, log: RawLog, hm: HookMajor, sent: npt.NDArray[np.int64] | None = None
-) -> list[bytes]:
-    """One sha256 digest per webhook of ``plan`` (see the module docstring).
+def _groups(hm: HookMajor) -> list[tuple[int, int]]:
+    """Ranges ``[lo, hi)`` of whole webhooks of about ``_CHUNK`` rows (deliveries and attempts)
+    each, at least one webhook a range: the steps of :func:`_by_groups`."""
+    ends = np.cumsum(hm.attempts_per_hook + hm.deliveries_per_hook)
+    out: list[tuple[int, int]] = []
+    lo_hook, lo = 0, 0
+    while lo_hook < len(ends):
+        hi_hook = max(lo_hook + 1, int(np.searchsorted(ends, lo + _CHUNK, side="right")))
+        out.append((lo_hook, hi_hook))
+        lo_hook, lo = hi_hook, int(ends[hi_hook - 1])
+    return out
 
-    A leaf covers the webhook's deliveries in event order as columns (event, state, ended,
-    attempts used), then its attempts in (event, attempt) order as columns (sent, finished,
-    code): the attempt's event and number follow from their place. ``sent`` is the sent column
-    already in hook-major order, when the caller has it. One hasher per webhook takes the
-    columns one after another, so only one column is gathered at a time.
+
+def _by_groups(
+    plan: Plan, log: RawLog, hm: HookMajor
+) -> tuple[list[bytes], int, int, npt.NDArray[np.int64]]:
+    """(hash leaves, busiest webhook-second's count, its local webhook, attempts per second).
+
+    One pass over groups of whole webhooks (:func:`_groups`), so the gathered columns are a
+    group's, not a log's. A leaf (see the module docstring) covers the webhook's deliveries in
+    event order as columns (event, state, ended, attempts used), then its attempts in (event,
+    attempt) order as columns (sent, finished, code); a group's hashers take its columns one
+    after another, which is each leaf's column order. The busiest (webhook, second) is the first
+    maximum: the lowest webhook, then the earliest second (a run never spans two groups); the
+    webhook is -1 when there are no attempts.
     """
-    perm, order = hm.delivery_perm, hm.order
-    d_end = np.cumsum(hm.deliveries_per_hook) * 8
-    a_end = np.cumsum(hm.attempts_per_hook) * 8
-    d_bounds = list(zip([0, *d_end[:-1].tolist()], d_end.tolist(), strict=True))
-    a_bounds = list(zip([0, *a_end[:-1].tolist()], a_end.tolist(), strict=True))
-    hashers = [hashlib.sha256() for _ in d_bounds]
-    columns = (
-        (d_bounds, lambda: plan.event[perm]),
-        (d_bounds, lambda: log.state[perm]),
-        (d_bounds, lambda: log.ended_ms[perm]),
-        (d_bounds, lambda: hm.used[perm]),
-        (a_bounds, lambda: log.sent_ms[order] if sent is None else sent),
-        (a_bounds, lambda: log.finished_ms[order]),
-        (a_bounds, lambda: log.code[order]),
-    )
-    for bounds, gather in columns:
-        column = np.ascontiguousarray(gather(), dtype="<i8")
-        view = memoryview(column.data).cast("B")
-        for h, (lo, hi) in zip(hashers, bounds, strict=True):
-            h.update(view[lo:hi])
-        del view, column
-    return [h.digest() for h in hashers]
+    hooks = len(hm.attempts_per_hook)
+    d_off = np.zeros(hooks + 1, dtype=np.int64)
+    a_off = np.zeros(hooks + 1, dtype=np.int64)
+    np.cumsum(hm.deliveries_per_hook, out=d_off[1:])
+    np.cumsum(hm.attempts_per_hook, out=a_off[1:])
+    hashers = [hashlib.sha256() for _ in range(hooks)]
+    n_att = len(hm.order)
+    per_second = np.zeros(int(log.sent_ms.max()) // 1000 + 1 if n_att else 0, dtype=np.int64)
+    best, best_hook = 0, -1
+
+    def feed(lo_hook: int, off: npt.NDArray[np.int64], column: npt.NDArray[Any]) -> None:
+        data = np.ascontiguousarray(column, dtype="<i8")
+        view = memoryview(data.data).cast("B")
+        cuts = ((off - off[0]) * 8).tolist()
+        for i, h in enumerate(hashers[lo_hook : lo_hook + len(cuts) - 1]):
+            h.update(view[cuts[i] : cuts[i + 1]])
+
+    for lo_hook, hi_hook in _groups(hm):
+        d_cut, a_cut = d_off[lo_hook : hi_hook + 1], a_off[lo_hook : hi_hook + 1]
+        perm = hm.delivery_perm[int(d_cut[0]) : int(d_cut[-1])]
+        for column in (plan.event, log.state, log.ended_ms, hm.used):
+            feed(lo_hook, d_cut, column[perm])
+        order = hm.order[int(a_cut[0]) : int(a_cut[-1])]
+        sent = log.sent_ms[order]
+        for column in (sent, log.finished_ms[order], log.code[order]):
+            feed(lo_hook, a_cut, column)
+        if len(sent):
+            bins = sent // 1000
+            del sent
+            counts = np.bincount(bins)
+            per_second[: len(counts)] += counts
+            span = len(counts)
+            key = np.repeat(
+                np.arange(hi_hook - lo_hook, dtype=np.int64), hm.attempts_per_hook[lo_hook:hi_hook]
+            )
+            key *= span
+            key += bins
+            del bins
+            # within a webhook, (event, attempt) order is nearly time order: timsort's runs
+            key.sort(kind="stable")
+            run, at = _longest_run(key)
+            if run > best:
+                best, best_hook = run, lo_hook + int(key[at] // span)
+    return [h.digest() for h in hashers], best, best_hook, per_second
 
 
 _CHUNK: Final = 1 << 20
@@ -259,22 +302,9 @@ def tally(plan: Plan, log: RawLog, first_hook: int = 0) -> Tally:
     n_att = len(log.j)
     hm = hook_major(plan, log)
     states = np.bincount(log.state.astype(np.int64), minlength=len(STATES)).astype(np.int64)
-    peak, peak_hook = 0, -1
-    per_second = np.zeros(0, dtype=np.int64)
-    sent = log.sent_ms[hm.order]
-    if n_att:
-        bins = sent // 1000
-        span = int(bins.max()) + 1
-        per_second = np.bincount(bins).astype(np.int64)
-        key = np.repeat(np.arange(len(plan.hook_ids), dtype=np.int64), hm.attempts_per_hook)
-        key *= span
-        key += bins
-        del bins
-        # within a webhook, (event, attempt) order is nearly time order: timsort's runs
-        key.sort(kind="stable")
-        peak, at = _longest_run(key)  # first maximum: lowest webhook, then earliest second
-        peak_hook = first_hook + int(key[at] // span)
-        del key
+    leaves, peak, peak_hook, per_second = _by_groups(plan, log, hm)
+    if peak_hook >= 0:
+        peak_hook += first_hook
     delivered = log.state == DELIVERED
     values, counts = _value_counts((log.ended_ms - plan.event_ms)[delivered])
     return Tally(
@@ -291,5 +321,5 @@ def tally(plan: Plan, log: RawLog, first_hook: int = 0) -> Tally:
         ttd_values=values,
         ttd_counts=counts,
         per_second=per_second,
-        leaves=hash_leaves(plan, log, hm, sent),
+        leaves=leaves,
     )
