@@ -135,6 +135,32 @@ def test_a_write_marked_during_an_fsync_waits_for_the_next(
         store.close()
 
 
+def test_the_next_fsync_starts_without_waiting_for_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A write marked while an fsync runs is covered by the next one, which the fsync thread
+    # starts as soon as the first ends, even while the loop is busy (here: blocked).
+    store = Store(tmp_path / "s.db")
+    calls = _counting_fsync(monkeypatch, 0.05)
+
+    async def scenario() -> int:
+        store.insert_webhook(hook("wh_a"))
+        first = asyncio.create_task(store.durable.sync())
+        await asyncio.sleep(0.01)  # the fsync for wh_a is running
+        store.insert_webhook(hook("wh_b"))
+        second = asyncio.create_task(store.durable.sync())
+        time.sleep(1.0)  # a busy loop: it sees neither fsync end meanwhile
+        started = len(calls)
+        await asyncio.gather(first, second)
+        return started
+
+    try:
+        assert asyncio.run(scenario()) == 2
+    finally:
+        store.close()
+    assert len(calls) == 2
+
+
 def test_the_job_store_shares_the_outbox_fsync(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -48,3 +48,22 @@ def test_dense_tables_are_zero_where_nothing_was_drawn():
         drawn[(k - 1) * n + plan.slot_deliveries(k)] = True
     assert not tables.code[~drawn].any() and not tables.took[~drawn].any()
     assert len(plan.code) == int(drawn.sum()) < A * n  # a healthy run stores far fewer answers
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 100])
+def test_rows_drawn_in_chunks_are_the_rows_drawn_whole(monkeypatch, chunk):
+    # compile_plan draws each row in chunks of deliveries to bound its temporaries: where the
+    # chunks cut must change nothing (decorrelated jitter reads the previous row's delays)
+    from whsim.core.readings import Readings
+    from whsim.sim import plan as plan_module
+
+    scenario = load_scenario("outage-10min")
+    scenario = scenario.replace(
+        sender=scenario.sender.with_readings(Readings({"RETRY-4": "decorrelated"}))
+    )
+    whole = compile_plan(scenario, 7)
+    monkeypatch.setattr(plan_module, "_CHUNK", chunk)
+    cut = compile_plan(scenario, 7)
+    for name in ("code", "took", "latency", "delay", "row_start", "drawn", "next_slot"):
+        assert np.array_equal(getattr(cut, name), getattr(whole, name)), name
+    assert len(whole.outages) and whole.policy.jitter == "decorrelated"

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import json
 import os
 import random
@@ -330,6 +329,8 @@ class Durable:
     # that wakes every waiter it covers: under load each turn of the event loop is long, and
     # the earlier chain (a task, asyncio.to_thread, a shield) cost a caller four extra turns
     # between its commit and its answer, which bounded the API's rate and so the sender's.
+    # When writes were marked while an fsync ran, the thread starts the next one at once (as
+    # a kernel's journal does), instead of waiting for the loop to see the first one end.
 
     def _start_fsync(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._fd is None:
@@ -337,23 +338,31 @@ class Durable:
         if self._thread is None:
             self._thread = concurrent.futures.ThreadPoolExecutor(1, "whsim-fsync")
         self._running = True
-        self._thread.submit(self._fsync, loop, self._fd, self._written)
+        self._thread.submit(self._fsyncs, loop, self._fd)
 
-    def _fsync(self, loop: asyncio.AbstractEventLoop, fd: int, covers: int) -> None:
-        # In the fsync thread. ``covers``: every write marked when the fsync starts is in the
-        # WAL already, so a success makes all of them durable.
-        error: OSError | None = None
-        try:
-            os.fsync(fd)
-        except OSError as exc:
-            error = exc
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
-            loop.call_soon_threadsafe(self._synced_to, loop, covers, error)
+    def _fsyncs(self, loop: asyncio.AbstractEventLoop, fd: int) -> None:
+        # In the fsync thread. ``covers``: every write marked when an fsync starts has been
+        # committed to the WAL already (the mark follows the commit), so a success makes all
+        # of them durable.
+        more = True
+        while more:
+            covers = self._written
+            error: OSError | None = None
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                error = exc
+            more = error is None and self._written > covers
+            try:
+                loop.call_soon_threadsafe(self._synced_to, loop, covers, error, more)
+            except RuntimeError:  # the loop is closed: nobody waits any more
+                return
 
     def _synced_to(
-        self, loop: asyncio.AbstractEventLoop, covers: int, error: OSError | None
+        self, loop: asyncio.AbstractEventLoop, covers: int, error: OSError | None, more: bool
     ) -> None:
-        self._running = False
+        if not more:
+            self._running = False
         if error is None:
             self._synced = max(self._synced, covers)
         waiting, self._waiters = self._waiters, []
@@ -367,7 +376,7 @@ class Durable:
                     future.set_exception(error)
             else:
                 self._waiters.append((target, future))  # marked after this fsync started
-        if self._waiters:
+        if self._waiters and not self._running:
             self._start_fsync(loop)
 
     async def sync(self) -> None:

@@ -1,9 +1,11 @@
 """The reference engine: a lean event loop on integer milliseconds.
 
 First attempts stream from the delivery table, which is sorted by time; only retries (and, when
-deliveries interact, completions) go through a heap. Heap entries are ``(t_ms, j)`` or
+deliveries interact, completions) go through a heap. Heap entries order by ``(t_ms, j)`` or
 ``(t_ms, phase, j)`` where ``j = (k - 1) * n + d`` names attempt ``k`` of delivery ``d``, so ties
-break on (phase, attempt, delivery) and never on insertion order.
+break on (phase, attempt, delivery) and never on insertion order. In the independent loop,
+retries due at one instant that arrive in increasing ``j`` wait as one batch behind one heap
+entry, so the heap stays small however many endpoints fail at once; the order is the heap's.
 
 Every attempt goes through the core's delivery kernel (:func:`whsim.core.delivery.may_start`
 before it is sent, :func:`whsim.core.delivery.settle` when it ended) and outages through
@@ -83,6 +85,27 @@ def _int_list(values: npt.NDArray[np.int64]) -> list[int]:
     return list(itertools.chain.from_iterable(itertools.repeat(v, c) for v, c in runs))
 
 
+def _ms_column(n: int) -> array[int]:
+    """``n`` zero milliseconds as an ``array('q')``: storing into it keeps no int object alive.
+
+    A list would keep every delivery's end time as its own int object (10 M of them at the
+    benchmark's largest size: ~320 MB the loop allocates and walks as it runs).
+    """
+    return array("q", bytes(8 * n))
+
+
+def _per_delivery(
+    table: list[tuple[Outage, ...] | None], hook: npt.NDArray[np.integer[Any]]
+) -> list[tuple[Outage, ...] | None]:
+    """``[table[h] for h in hook]``, gathered in C (no int object per delivery on the way)."""
+    if not any(table):
+        return [None] * len(hook)
+    objects = np.empty(len(table), dtype=object)
+    for h, outs in enumerate(table):  # one by one: numpy would read a tuple as a row
+        objects[h] = outs
+    return objects[hook].tolist()  # type: ignore[no-any-return]
+
+
 def _kernel(plan: Plan) -> tuple[delivery.Kernel, Any, Any, Any]:
     """The core's delivery rule for ``plan``'s policy, built now (so a rule changed in the core is
     the rule this run executes), and the core's expiry and outage functions."""
@@ -114,7 +137,7 @@ def _column(col: array[int]) -> npt.NDArray[np.int64]:
 def _finish(
     log: tuple[array[int], array[int], array[int], array[int]],
     state: bytearray,
-    ended: list[int],
+    ended: array[int],
 ) -> RawLog:
     j, sent, fin, code = log
     return RawLog(
@@ -123,7 +146,7 @@ def _finish(
         finished_ms=_column(fin),
         code=_column(code),
         state=np.frombuffer(bytes(state), dtype=np.int8).copy(),
-        ended_ms=np.array(ended, dtype=np.int64),
+        ended_ms=_column(ended).copy(),
     )
 
 
@@ -162,7 +185,7 @@ def _run_independent(plan: Plan, progress: Progress | None) -> RawLog:
     dl = expiry_deadline(policy, plan.event_ms, ready) if basis is None else basis
     ok = np.asarray(may_start(ready, dl), dtype=np.bool_) & np.ones(n, dtype=np.bool_)
     state = bytearray(n)
-    ended = [0] * n
+    ended = _ms_column(n)
     # first attempts the rule does not let start expire unsent, when they are due
     late = bytearray((~ok).astype(np.uint8).tobytes())
     blocked = not ok.all()
@@ -172,28 +195,64 @@ def _run_independent(plan: Plan, progress: Progress | None) -> RawLog:
     arr_t = _int_list(ready)
     arr_t.append(2**62)  # sentinel: the stream never runs dry while the heap has work
     deadline = _int_list(dl)
-    table = _outage_table(plan)
-    outages = [table[h] for h in plan.hook.tolist()] if any(table) else [None] * n
+    outages = _per_delivery(_outage_table(plan), plan.hook)
     timeout = plan.timeout_ms
     log_j, log_t, out_at, out_code, out_took = (array("q") for _ in range(5))
     add_j, add_t = log_j.append, log_t.append
-    # retries wait in a heap of plain ints due << shift | j: (due, j) order, no tuple per entry
-    # and int comparisons only, which keeps a large heap (a long run) cheap
+    # Retries wait in a heap of plain ints ``(due << shift | j) << 1 | batch``, in (due, j)
+    # order: int comparisons only, no tuple per entry. Retries due at the same instant whose j
+    # come in increasing order (one event's deliveries failing alike) are a *batch*: the first
+    # goes to the heap as it is, the others to a list whose head alone is in the heap (flag 1),
+    # taken one after another while nothing in the heap comes first. A heap as large as the
+    # pending retries costs log(size) cache-missing steps per retry; a batch costs an append.
     shift = (rule.max_attempts * n + 1).bit_length()
+    s1 = shift + 1
     mask = (1 << shift) - 1
+    never = 1 << (s1 + 64)  # after any key
     heap: list[int] = []
+    batches: dict[int, tuple[list[int], int]] = {}  # head key -> (list of j, where its rest starts)
     push, pop = heapq.heappush, heapq.heappop
+    cur: list[int] = []  # the batch being taken: cur[ci:], due ``base >> s1``; y the next key
+    ci = base = 0
+    y = never
+    open_due, open_last, opened = -1, 0, cur  # the batch that retries may still join
+    last_due = -1  # the due time of the last retry pushed alone: a second one opens a batch
     step = max(1, n // 100)
     next_report = step if progress is not None else -1
     i = 0
     while True:
-        t = arr_t[i]
-        if heap and heap[0] < (t + 1) << shift:
+        lim = (arr_t[i] + 1) << s1
+        if heap and heap[0] < lim and heap[0] < y:
             x = pop(heap)
-            t = x >> shift
-            j = x & mask
+            t = x >> s1
+            j = x >> 1 & mask
             d = j % n
+            if x & 1:  # the head of a batch: take it, then its rest
+                if y != never:  # another batch was being taken: it waits in the heap
+                    push(heap, y | 1)
+                    batches[y | 1] = (cur, ci)
+                cur, ci = batches.pop(x)
+                base = t << s1
+                ci += 1
+                if ci < len(cur):
+                    y = base | cur[ci] << 1
+                else:
+                    y = never
+                    if opened is cur:
+                        open_due = -1
+        elif y < lim:
+            t = base >> s1
+            j = cur[ci]
+            d = j % n
+            ci += 1
+            if ci < len(cur):
+                y = base | cur[ci] << 1
+            else:
+                y = never
+                if opened is cur:
+                    open_due = -1
         elif i < n:
+            t = arr_t[i]
             j = d = i
             i += 1
             if i == next_report:
@@ -220,11 +279,23 @@ def _run_independent(plan: Plan, progress: Progress | None) -> RawLog:
             ended[d] = f
             continue
         due = retry(j // n + 1, t, f, delay_mv[j], deadline[d])
-        if due >= 0:
-            push(heap, due << shift | (j + n))
-        else:
+        if due < 0:
             state[d] = -due
             ended[d] = f
+            continue
+        j += n
+        if due == open_due and j > open_last:
+            opened.append(j)
+            open_last = j
+        elif due == last_due:
+            opened = [j]
+            open_due, open_last = due, j
+            x = (due << shift | j) << 1 | 1
+            push(heap, x)
+            batches[x] = (opened, 0)
+        else:
+            push(heap, (due << shift | j) << 1)
+            last_due = due
     j_arr, sent = _column(log_j), _column(log_t)
     code = np.frombuffer(code_mv, dtype=plan.code.dtype)[j_arr]  # int16, as in the plan
     took_arr = np.frombuffer(took_mv, dtype=plan.took.dtype)[j_arr].astype(np.int64)
@@ -238,7 +309,7 @@ def _run_independent(plan: Plan, progress: Progress | None) -> RawLog:
         finished_ms=took_arr,
         code=code,
         state=np.frombuffer(bytes(state), dtype=np.int8).copy(),
-        ended_ms=np.array(ended, dtype=np.int64),
+        ended_ms=_column(ended).copy(),
     )
 
 
@@ -266,7 +337,7 @@ def _run_coupled(plan: Plan, progress: Progress | None) -> RawLog:
     from_first = basis is None
     deadline = [2**62] * n if basis is None else basis.tolist()
     state = bytearray(n)
-    ended = [0] * n
+    ended = _ms_column(n)
     inflight = [0] * len(plan.hook_ids)
     queues: list[deque[int]] = [deque() for _ in plan.hook_ids]
     log = _log()

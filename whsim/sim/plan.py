@@ -274,6 +274,10 @@ def _narrow(most: int) -> type[np.signedinteger[Any]]:
     return np.int64
 
 
+_CHUNK: Final = 1 << 20
+"""Deliveries per step where :func:`compile_plan` draws a row of answers."""
+
+
 def _concat(rows: list[npt.NDArray[Any]], dtype: Any) -> npt.NDArray[Any]:
     """The rows as one array of ``dtype``; empties the list (each row is freed as it is copied)."""
     out = np.empty(sum(len(r) for r in rows), dtype=dtype)
@@ -456,13 +460,12 @@ def compile_plan(
     # respond_many ignores outages (the engines apply them), so receivers that differ only in
     # their outages or names share one group of draws
     group_of: dict[Behaviour, int] = {}
-    hook_group = np.array(
-        [
-            group_of.setdefault(dataclasses.replace(b, name="", outages=()), len(group_of))
-            for b in behaviours
-        ],
-        dtype=np.int64,
-    )
+    group_by_id: dict[int, int] = {}  # webhooks of one receiver share its Behaviour object
+    for b in behaviours:
+        if id(b) not in group_by_id:
+            bare = dataclasses.replace(b, name="", outages=())
+            group_by_id[id(b)] = group_of.setdefault(bare, len(group_of))
+    hook_group = np.array([group_by_id[id(b)] for b in behaviours], dtype=np.int64)
     groups = list(group_of)
     # only the streams some receiver reads are drawn (each draw is keyed: skipping one changes no
     # other), and jitter only under a jitter reading that reads it
@@ -486,56 +489,73 @@ def compile_plan(
     live: npt.NDArray[np.int64] | None = None  # None: every delivery (attempt 1)
     kept = np.zeros(0, dtype=np.int64)
     for k in range(1, A + 1):
-        if live is not None and len(live) == 0:
+        m = n if live is None else len(live)
+        if m == 0:
             break
-        kk = keys if live is None else keys[live]
-        u_fail = keyed.uniforms_np(kk, k, keyed.FAIL) if draw_fail else None
-        u_lat = keyed.uniforms_np(kk, k, keyed.LATENCY) if draw_lat else None
-        u_hang = keyed.uniforms_np(kk, k, keyed.HANG) if draw_hang else None
-        if len(groups) == 1:
-            answer, lat = respond_many(groups[0], k, u_fail, u_lat, u_hang, size=len(kk))
-        else:
-            answer = np.empty(len(kk), dtype=np.int64)
-            lat = np.empty(len(kk), dtype=np.int64)
-            g_of = hook_group[hook_idx if live is None else hook_idx[live]]
-            for g, b in enumerate(groups):
-                sel = np.flatnonzero(g_of == g)
-                s, lt = respond_many(
-                    b,
-                    k,
-                    None if u_fail is None else u_fail[sel],
-                    None if u_lat is None else u_lat[sel],
-                    None if u_hang is None else u_hang[sel],
-                    size=len(sel),
+        final = k == A
+        row_code = np.empty(m, dtype=np.int16)
+        row_took = np.empty(m, dtype=took_dtype)
+        row_latency = np.empty(m, dtype=took_dtype) if reads_latency else row_took
+        row_delay = np.empty(0 if final else m, dtype=delay_dtype)
+        retry = np.empty(0 if final else m, dtype=np.bool_)
+        # the row in chunks of deliveries: every draw is keyed, so where a chunk cuts changes no
+        # value, and the temporaries are a chunk's (reused), not a row's
+        for at in range(0, m, _CHUNK):
+            part = slice(at, min(m, at + _CHUNK))
+            who: slice | npt.NDArray[np.int64] = part if live is None else live[part]
+            kk = keys[who]
+            u_fail = keyed.uniforms_np(kk, k, keyed.FAIL) if draw_fail else None
+            u_lat = keyed.uniforms_np(kk, k, keyed.LATENCY) if draw_lat else None
+            u_hang = keyed.uniforms_np(kk, k, keyed.HANG) if draw_hang else None
+            if len(groups) == 1:
+                answer, lat = respond_many(groups[0], k, u_fail, u_lat, u_hang, size=len(kk))
+            else:
+                answer = np.empty(len(kk), dtype=np.int64)
+                lat = np.empty(len(kk), dtype=np.int64)
+                g_of = hook_group[hook_idx[who]]
+                for g, behaviour in enumerate(groups):
+                    sel = np.flatnonzero(g_of == g)
+                    got, lt = respond_many(
+                        behaviour,
+                        k,
+                        None if u_fail is None else u_fail[sel],
+                        None if u_lat is None else u_lat[sel],
+                        None if u_hang is None else u_hang[sel],
+                        size=len(sel),
+                    )
+                    answer[sel], lat[sel] = got, lt
+            del u_fail, u_lat, u_hang
+            slow = (answer == HANG) | (lat > timeout)
+            row_code[part] = np.where(slow, TIMEOUT, answer)
+            row_took[part] = np.where(slow, timeout, lat)
+            if reads_latency:
+                row_latency[part] = np.minimum(lat, timeout + 1)
+            del answer, lat, slow
+            if not final:
+                # the previous attempt's delay of these deliveries (decorrelated jitter reads it)
+                previous = rows_delay[-1][kept[part]].astype(np.int64) if k > 1 else None
+                u_jitter = (
+                    keyed.uniforms_np(kk, k, keyed.JITTER) if draw_jitter else np.zeros(len(kk))
                 )
-                answer[sel], lat[sel] = s, lt
-        del u_fail, u_lat, u_hang
-        slow = (answer == HANG) | (lat > timeout)
-        row_code = np.where(slow, TIMEOUT, answer).astype(np.int16)
-        del answer
+                row_delay[part] = jitter_delays(policy, k, u_jitter, previous)
+                again = verdicts[row_code[part] + 2] == RETRY_V
+                again |= sticky[who]
+                retry[part] = again
         rows_code.append(row_code)
-        rows_took.append(np.where(slow, timeout, lat).astype(took_dtype))
+        rows_took.append(row_took)
         if reads_latency:
-            rows_latency.append(np.minimum(lat, timeout + 1).astype(took_dtype))
-        del lat, slow
+            rows_latency.append(row_latency)
         if live is not None:
             rows_drawn.append(live.astype(slot_dtype))
-        row_start.append(row_start[-1] + len(kk))
-        if k < A:
-            # the previous attempt's delay of these deliveries (decorrelated jitter reads it)
-            previous = rows_delay[-1][kept].astype(np.int64) if k > 1 else None
-            u_jitter = keyed.uniforms_np(kk, k, keyed.JITTER) if draw_jitter else np.zeros(len(kk))
-            rows_delay.append(jitter_delays(policy, k, u_jitter, previous).astype(delay_dtype))
-            del previous, u_jitter
-            retry = verdicts[row_code + 2] == RETRY_V
-            retry |= sticky if live is None else sticky[live]
+        row_start.append(row_start[-1] + m)
+        if not final:
+            rows_delay.append(row_delay)
             kept = np.flatnonzero(retry)  # positions in this row of the next row's deliveries
             del retry
-            following = np.full(len(kk), -1, dtype=slot_dtype)
+            following = np.full(m, -1, dtype=slot_dtype)
             following[kept] = np.arange(row_start[-1], row_start[-1] + len(kept), dtype=slot_dtype)
             rows_next.append(following)
             live = kept if live is None else live[kept]
-        del kk
     del keys
     code = _concat(rows_code, np.int16)
     took = _concat(rows_took, took_dtype)
