@@ -9,12 +9,22 @@ measured with and without hanging webhooks in the same run, each configuration a
   verification challenge and then never answer an event (each attempt waits out the guide's
   5 s timeout, and is retried on the guide's schedule).
 
+The healthy webhooks and the hanging ones are served by two receiver processes (both started
+in both configurations), as they would be different hosts: the healthy receiver, which stamps
+the arrivals, does the same work in both, and the hanging endpoints' connections never queue
+in its event loop beside the healthy requests it times.
+
 Every webhook subscribes to proposal.created; the driver creates ``--rate`` proposals per second
 for ``--warmup`` plus ``--duration`` seconds. Events of the first ``--warmup`` seconds are not
 counted in the steady-state figures (first connection to every endpoint, first request of the
 HTTP stack); ``cold_p99_s`` counts them. One event reaches every healthy webhook at once, so a
 stall delays ``--healthy`` samples together: the default rate (10/s for 30 s: 300 events) keeps
 p99 from being the single worst event.
+
+Beside the latencies, each run reports the CPU seconds the sender and the healthy receiver
+used while the events were sent and delivered (``/proc``; Linux), a figure that machine load
+does not move much: ``ratio_sender_cpu`` says how much more work the sender did per event
+beside the hanging endpoints.
 
 ``--runs`` rounds (default 3) each run the baseline and then the configuration with hanging
 webhooks, so drifting machine load hits both alike; the figures are the median over the rounds,
@@ -87,29 +97,46 @@ async def _serve_receiver() -> None:
 # --- the driver -------------------------------------------------------------------------------
 
 
+def _cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` so far (None where /proc is missing)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _used(before: float | None, after: float | None) -> float | None:
+    return None if before is None or after is None else round(after - before, 2)
+
+
 async def _run(
     healthy: int, hanging: int, rate: float, duration: float, warmup: float
 ) -> dict[str, Any]:
-    """One sender, one receiver: healthy latencies (s) with ``hanging`` dead webhooks beside."""
+    """One sender, two receivers: healthy latencies (s) with ``hanging`` dead webhooks beside."""
     receiver, port_line = start([sys.executable, __file__, "--serve-receiver"], "")
     rbase = f"http://127.0.0.1:{port_line}"
+    dead, dead_port = start([sys.executable, __file__, "--serve-receiver"], "")
+    dbase = f"http://127.0.0.1:{dead_port}"
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "whsim", "sender", "--port", "0", "--log-level", "error"]
         sender, line = start([*cmd, "--db", str(Path(tmp) / "sender.db")], "listening on")
         base = line.split("listening on ", 1)[1].split()[0]
         try:
             async with httpx.AsyncClient(timeout=30) as client:
-                paths = [f"/h/{i}" for i in range(healthy)] + [f"/d/{i}" for i in range(hanging)]
-                for path in paths:
+                urls = [f"{rbase}/h/{i}" for i in range(healthy)]
+                urls += [f"{dbase}/d/{i}" for i in range(hanging)]
+                for url in urls:
                     got = await client.post(
                         base + "/api/webhooks",
                         json={
-                            "url": rbase + path,
+                            "url": url,
                             "events": ["proposal.created"],
                             "secret": "bench-secret-123",
                         },
                     )
                     assert got.json()["status"] == "active", got.text
+                cpu_before = (_cpu_s(sender.pid), _cpu_s(receiver.pid))
                 started = time.monotonic()
                 counted_from_ms = (time.time() + warmup) * 1000
                 n = max(1, int((warmup + duration) * rate))
@@ -122,14 +149,18 @@ async def _run(
                 want = n * healthy
                 deadline = time.monotonic() + 60
                 stats: dict[str, Any] = {}
+                dead_stats: dict[str, Any] = {}
                 while time.monotonic() < deadline:
                     stats = (await client.post(rbase + "/__stats", content=b"{}")).json()
                     if len(stats["healthy"]) >= want:
                         break
                     await asyncio.sleep(0.5)
+                cpu_after = (_cpu_s(sender.pid), _cpu_s(receiver.pid))
+                dead_stats = (await client.post(dbase + "/__stats", content=b"{}")).json()
         finally:
             stop(sender)
             stop(receiver)
+            stop(dead)
     samples = stats.get("healthy", [])
     every = [ms / 1000 for _, ms in samples]
     steady = [ms / 1000 for event_ms, ms in samples if event_ms >= counted_from_ms]
@@ -138,12 +169,14 @@ async def _run(
         "healthy_deliveries": len(every),
         "healthy_expected": want,
         "counted": len(steady),
-        "hanging_attempts_seen": stats.get("hanging_arrivals", 0),
+        "hanging_attempts_seen": dead_stats.get("hanging_arrivals", 0),
         "p50_s": round(percentile(steady, 0.5), 4),
         "p99_s": round(percentile(steady, 0.99), 4),
         "max_s": round(max(steady), 4) if steady else None,
         "cold_p99_s": round(percentile(every, 0.99), 4),
         "cold_max_s": round(max(every), 4) if every else None,
+        "sender_cpu_s": _used(cpu_before[0], cpu_after[0]),
+        "healthy_receiver_cpu_s": _used(cpu_before[1], cpu_after[1]),
     }
 
 
@@ -167,6 +200,10 @@ def _rounds(
             key: round(statistics.median(r[key] for r in results), 4)
             for key in ("p50_s", "p99_s", "max_s", "cold_p99_s")
         }
+        for key in ("sender_cpu_s", "healthy_receiver_cpu_s"):
+            used = [r[key] for r in results if r[key] is not None]
+            if used:
+                medians[key] = round(statistics.median(used), 2)
         out[name] = {"median": medians, "runs": results}
     base, loaded = out["baseline"]["median"], out["with_hanging"]["median"]
     out["ratio_p50"] = round(loaded["p50_s"] / base["p50_s"], 2)
@@ -176,6 +213,8 @@ def _rounds(
         for b, h in zip(rounds["baseline"], rounds["with_hanging"], strict=True)
     ]
     out["ratio_cold_p99"] = round(loaded["cold_p99_s"] / base["cold_p99_s"], 2)
+    if base.get("sender_cpu_s") and loaded.get("sender_cpu_s"):
+        out["ratio_sender_cpu"] = round(loaded["sender_cpu_s"] / base["sender_cpu_s"], 2)
     return out
 
 
@@ -210,6 +249,7 @@ def main() -> None:
         "load_average_before": load_before,
         "ratio_p99": small["ratio_p99"],
         "ratio_p50": small["ratio_p50"],
+        "ratio_sender_cpu": small.get("ratio_sender_cpu"),
         "target_ratio_p99": 1.5,
         "small": small,
     }

@@ -16,9 +16,15 @@ system CPU are printed apart (``e2e_user_s``, ``e2e_sys_s``, ``phases_user_sys_s
 information: on a VM, faulting fresh memory in is system time that a fresh process pays and the
 engine's later runs on one plan mostly do not. ``us_per_attempt`` of the reference engine
 across sizes shows whether it is linear in attempts; ``--linearity`` measures only that (the
-reference engine alone at 10 k, 100 k, 1 M and 10 M attempts, median of ``--repeat`` runs on one
-plan each) and prints ``reference_us_per_attempt`` by size with the growth from the smallest and
-from 1 M to 10 M. Prints one JSON object.
+reference engine alone at 10 k, 100 k, 1 M and 10 M attempts, median of ``--repeat`` samples on
+one plan each; a sample of a plan under 1 M deliveries is the mean of back-to-back runs adding
+up to 1 M, since one run of 10 k attempts takes ~6 ms) and prints ``reference_us_per_attempt``
+by size with the growth from the smallest and from 1 M to 10 M. The scale multiplies the
+*endpoints* (1,000 at scale 1) at a fixed horizon (the same 800 events over one hour): every
+size has the same events and retry schedule and more deliveries at each instant. The figure is
+the engine's run only (``compile_s``, the plan's compilation, is timed apart); it includes the
+attempt log's growth, which ``log_append_cpu_us_per_attempt`` shows alone. Prints one JSON
+object.
 
     .venv/bin/python benchmarks/bench_sim_scale.py [--scales 0.01,0.1,1,10] [--engines numpy,reference]
     .venv/bin/python benchmarks/bench_sim_scale.py --linearity [--repeat 3]
@@ -39,18 +45,40 @@ import statistics
 import subprocess
 import sys
 import time
+from array import array
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+_INNER_ATTEMPTS = 1_000_000  # --linearity: each sample runs a small plan up to this much work
 
 
 def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def _log_append_cpu_s(attempts: int) -> float:
+    """CPU seconds to append ``attempts`` entries to two ``array('q')`` columns, in a loop of its
+    own: what the reference loop's log (j and sent time per attempt) costs as it grows."""
+    started = time.process_time()
+    col_j, col_t = array("q"), array("q")
+    add_j, add_t = col_j.append, col_t.append
+    for v in range(attempts):
+        add_j(v)
+        add_t(v)
+    spent = time.process_time() - started
+    del col_j, col_t
+    return spent
+
+
 def _child(
-    mode: str, scale: float, engine: str, seed: int, options: dict[str, Any], repeat: int = 1
+    mode: str,
+    scale: float,
+    engine: str,
+    seed: int,
+    options: dict[str, Any],
+    repeat: int = 1,
+    inner_attempts: int = 0,
 ) -> None:
     sys.path.insert(0, str(HERE))
     import pandas  # noqa: F401  (imported before timing: its import is not the simulator's cost)
@@ -69,22 +97,31 @@ def _child(
         started = time.perf_counter()
         plan = compile_plan(scenario, seed)
         out["compile_s"] = round(time.perf_counter() - started, 4)
-        runs, cpu, user, system = [], [], [], []
+        # a small plan runs several times back to back per sample (one run of 10 k attempts
+        # takes ~6 ms, which a loaded machine's scheduling alone disturbs by a third)
+        inner = max(1, -(-inner_attempts // max(1, plan.n))) if inner_attempts else 1
+        runs, cpu, user, system, appends = [], [], [], [], []
         for _ in range(repeat):
             started, cpu_started, use_started = time.perf_counter(), time.process_time(), _cpu()
-            _, log = run_plan(plan, engine)  # type: ignore[arg-type]
-            runs.append(time.perf_counter() - started)
-            cpu.append(time.process_time() - cpu_started)
+            for _ in range(inner):
+                _, log = run_plan(plan, engine)  # type: ignore[arg-type]
+                out["attempts"] = len(log.j)
+                del log  # not kept across runs: each starts from the same memory
+            runs.append((time.perf_counter() - started) / inner)
+            cpu.append((time.process_time() - cpu_started) / inner)
             use = _cpu()
-            user.append(use[0] - use_started[0])
-            system.append(use[1] - use_started[1])
-            out["attempts"] = len(log.j)
-            del log  # not kept across runs: each starts from the same memory
+            user.append((use[0] - use_started[0]) / inner)
+            system.append((use[1] - use_started[1]) / inner)
             gc.collect()
+            if inner_attempts:
+                appends.append(_log_append_cpu_s(out["attempts"]))
         out["engine_s"] = round(statistics.median(runs), 4)
         out["engine_runs_s"] = [round(r, 4) for r in runs]
         out["engine_cpu_s"] = round(statistics.median(cpu), 4)
-        # user and system CPU of each run: the first run faults its memory in, later runs reuse
+        out["engine_runs_per_sample"] = inner
+        if appends:
+            out["log_append_cpu_s"] = round(statistics.median(appends), 4)
+        # user and system CPU of each sample, per run: the first faults its memory in, later ones reuse
         # what the earlier ones freed (the median is of the runs)
         out["engine_cpu_runs_s"] = [round(c, 4) for c in cpu]
         out["engine_user_runs_s"] = [round(c, 4) for c in user]
@@ -134,10 +171,16 @@ def _since(start: tuple[float, float]) -> list[float]:
 
 def _linearity(scales: list[float], repeat: int, extra: list[str]) -> dict[str, Any]:
     """The reference engine alone by size: us per attempt, and how it grows."""
-    rows = [_run("engine", s, "reference", [*extra, "--repeat", str(repeat)]) for s in scales]
+    args = [*extra, "--repeat", str(repeat), "--inner-attempts", str(_INNER_ATTEMPTS)]
+    rows = [_run("engine", s, "reference", args) for s in scales]
     per: dict[str, float] = {}
     per_cpu: dict[str, float] = {}
+    per_append: dict[str, float] = {}
     for row in rows:
+        if row.get("attempts") and row.get("log_append_cpu_s"):
+            per_append[_size_label(row["attempts"])] = round(
+                1e6 * row["log_append_cpu_s"] / row["attempts"], 3
+            )
         if row.get("attempts") and row.get("engine_s"):
             row["us_per_attempt"] = round(1e6 * row["engine_s"] / row["attempts"], 3)
             per[_size_label(row["attempts"])] = row["us_per_attempt"]
@@ -148,6 +191,8 @@ def _linearity(scales: list[float], repeat: int, extra: list[str]) -> dict[str, 
     out: dict[str, Any] = {"benchmark": "bench_sim_scale --linearity", "repeat": repeat}
     out["reference_us_per_attempt"] = per
     out["reference_cpu_us_per_attempt"] = per_cpu
+    # inside the figure above; shown apart: the log's growth alone (compile_s is not inside it)
+    out["log_append_cpu_us_per_attempt"] = per_append
     for name, table in (("", per), ("cpu_", per_cpu)):
         values = list(table.values())
         if len(values) >= 2:
@@ -185,11 +230,12 @@ def main() -> None:
         "--repeat", type=int, default=1, help="runs per measurement (median reported)"
     )
     parser.add_argument("--child", choices=("engine", "e2e"), help=argparse.SUPPRESS)
+    parser.add_argument("--inner-attempts", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     scales = [float(s) for s in args.scales.split(",")]
     engines = args.engines.split(",")
     if args.child:
-        _child(args.child, scales[0], engines[0], args.seed, {}, args.repeat)
+        _child(args.child, scales[0], engines[0], args.seed, {}, args.repeat, args.inner_attempts)
         return
     extra = ["--seed", str(args.seed)] if args.seed else []
     if args.linearity:

@@ -8,9 +8,11 @@ from hypothesis import strategies as st
 
 import whsim
 from whsim.core.delivery import (
+    DeliveryState,
     DeliveryStatus,
     after_attempt,
     before_attempt,
+    cancel,
     expiry_deadline_ms,
     new_delivery,
 )
@@ -137,3 +139,39 @@ def test_misuse_is_refused():
         after_attempt(state, policy, sent_ms=10, finished_ms=5, status=200)
     with pytest.raises(whsim.SpecInputError):
         new_delivery(10, ready_ms=5)
+
+
+def test_every_field_a_step_does_not_set_is_carried_over() -> None:
+    # after_attempt and the terminal steps build states field by field (faster than
+    # dataclasses.replace); a field added to DeliveryState and forgotten there would be reset to
+    # its default. Each field starts away from its default, so a dropped one shows.
+    policy = whsim.RetryPolicy.seed("backoff-only")
+    state = DeliveryState(
+        event_ms=1_000,
+        attempts=1,
+        next_attempt_ms=5_000,
+        first_attempt_ms=2_000,
+        last_sent_ms=2_000,
+        reason="earlier",
+        last_delay_ms=3_000,
+    )
+    defaults = DeliveryState(event_ms=0)
+    for field in dataclasses.fields(DeliveryState):
+        if field.name not in ("status", "ended_ms"):  # PENDING and None while pending
+            assert getattr(state, field.name) != getattr(defaults, field.name), field.name
+    sets = {
+        "retry": ({"attempts", "last_sent_ms", "next_attempt_ms", "last_delay_ms"}, 500),
+        "delivered": (
+            {"attempts", "last_sent_ms", "next_attempt_ms", "status", "ended_ms", "reason"},
+            200,
+        ),
+    }
+    for name, (changed, status) in sets.items():
+        after = after_attempt(state, policy, sent_ms=5_000, finished_ms=5_010, status=status)
+        for field in dataclasses.fields(DeliveryState):
+            if field.name not in changed:
+                assert getattr(after, field.name) == getattr(state, field.name), (name, field)
+    ended = cancel(state, 6_000, "gone")
+    for field in dataclasses.fields(DeliveryState):
+        if field.name not in ("status", "next_attempt_ms", "ended_ms", "reason"):
+            assert getattr(ended, field.name) == getattr(state, field.name), field.name

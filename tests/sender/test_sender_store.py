@@ -240,3 +240,123 @@ def test_the_dispatcher_commits_attempts_of_one_loop_turn_together(tmp_path: Pat
     finally:
         store.close()
     assert batches == [3, 1]
+
+
+def _wal_frames(path: Path) -> int:
+    """Frames in the WAL since its last reset, as a checkpoint from another connection sees them
+    (that checkpoint copies them too, so call it once, at the end)."""
+    other = sqlite3.connect(path)
+    try:
+        _, frames, _ = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        other.close()
+    return int(frames)
+
+
+def _fan_out(store: Store, events: int, webhooks: int = 60) -> None:
+    for i in range(webhooks):
+        store.insert_webhook(hook(f"wh_{i}"))
+    ids = [f"wh_{i}" for i in range(webhooks)]
+    for n in range(events):
+        store.insert_event(event(n), n, ids, "t")
+
+
+def test_commits_do_not_checkpoint_when_a_thread_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite's default checkpoints inside the commit that takes the WAL past 1,000 pages, on
+    # the caller's thread (the event loop's). With background checkpoints, no commit does: with
+    # the thread held off, the WAL keeps every frame the commits wrote.
+    monkeypatch.setattr(store_module.Checkpointer, "_run", lambda self: None)
+    inline = Store(tmp_path / "inline.db", synchronous="NORMAL")
+    background = Store(tmp_path / "bg.db", synchronous="NORMAL", background_checkpoints=True)
+    jobs = JobStore(
+        tmp_path / "bg.db", synchronous="NORMAL", durable=background.durable, autocheckpoint=False
+    )
+    for store in (inline, background):
+        _fan_out(store, 120)
+    for n in range(300):
+        jobs.insert_proposal(f"prop_{n}", "t" * 200, "t")
+    assert _wal_frames(tmp_path / "inline.db") < 1_200  # checkpointed inline, then restarted
+    assert _wal_frames(tmp_path / "bg.db") > 2_000
+    jobs.close()
+    for store in (inline, background):
+        store.close()
+
+
+def test_the_checkpointer_thread_copies_the_wal_back(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db", synchronous="NORMAL", background_checkpoints=True)
+    checkpointer = store.checkpointer
+    assert checkpointer is not None
+    checkpointer.interval_s = 0.05
+    _fan_out(store, 120)
+    deadline = time.monotonic() + 30
+    seen = 0
+    while True:  # until one ran and none followed for 0.3 s
+        time.sleep(0.3)
+        if checkpointer.checkpoints >= 1 and checkpointer.checkpoints == seen:
+            break
+        seen = checkpointer.checkpoints
+        assert time.monotonic() < deadline, "the checkpointer never settled"
+    # The rows are in the database file itself now, not only in the WAL.
+    assert (tmp_path / "s.db").stat().st_size > 1_000_000
+    time.sleep(0.3)  # nothing written since: no checkpoint
+    assert checkpointer.checkpoints == seen
+    store.close()
+    assert not checkpointer._thread.is_alive()
+
+
+def test_the_running_sender_checkpoints_off_the_event_loop(tmp_path: Path) -> None:
+    from whsim.sender.config import SenderConfig
+    from whsim.sender.service import Sender
+    from whsim.sender.source import EventSource
+
+    async def scenario() -> tuple[int, int, bool]:
+        sender = Sender(SenderConfig(db_path=tmp_path / "s.db"))
+        await sender.start()
+        source = EventSource(sender)
+        await source.start()
+        try:
+            outbox = sender.store._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+            jobs = source.jobs._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+            checkpointer = sender.store.checkpointer
+            running = checkpointer is not None and checkpointer._thread.is_alive()
+        finally:
+            await source.stop()
+            await sender.stop()
+        return outbox, jobs, running
+
+    assert asyncio.run(scenario()) == (0, 0, True)
+
+
+def test_ids_sort_by_creation_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1_764_000_000_000_000_000]  # ns
+    monkeypatch.setattr(store_module.time, "time_ns", lambda: now[0])
+    made = []
+    for step_ms in (0, 1, 0, 2, 900, 86_400_000):
+        now[0] += step_ms * 1_000_000
+        made.append(store_module.new_id("dlv"))
+    assert made[1:] != made[:-1] and len(set(made)) == len(made)  # random part differs
+    same_ms = made[1:3]
+    assert [m[:14] for m in same_ms] == [same_ms[0][:14]] * 2  # "dlv_" + 10 time characters
+    moments = [m for i, m in enumerate(made) if i != 2]
+    assert moments == sorted(moments)
+    assert all(len(m) == 28 and m.startswith("dlv_") for m in made)
+    assert set("".join(m[4:] for m in made)) <= set("0123456789abcdefghjkmnpqrstvwxyz")
+
+
+def test_a_fan_out_event_writes_few_wal_pages(tmp_path: Path) -> None:
+    # Random ids put each of an event's 60 deliveries on its own page of the id index;
+    # time-ordered ids put them side by side (about 70 pages per event against 120).
+    store = Store(tmp_path / "s.db", synchronous="NORMAL", background_checkpoints=True)
+    assert store.checkpointer is not None
+    store.checkpointer.close()  # the WAL only grows: its size counts the pages written
+    webhooks = [f"wh_{i}" for i in range(60)]
+    _fan_out(store, 200)
+    wal = tmp_path / "s.db-wal"
+    before = wal.stat().st_size
+    for n in range(200, 220):
+        store.insert_event(event(n), n, webhooks, "t")
+    pages_per_event = (wal.stat().st_size - before) / (4096 + 24) / 20
+    store.close()
+    assert pages_per_event < 95

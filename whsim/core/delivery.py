@@ -19,7 +19,6 @@ attempt on generated cases.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -278,9 +277,22 @@ def expiry_deadline_ms(state: DeliveryState, policy: RetryPolicy) -> int | None:
     return deadline
 
 
+# The states below are built field by field, not with dataclasses.replace: replace was half of
+# after_attempt's cost (~20 us of ~40), once per attempt in the sender and the reference engine.
+# tests/test_delivery.py checks that every field a step does not set is carried over.
+
+
 def _end(state: DeliveryState, status: DeliveryStatus, at_ms: int, reason: str) -> DeliveryState:
-    return dataclasses.replace(
-        state, status=status, next_attempt_ms=None, ended_ms=at_ms, reason=reason
+    return DeliveryState(
+        event_ms=state.event_ms,
+        status=status,
+        attempts=state.attempts,
+        next_attempt_ms=None,
+        first_attempt_ms=state.first_attempt_ms,
+        last_sent_ms=state.last_sent_ms,
+        ended_ms=at_ms,
+        reason=reason,
+        last_delay_ms=state.last_delay_ms,
     )
 
 
@@ -326,8 +338,16 @@ def after_attempt(
         raise SpecInputError("attempts must be reported in order", field="sent_ms")
     attempts = state.attempts + 1
     first = state.first_attempt_ms if state.first_attempt_ms is not None else sent_ms
-    state = dataclasses.replace(
-        state, attempts=attempts, first_attempt_ms=first, last_sent_ms=sent_ms
+    state = DeliveryState(
+        event_ms=state.event_ms,
+        status=state.status,
+        attempts=attempts,
+        next_attempt_ms=state.next_attempt_ms,
+        first_attempt_ms=first,
+        last_sent_ms=sent_ms,
+        ended_ms=state.ended_ms,
+        reason=state.reason,
+        last_delay_ms=state.last_delay_ms,
     )
     verdict = policy.classify(status, error)
     outcome = f"HTTP {status}" if status is not None else (error or "error")
@@ -348,7 +368,17 @@ def after_attempt(
         policy.backoff_from == "from-send",
     )
     if due >= 0:
-        return dataclasses.replace(state, next_attempt_ms=due, last_delay_ms=delay)
+        return DeliveryState(
+            event_ms=state.event_ms,
+            status=state.status,
+            attempts=attempts,
+            next_attempt_ms=due,
+            first_attempt_ms=first,
+            last_sent_ms=sent_ms,
+            ended_ms=state.ended_ms,
+            reason=state.reason,
+            last_delay_ms=delay,
+        )
     code = -due
     reason = {
         DELIVERED_C: outcome,

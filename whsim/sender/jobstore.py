@@ -64,11 +64,18 @@ class JobStore:
     """Proposals and jobs in the sender's database file (its own connection)."""
 
     def __init__(
-        self, path: Path | str, *, synchronous: str = "FULL", durable: Durable | None = None
+        self,
+        path: Path | str,
+        *,
+        synchronous: str = "FULL",
+        durable: Durable | None = None,
+        autocheckpoint: bool = True,
     ) -> None:
-        """``durable``: the outbox's, when both live in one file (one fsync covers both)."""
+        """``durable``: the outbox's, when both live in one file (one fsync covers both);
+        ``autocheckpoint=False`` when the outbox checkpoints in the background
+        (``Store.background_checkpoints``)."""
         self.path = Path(path)
-        self._db = connect(self.path)
+        self._db = connect(self.path, autocheckpoint=autocheckpoint)
         self._db.executescript(_SCHEMA)
         self._owns_durable = durable is None
         self.durable = Durable(self.path, synchronous) if durable is None else durable

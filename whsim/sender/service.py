@@ -102,7 +102,9 @@ class Sender:
 
     async def start(self) -> None:
         """Open the store, continue the policy clock and resume every pending delivery."""
-        self.store = Store(self.config.db_path, synchronous=self.config.synchronous)
+        self.store = Store(
+            self.config.db_path, synchronous=self.config.synchronous, background_checkpoints=True
+        )
         start = self.store.policy_start_ms(int(time.time() * 1000), self.config.time_scale)
         self.clock = ScaledClock(self.config.time_scale, start_ms=start)
         self.client = new_client(16)  # verification requests only

@@ -68,8 +68,12 @@ class EventSource:
     async def start(self) -> None:
         """Open the job store; end jobs a previous run left unfinished with job.failed."""
         config = self.sender.config
+        outbox = self.sender.store
         self.jobs = store = JobStore(
-            config.db_path, synchronous=config.synchronous, durable=self.sender.store.durable
+            config.db_path,
+            synchronous=config.synchronous,
+            durable=outbox.durable,
+            autocheckpoint=not outbox.background_checkpoints,
         )
         for job in store.unfinished_jobs():
             error = "the sender restarted while the job was running"
