@@ -186,3 +186,20 @@ def test_downtime_longer_than_the_expiry_expires_events():
     assert (d.loc[old, "state"] == "expired").all() and (d.loc[old, "attempts"] == 0).all()
     assert (d.loc[~old, "state"] == "delivered").all()
     assert old.sum() > 0 and (~old).sum() > 0
+
+
+def test_receiver_table_finds_what_behaviour_finds():
+    from whsim.core.behaviours import BEHAVIOURS, Behaviour
+    from whsim.sim import Scenario, Webhook
+
+    mine = Behaviour("mine", failure_probability=0.5)
+    own = Behaviour(next(iter(BEHAVIOURS)), failure_probability=1.0)  # shadows a built-in
+    scenario = Scenario(
+        webhooks=(Webhook("a", "mine"), Webhook("b", own.name)),
+        receivers=(mine, own),
+    )
+    table = scenario.receiver_table()
+    for name in {*BEHAVIOURS, "mine"}:
+        assert table[name] is scenario.behaviour(name)
+    assert table["mine"] is mine and table[own.name] is own
+    assert table[own.name] is not BEHAVIOURS[own.name]

@@ -333,8 +333,9 @@ def _activations(scenario: Scenario, seed: int) -> list[tuple[str, int]]:
     """(status, active from ms) of every webhook, in registration order."""
     out: list[tuple[str, int]] = []
     index = 0
+    table = scenario.receiver_table()
     for hook in scenario.webhooks:
-        b = scenario.behaviour(hook.receiver) if hook.status == "pending_verification" else None
+        b = table[hook.receiver] if hook.status == "pending_verification" else None
         for _ in range(hook.count):
             out.append(_verify(scenario, seed, index, b) if b is not None else (hook.status, 0))
             index += 1
@@ -403,16 +404,14 @@ def compile_plan(
     active_from: list[int] = []
     masks: list[npt.NDArray[np.bool_]] = []
     index = 0
-    found: dict[str, Behaviour] = {}  # Scenario.behaviour scans the receivers: once per name
+    found = scenario.receiver_table()  # Scenario.behaviour scans the receivers on each call
     for hook in scenario.webhooks:
         if index >= hi:
             break
         if index + hook.count <= lo:
             index += hook.count
             continue
-        b = found.get(hook.receiver) or found.setdefault(
-            hook.receiver, scenario.behaviour(hook.receiver)
-        )
+        b = found[hook.receiver]
         wanted = np.zeros(len(TYPE_CODE), dtype=np.bool_)
         wanted[[TYPE_CODE[t] for t in hook.events]] = True
         for one in hook.ids():
@@ -617,8 +616,9 @@ class LoadedAnswers:
         self.meters: list[LoadMeter | None] = []
         lo, hi = plan.first_hook, plan.first_hook + len(plan.hook_ids)  # an endpoint shard
         index = 0
+        table = plan.scenario.receiver_table()
         for hook in plan.scenario.webhooks:
-            b = plan.scenario.behaviour(hook.receiver)
+            b = table[hook.receiver]
             for _ in range(hook.count):
                 if lo <= index < hi:
                     self._behaviours.append(b if b.capacity is not None else None)

@@ -309,13 +309,24 @@ class Scenario:
                 return b
         return BEHAVIOURS[name]
 
+    def receiver_table(self) -> dict[str, Behaviour]:
+        """Every receiver name -> the behaviour :meth:`behaviour` finds for it, built once: for
+        lookups over many webhooks (:meth:`behaviour` scans the receivers on each call)."""
+        table = dict(BEHAVIOURS)
+        own: dict[str, Behaviour] = {}
+        for b in self.receivers:
+            own.setdefault(b.name, b)  # the first of a name, as behaviour() finds it
+        table.update(own)
+        return table
+
     @property
     def coupled(self) -> bool:
         """Whether deliveries interact: a sender cap or downtime, or a receiver whose answers
         depend on its load (a ``capacity``); only the reference loop runs such scenarios."""
-        return self.sender.coupled or any(
-            self.behaviour(h.receiver).capacity is not None for h in self.webhooks
-        )
+        if self.sender.coupled:
+            return True
+        table = self.receiver_table()
+        return any(table[h.receiver].capacity is not None for h in self.webhooks)
 
     def replace(self, **changes: object) -> Scenario:
         """A copy with fields changed (validated again)."""
