@@ -370,6 +370,13 @@ class Grader:
             for c in (*reading_names("RETRY-1"), *VENDOR_POLICIES)
         )
         self._band_cache: dict[tuple[int, int], tuple[Band, ...]] = {}
+        self._fit_plan: tuple[
+            tuple[RetryPolicy, bool, int, bool, dict[int, tuple[tuple[float, float, float], ...]]],
+            ...,
+        ] = tuple(
+            (pol, pol.backoff_from == "from-send", len(pol.delays_ms), pol.jitter == "none", {})
+            for pol in self.candidates
+        )
         window = self.policy.window_ms() + self.policy.max_attempts * self.policy.timeout_ms
         self.horizon_ns = int(2 * window / time_scale * 1e6) + 60_000_000_000
         self.expiry_ms = self.policy.expiry_ms / time_scale
@@ -693,26 +700,25 @@ class Grader:
         distance to the expected gaps are kept.
         """
         pairs = list(itertools.pairwise(chain))
-        by_from = {
-            "from-send": [(b.start_ns - a.start_ns) / 1e9 for a, b in pairs],
-            "from-failure": [(b.start_ns - min(a.end_ns, b.start_ns)) / 1e9 for a, b in pairs],
-        }
+        send = [(b.start_ns - a.start_ns) / 1e9 for a, b in pairs]
+        failure = [(b.start_ns - min(a.end_ns, b.start_ns)) / 1e9 for a, b in pairs]
+        k = len(pairs)
         fits = self.fits
-        for pol in self.candidates:
-            gaps = by_from["from-send" if pol.backoff_from == "from-send" else "from-failure"]
-            size = len(pol.delays_ms)
-            n = size if complete else min(len(gaps), size)
-            bands = self._bands(pol, n)
-            failed = False
+        for pol, from_send, size, plain, limits_of in self._fit_plan:
+            gaps = send if from_send else failure
+            n = size if complete else min(k, size)
+            limits = limits_of.get(n)
+            if limits is None:  # (low, twice high, expected) of each of its first n bands
+                limits = limits_of[n] = tuple(
+                    (b.low, 2 * b.high, b.expected) for b in self._bands(pol, n)
+                )
+            # a count off fails a plain schedule, and a jittered one when the trace saw its end
+            failed = k != n and (plain or complete)
             err = 0.0
-            for o, b in zip(gaps, bands, strict=False):
-                if o < b.low or o > 2 * b.high:
+            for o, (low, high2, expected) in zip(gaps, limits, strict=False):
+                if o < low or o > high2:
                     failed = True
-                err += abs(o - b.expected)
-            if pol.jitter == "none":
-                failed = failed or len(gaps) != n
-            else:
-                failed = failed or (len(gaps) != len(bands) and complete)
+                err += abs(o - expected)
             row = fits.get(pol.name)
             if row is None:
                 row = fits[pol.name] = [0, 0]
