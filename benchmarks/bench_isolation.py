@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from harness import Receiver, event_ms, percentile, start, stop
+from harness import Receiver, event_ms, percentile, register, start, stop
 
 # --- the receiver (its own process: --serve-receiver) -----------------------------------------
 
@@ -126,16 +126,7 @@ async def _run(
             async with httpx.AsyncClient(timeout=30) as client:
                 urls = [f"{rbase}/h/{i}" for i in range(healthy)]
                 urls += [f"{dbase}/d/{i}" for i in range(hanging)]
-                for url in urls:
-                    got = await client.post(
-                        base + "/api/webhooks",
-                        json={
-                            "url": url,
-                            "events": ["proposal.created"],
-                            "secret": "bench-secret-123",
-                        },
-                    )
-                    assert got.json()["status"] == "active", got.text
+                await register(client, base, urls, "bench-secret-123")
                 cpu_before = (_cpu_s(sender.pid), _cpu_s(receiver.pid))
                 started = time.monotonic()
                 counted_from_ms = (time.time() + warmup) * 1000

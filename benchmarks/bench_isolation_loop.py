@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from harness import start, stop
+from harness import register, start, stop
 
 # --- the instrumented sender (its own process: --serve-sender OUT ARGS) ------------------------
 
@@ -117,12 +117,7 @@ async def _run(healthy: int, hanging: int, rate: float, duration: float) -> dict
             async with httpx.AsyncClient(timeout=30) as client:
                 urls = [f"http://127.0.0.1:{port}/h/{i}" for i in range(healthy)]
                 urls += [f"http://127.0.0.1:{dead_port}/d/{i}" for i in range(hanging)]
-                for url in urls:
-                    got = await client.post(
-                        base + "/api/webhooks",
-                        json={"url": url, "events": ["proposal.created"], "secret": "s" * 16},
-                    )
-                    assert got.json()["status"] == "active", got.text
+                await register(client, base, urls, "s" * 16)
                 # The first event outside the window (first connections, first request).
                 await client.post(base + "/api/proposals", json={"title": "warm-up"})
                 await asyncio.sleep(1.0)

@@ -1,5 +1,6 @@
-"""What the sender benchmarks (``bench_sender.py``, ``bench_isolation.py``) share: a minimal
-keep-alive HTTP receiver protocol, starting and stopping their processes, percentiles.
+"""What the sender benchmarks (``bench_sender.py``, ``bench_isolation.py``,
+``bench_isolation_loop.py``) share: a minimal keep-alive HTTP receiver protocol, starting and
+stopping their processes, registering webhooks, percentiles.
 
 The receiver is a bare ``asyncio.Protocol`` on purpose: the benchmarks measure the sender, so the
 receiver must cost as little CPU per request as possible (no framework, no validation).
@@ -11,6 +12,7 @@ import asyncio
 import subprocess
 import time
 from datetime import datetime
+from typing import Any
 
 
 def event_ms(text: str) -> float:
@@ -41,6 +43,17 @@ def start(cmd: list[str], marker: str) -> tuple[subprocess.Popen[str], str]:
     proc.kill()
     proc.wait(10)
     raise RuntimeError(f"{cmd[:4]} did not start")
+
+
+async def register(client: Any, base: str, urls: list[str], secret: str) -> None:
+    """Registers each URL for ``proposal.created`` on the sender at ``base`` (an
+    ``httpx.AsyncClient``); fails loudly unless every webhook comes back active."""
+    for url in urls:
+        got = await client.post(
+            base + "/api/webhooks",
+            json={"url": url, "events": ["proposal.created"], "secret": secret},
+        )
+        assert got.json()["status"] == "active", got.text
 
 
 def stop(proc: subprocess.Popen[str]) -> None:
