@@ -34,6 +34,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from whsim.conformance.shards import usable_cores
+
 SECRET = "bench-secret-0123456789abcdef"
 DELAYS_S = (1, 2, 4, 8, 16)  # RETRY-1 backoff-only, from-failure
 ANSWER_NS = 20_000_000  # each answer takes 20 ms
@@ -212,7 +214,7 @@ def main() -> None:
             "check_parent_cpu_s": round(float(graded["cpu_s"]), 2),  # type: ignore[arg-type]
             "check_workers_cpu_s": round(float(graded["workers_cpu_s"]), 2),  # type: ignore[arg-type]
             "check_workers": args.workers or "default",
-            "usable_cores": len(os.sched_getaffinity(0)),
+            "usable_cores": usable_cores(),  # what the default --workers uses
             "check_attempts_per_s": round(n / g_s),
             "check_peak_rss_mb": round(int(graded["rss_kb"]) / 1024, 1),  # type: ignore[call-overload]
             "check_worker_peak_rss_mb": round(int(graded["workers_rss_kb"]) / 1024, 1),  # type: ignore[call-overload]

@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from harness import Receiver, event_ms, percentile, register, start, stop
+from harness import Receiver, event_ms, percentile, post_proposals, register, start, stop
 
 # --- the receiver (its own process: --serve-receiver) -----------------------------------------
 
@@ -131,12 +131,7 @@ async def _run(
                 started = time.monotonic()
                 counted_from_ms = (time.time() + warmup) * 1000
                 n = max(1, int((warmup + duration) * rate))
-                for k in range(n):
-                    delay = started + k / rate - time.monotonic()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    got = await client.post(base + "/api/proposals", json={"title": f"p{k}"})
-                    assert got.status_code == 201, got.text
+                await post_proposals(client, base, n, rate, started)
                 want = n * healthy
                 deadline = time.monotonic() + 60
                 stats: dict[str, Any] = {}

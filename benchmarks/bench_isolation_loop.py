@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from harness import register, start, stop
+from harness import post_proposals, register, start, stop
 
 # --- the instrumented sender (its own process: --serve-sender OUT ARGS) ------------------------
 
@@ -124,12 +124,7 @@ async def _run(healthy: int, hanging: int, rate: float, duration: float) -> dict
                 window = [time.time(), 0.0]
                 n = max(1, int(duration * rate))
                 begin = time.monotonic()
-                for k in range(n):
-                    delay = begin + k / rate - time.monotonic()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    got = await client.post(base + "/api/proposals", json={"title": f"p{k}"})
-                    assert got.status_code == 201, got.text
+                await post_proposals(client, base, n, rate, begin)
                 want = (n + 1) * healthy
                 deadline = time.monotonic() + 60
                 while time.monotonic() < deadline:

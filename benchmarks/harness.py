@@ -1,6 +1,6 @@
 """What the sender benchmarks (``bench_sender.py``, ``bench_isolation.py``,
 ``bench_isolation_loop.py``) share: a minimal keep-alive HTTP receiver protocol, starting and
-stopping their processes, registering webhooks, percentiles.
+stopping their processes, registering webhooks and pacing their events, percentiles.
 
 The receiver is a bare ``asyncio.Protocol`` on purpose: the benchmarks measure the sender, so the
 receiver must cost as little CPU per request as possible (no framework, no validation).
@@ -54,6 +54,18 @@ async def register(client: Any, base: str, urls: list[str], secret: str) -> None
             json={"url": url, "events": ["proposal.created"], "secret": secret},
         )
         assert got.json()["status"] == "active", got.text
+
+
+async def post_proposals(client: Any, base: str, n: int, rate: float, begin: float) -> None:
+    """Creates ``n`` proposals (one ``proposal.created`` event each) on the sender at ``base``,
+    the k-th at ``begin + k / rate`` on the monotonic clock (late ones go at once, so a stall is
+    not stretched); fails loudly on any answer but 201."""
+    for k in range(n):
+        delay = begin + k / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        got = await client.post(base + "/api/proposals", json={"title": f"p{k}"})
+        assert got.status_code == 201, got.text
 
 
 def stop(proc: subprocess.Popen[str]) -> None:

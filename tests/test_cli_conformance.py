@@ -30,6 +30,16 @@ def _one_line_error(err: str) -> None:
     assert len(lines) == 1 and "error" in lines[0] and "Traceback" not in err, err
 
 
+def _interrupt(proc: subprocess.Popen[str]) -> None:
+    """Ctrl-C for a served subprocess, as a user stops it; killed if it is not gone in 10 s."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def test_unreachable_target_exits_2_saying_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -209,12 +219,7 @@ def test_real_receiver_process_and_conformance_process_exit_0(tmp_path: Path) ->
         for name in ("report.json", "junit.xml", "index.html"):
             assert (tmp_path / "rep" / name).stat().st_size > 0
     finally:
-        receiver.send_signal(signal.SIGINT)
-        try:
-            receiver.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            receiver.kill()
-            receiver.wait()
+        _interrupt(receiver)
 
 
 @pytest.mark.parametrize(
@@ -283,9 +288,4 @@ def test_receiver_process_refuses_a_body_over_its_max_body(tmp_path: Path) -> No
         small = httpx.post(url.group(0), content=b"{}", timeout=10)
         assert small.status_code != 413  # within the limit: judged on its signature instead
     finally:
-        receiver.send_signal(signal.SIGINT)
-        try:
-            receiver.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            receiver.kill()
-            receiver.wait()
+        _interrupt(receiver)
