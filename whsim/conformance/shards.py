@@ -45,6 +45,7 @@ from whsim.conformance.grader import (
 from whsim.conformance.trace import MAX_LINE, UNPARSED, TraceMeta, line_attempt, line_fields
 from whsim.core.errors import TraceError, WhsimError
 from whsim.core.readings import Readings
+from whsim.cores import usable_cores
 
 __all__ = ["MAX_WORKERS", "MIN_PARALLEL_BYTES", "GradingError", "grade_file", "usable_cores"]
 
@@ -56,14 +57,6 @@ BATCH: Final = 1024
 
 class GradingError(WhsimError):
     """A grading worker died or failed: the grade is abandoned (one line, exit 2)."""
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def _worker(conn: _Duplex, config: dict[str, Any]) -> None:
