@@ -1,0 +1,48 @@
+"""Passes over a run's arrays a chunk at a time, on as many threads as the process may use.
+
+A pass over a 10 M-attempt log that makes attempt-sized temporaries at every step pays for fresh
+pages at every step (the allocator maps arrays that large anew each time and unmaps them when
+freed); in chunks of :data:`CHUNK` rows the temporaries are a chunk's, and the allocator hands the
+same memory back and forth. numpy releases the GIL inside its loops, so chunks run on threads.
+A body writes only its own rows of its outputs: the result is the same on any number of threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Final
+
+from whsim.cores import usable_cores
+
+__all__ = ["CHUNK", "each_chunk", "threads"]
+
+CHUNK: Final = 1 << 20
+"""Rows per step of a chunked pass."""
+
+MAX_THREADS: Final = 4
+"""Threads per pass at most: each holds a chunk's temporaries."""
+
+
+def threads() -> int:
+    """Threads a chunked pass uses: the usable cores, at most :data:`MAX_THREADS`."""
+    return min(MAX_THREADS, usable_cores())
+
+
+def each_chunk(size: int, body: Callable[[slice], None], *, parallel: bool = True) -> None:
+    """Call ``body(rows)`` for every chunk of ``range(size)``, in threads when ``parallel`` and
+    there is more than one chunk.
+
+    ``body`` must write only the given rows of its outputs (and read nothing another chunk
+    writes). The first exception a chunk raises is raised here, after every chunk has ended.
+    """
+    parts = [slice(lo, min(size, lo + CHUNK)) for lo in range(0, size, CHUNK)]
+    workers = threads() if parallel else 1
+    if workers == 1 or len(parts) <= 1:
+        for part in parts:
+            body(part)
+        return
+    with ThreadPoolExecutor(min(workers, len(parts)), thread_name_prefix="whsim-chunk") as pool:
+        futures = [pool.submit(body, part) for part in parts]
+    for future in futures:
+        future.result()
