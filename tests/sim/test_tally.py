@@ -55,21 +55,27 @@ def test_merge_refuses_overlapping_shards(result):
 
 @pytest.mark.parametrize("chunk", [1, 3, 7, 64])
 def test_chunked_passes_give_the_whole_pass_answer(monkeypatch, result, chunk):
-    # hook-major placement and the busiest webhook-second work in chunks to bound memory; the
-    # answer must not depend on where the chunks cut (runs of equal keys span chunk edges)
-    from whsim.sim import tally as tally_module
+    # hook-major placement, the groups of webhooks and the busiest webhook-second work in chunks
+    # to bound memory, on threads; the answer must not depend on where the chunks cut (runs of
+    # equal keys span chunk edges) nor on which thread took a chunk
+    from whsim.sim import chunked
 
     whole = tally(result.plan, result.log)
-    monkeypatch.setattr(tally_module, "_CHUNK", chunk)
+    monkeypatch.setattr(chunked, "CHUNK", chunk)
     cut = tally(result.plan, result.log)
     assert (cut.peak, cut.peak_hook, cut.leaves) == (whole.peak, whole.peak_hook, whole.leaves)
+    assert np.array_equal(cut.per_second, whole.per_second)
+    assert np.array_equal(cut.ttd_values, whole.ttd_values)
+    assert np.array_equal(cut.ttd_counts, whole.ttd_counts)
+    assert cut.digest() == whole.digest() and np.array_equal(cut.states, whole.states)
 
 
 @pytest.mark.parametrize("seed", range(40))
 def test_longest_run_in_chunks_is_the_first_longest_run(monkeypatch, seed):
+    from whsim.sim import chunked
     from whsim.sim import tally as tally_module
 
-    monkeypatch.setattr(tally_module, "_CHUNK", 5)
+    monkeypatch.setattr(chunked, "CHUNK", 5)
     rng = np.random.default_rng(seed)
     key = np.sort(rng.integers(0, int(rng.integers(1, 12)), size=int(rng.integers(1, 60))))
     edges = np.flatnonzero(np.diff(key)) + 1

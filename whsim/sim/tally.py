@@ -17,11 +17,15 @@ nothing: an attempt's row is placed by its delivery's rank and its attempt numbe
 from __future__ import annotations
 
 import hashlib
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
+from whsim.sim import chunked
+from whsim.sim.chunked import each_chunk, threads
 from whsim.sim.plan import CONNECT, DELIVERED, STATES, TIMEOUT
 
 if TYPE_CHECKING:
@@ -30,7 +34,7 @@ if TYPE_CHECKING:
     from whsim.sim.engine import RawLog
     from whsim.sim.plan import Plan
 
-__all__ = ["HASH_TAG", "Tally", "hook_major", "percentile_from_counts", "tally"]
+__all__ = ["HASH_TAG", "Tally", "attempts_used", "hook_major", "percentile_from_counts", "tally"]
 
 HASH_TAG: Final = b"whsim attempts v2\n"
 """Version of the attempts hash; changes whenever the bytes it covers change meaning."""
@@ -51,13 +55,28 @@ class HookMajor:
     deliveries_per_hook: npt.NDArray[np.int64]
 
 
-def hook_major(plan: Plan, log: RawLog) -> HookMajor:
+def attempts_used(n: int, log: RawLog) -> npt.NDArray[np.int64]:
+    """Attempts logged per delivery (``n`` deliveries), counted a chunk of the log at a time.
+
+    ``np.add.at`` on a chunk's deliveries: no attempt-sized temporary, and no ``n``-sized count
+    array per chunk (what a chunked ``bincount`` would allocate). int64: numpy's fast path of
+    ``add.at`` is for the index dtype (int32 counts take 17x as long).
+    """
+    used = np.zeros(n, dtype=np.int64)
+    for lo in range(
+        0, len(log.j), chunked.CHUNK
+    ):  # one thread: chunks would add into the same counts
+        np.add.at(used, log.j[lo : lo + chunked.CHUNK] % n, 1)
+    return used
+
+
+def hook_major(plan: Plan, log: RawLog, used: npt.NDArray[np.int64] | None = None) -> HookMajor:
     """Hook-major order of ``log``'s attempts in O(attempts): rows are placed, not sorted.
 
     Deliveries are event-major in a plan (for each event, its webhooks in order), so a stable
     sort on the webhook alone puts them in (webhook, event) order; an attempt's place is its
-    delivery's first row plus its attempt number. Works in place where it can: a few
-    attempt-sized arrays at a time, not one per step.
+    delivery's first row plus its attempt number. ``used`` is :func:`attempts_used`, when the
+    caller has it. Works in chunks of the log: temporaries of a chunk, not of a log.
     """
     n, hooks = plan.n, len(plan.hook_ids)
     narrow = np.uint16 if hooks <= 2**16 else np.int64  # uint16 gets numpy's radix sort
@@ -66,38 +85,40 @@ def hook_major(plan: Plan, log: RawLog) -> HookMajor:
     if not n or not len(log.j):
         zeros = np.zeros(hooks, dtype=np.int64)
         return HookMajor(np.zeros(0, np.int64), perm, np.zeros(n, np.int64), zeros, per_hook_del)
-    used = np.bincount(log.j % n, minlength=n).astype(np.int64, copy=False)
+    if used is None:
+        used = attempts_used(n, log)
+    # first rows fit in int32 below 2**31 attempts: half the memory for the two delivery-sized
+    # arrays of them (``order`` stays int64: numpy gathers by an int32 index a third slower)
+    index = np.int32 if len(log.j) < 2**31 else np.int64
     # each delivery's first row: the exclusive running sum of ``used`` in (webhook, event) order
-    first = used[perm]
-    np.cumsum(first, out=first)
+    first = np.cumsum(used[perm], dtype=index)
     # attempts per webhook: the running sum at each webhook's last delivery, differenced
     ends = np.cumsum(per_hook_del)
-    per_hook_att = np.where(ends > 0, first[np.maximum(ends - 1, 0)], 0)
+    per_hook_att = np.where(ends > 0, first[np.maximum(ends - 1, 0)], 0).astype(np.int64)
     per_hook_att[1:] -= per_hook_att[:-1].copy()
-    start = np.empty(n, dtype=np.int64)
+    start = np.empty(n, dtype=index)
     start[perm[0]] = 0
     start[perm[1:]] = first[:-1]
     del first
     order = np.empty(len(log.j), dtype=np.int64)
-    for lo in range(0, len(log.j), _CHUNK):  # in chunks: temporaries of a chunk, not of a log
-        j = log.j[lo : lo + _CHUNK]
-        d = j % n
-        pos = j - d
-        pos //= n  # the attempt number, from 0
+
+    def place(rows: slice) -> None:  # each attempt has its own place: chunks write apart
+        pos, d = np.divmod(log.j[rows], n)  # attempt number from 0, delivery
         pos += start[d]
-        order[pos] = np.arange(lo, lo + len(j), dtype=np.int64)
-    del start
+        order[pos] = np.arange(rows.start, rows.stop, dtype=np.int64)
+
+    each_chunk(len(log.j), place)
     return HookMajor(order, perm, used, per_hook_att, per_hook_del)
 
 
 def _groups(hm: HookMajor) -> list[tuple[int, int]]:
-    """Ranges ``[lo, hi)`` of whole webhooks of about ``_CHUNK`` rows (deliveries and attempts)
+    """Ranges ``[lo, hi)`` of whole webhooks of about ``chunked.CHUNK`` rows (deliveries and attempts)
     each, at least one webhook a range: the steps of :func:`_by_groups`."""
     ends = np.cumsum(hm.attempts_per_hook + hm.deliveries_per_hook)
     out: list[tuple[int, int]] = []
     lo_hook, lo = 0, 0
     while lo_hook < len(ends):
-        hi_hook = max(lo_hook + 1, int(np.searchsorted(ends, lo + _CHUNK, side="right")))
+        hi_hook = max(lo_hook + 1, int(np.searchsorted(ends, lo + chunked.CHUNK, side="right")))
         out.append((lo_hook, hi_hook))
         lo_hook, lo = hi_hook, int(ends[hi_hook - 1])
     return out
@@ -125,52 +146,86 @@ def _by_groups(
     n_att = len(hm.order)
     per_second = np.zeros(int(log.sent_ms.max()) // 1000 + 1 if n_att else 0, dtype=np.int64)
     best, best_hook = 0, -1
+    groups = _groups(hm)
+    # numpy's gathers and sort and sha256 release the GIL: groups run on worker threads, as
+    # many in flight as workers, and their results are taken in webhook order
+    workers = threads() if len(groups) > 1 else 0
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="whsim-tally") if workers else None
+    pending: deque[Future[tuple[int, int, npt.NDArray[np.int64]]]] = deque()
 
-    def feed(lo_hook: int, off: npt.NDArray[np.int64], column: npt.NDArray[Any]) -> None:
-        data = np.ascontiguousarray(column, dtype="<i8")
-        view = memoryview(data.data).cast("B")
-        cuts = ((off - off[0]) * 8).tolist()
-        for i, h in enumerate(hashers[lo_hook : lo_hook + len(cuts) - 1]):
-            h.update(view[cuts[i] : cuts[i + 1]])
+    def take(result: tuple[int, int, npt.NDArray[np.int64]]) -> None:
+        nonlocal best, best_hook
+        run, hook, counts = result
+        per_second[: len(counts)] += counts
+        if run > best:  # the first maximum: groups are taken in webhook order
+            best, best_hook = run, hook
 
-    for lo_hook, hi_hook in _groups(hm):
-        d_cut, a_cut = d_off[lo_hook : hi_hook + 1], a_off[lo_hook : hi_hook + 1]
-        perm = hm.delivery_perm[int(d_cut[0]) : int(d_cut[-1])]
-        for column in (plan.event, log.state, log.ended_ms, hm.used):
-            feed(lo_hook, d_cut, column[perm])
-        order = hm.order[int(a_cut[0]) : int(a_cut[-1])]
-        sent = log.sent_ms[order]
-        for column in (sent, log.finished_ms[order], log.code[order]):
-            feed(lo_hook, a_cut, column)
-        if len(sent):
-            bins = sent // 1000
-            del sent
-            counts = np.bincount(bins)
-            per_second[: len(counts)] += counts
-            span = len(counts)
-            key = np.repeat(
-                np.arange(hi_hook - lo_hook, dtype=np.int64), hm.attempts_per_hook[lo_hook:hi_hook]
-            )
-            key *= span
-            key += bins
-            del bins
-            # within a webhook, (event, attempt) order is nearly time order: timsort's runs
-            key.sort(kind="stable")
-            run, at = _longest_run(key)
-            if run > best:
-                best, best_hook = run, lo_hook + int(key[at] // span)
+    try:
+        for lo_hook, hi_hook in groups:
+            args = (plan, log, hm, lo_hook, hashers[lo_hook:hi_hook], d_off, a_off)
+            if pool is None:
+                take(_group(*args))
+                continue
+            if len(pending) >= workers:
+                take(pending.popleft().result())
+            pending.append(pool.submit(_group, *args))
+        while pending:
+            take(pending.popleft().result())
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     return [h.digest() for h in hashers], best, best_hook, per_second
 
 
-_CHUNK: Final = 1 << 20
-"""Rows per step where a pass over a log works in chunks to bound its temporaries."""
+def _group(
+    plan: Plan,
+    log: RawLog,
+    hm: HookMajor,
+    lo_hook: int,
+    hashers: list[Any],
+    d_off: npt.NDArray[np.int64],
+    a_off: npt.NDArray[np.int64],
+) -> tuple[int, int, npt.NDArray[np.int64]]:
+    """One group of webhooks from ``lo_hook`` (as many as ``hashers``): gather its delivery
+    columns and its attempt columns (``d_off``, ``a_off``: every webhook's first row in each),
+    feed its hashers (in webhook order) the delivery columns, then the attempt columns, each cut
+    at its webhook's rows, as little-endian int64; return its busiest (webhook, second)'s count
+    and webhook (0, -1 without attempts) and its attempts per second."""
+    hi_hook = lo_hook + len(hashers)
+    d_cut, a_cut = d_off[lo_hook : hi_hook + 1], a_off[lo_hook : hi_hook + 1]
+    perm = hm.delivery_perm[int(d_cut[0]) : int(d_cut[-1])]
+    d_cols = [c[perm] for c in (plan.event, log.state, log.ended_ms, hm.used)]
+    order = hm.order[int(a_cut[0]) : int(a_cut[-1])]
+    a_cols = [log.sent_ms[order], log.finished_ms[order], log.code[order]]
+    del perm, order
+    for off, columns in ((d_cut, d_cols), (a_cut, a_cols)):
+        cuts = ((off - off[0]) * 8).tolist()
+        for column in columns:
+            data = np.ascontiguousarray(column, dtype="<i8")
+            view = memoryview(data.data).cast("B")
+            for i, h in enumerate(hashers):
+                h.update(view[cuts[i] : cuts[i + 1]])
+    sent = a_cols[0]
+    if not len(sent):
+        return 0, -1, np.zeros(0, dtype=np.int64)
+    bins = sent // 1000
+    counts = np.bincount(bins)
+    span = len(counts)
+    key = np.repeat(np.arange(len(hashers), dtype=np.int64), np.diff(a_cut))
+    key *= span
+    key += bins
+    del bins
+    # within a webhook, (event, attempt) order is nearly time order: timsort's runs
+    key.sort(kind="stable")
+    run, at = _longest_run(key)
+    return run, lo_hook + int(key[at] // span), counts
 
 
 def _longest_run(key: npt.NDArray[np.int64]) -> tuple[int, int]:
     """(length, start) of the first longest run of equal values in sorted ``key``, in chunks."""
     best, best_at, run_start, size = 0, 0, 0, len(key)
-    for lo in range(0, size - 1, _CHUNK):
-        hi = min(size - 1, lo + _CHUNK)
+    for lo in range(0, size - 1, chunked.CHUNK):
+        hi = min(size - 1, lo + chunked.CHUNK)
         edges = np.flatnonzero(key[lo + 1 : hi + 1] != key[lo:hi])
         if not len(edges):
             continue
@@ -196,6 +251,32 @@ def _value_counts(x: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.
         return (values + lo).astype(np.int64), counts[values].astype(np.int64)
     values, counts = np.unique(x, return_counts=True)
     return values.astype(np.int64), counts.astype(np.int64)
+
+
+def _time_to_delivery(
+    plan: Plan, log: RawLog
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Sorted distinct times to delivery of the delivered deliveries, and their counts; a chunk
+    of deliveries at a time, the chunks' tables merged (exact)."""
+    tables = []
+    for lo in range(0, plan.n, chunked.CHUNK):
+        part = slice(lo, lo + chunked.CHUNK)
+        ttd = log.ended_ms[part] - plan.event_ms[part]
+        tables.append(_value_counts(ttd[log.state[part] == DELIVERED]))
+    return _merge_counts(tables)
+
+
+def _merge_counts(
+    tables: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Value -> count tables (each of sorted distinct values) as one, in one pass."""
+    tables = [t for t in tables if len(t[0])]
+    if len(tables) <= 1:
+        return tables[0] if tables else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    values, inverse = np.unique(np.concatenate([v for v, _ in tables]), return_inverse=True)
+    counts = np.zeros(len(values), dtype=np.int64)
+    np.add.at(counts, inverse.reshape(-1), np.concatenate([c for _, c in tables]))
+    return values.astype(np.int64, copy=False), counts
 
 
 def percentile_from_counts(
@@ -242,11 +323,9 @@ class Tally:
             peak, peak_hook = other.peak, other.peak_hook
         else:
             peak, peak_hook = self.peak, self.peak_hook
-        values = np.concatenate([self.ttd_values, other.ttd_values])
-        counts = np.concatenate([self.ttd_counts, other.ttd_counts])
-        if len(values):
-            values, inverse = np.unique(values, return_inverse=True)
-            counts = np.bincount(inverse.reshape(-1), weights=counts, minlength=len(values))
+        values, counts = _merge_counts(
+            [(self.ttd_values, self.ttd_counts), (other.ttd_values, other.ttd_counts)]
+        )
         size = max(len(self.per_second), len(other.per_second))
         per_second = np.zeros(size, dtype=np.int64)
         per_second[: len(self.per_second)] += self.per_second
@@ -296,17 +375,21 @@ class Tally:
         return int(percentile_from_counts(self.ttd_values, self.ttd_counts, q))
 
 
-def tally(plan: Plan, log: RawLog, first_hook: int = 0) -> Tally:
-    """The tally of one run (or shard) whose webhook 0 is global webhook ``first_hook``."""
+def tally(
+    plan: Plan, log: RawLog, first_hook: int = 0, used: npt.NDArray[np.int64] | None = None
+) -> Tally:
+    """The tally of one run (or shard) whose webhook 0 is global webhook ``first_hook``.
+
+    ``used`` is :func:`attempts_used` of the log, when the caller has it.
+    """
     n = plan.n
     n_att = len(log.j)
-    hm = hook_major(plan, log)
-    states = np.bincount(log.state.astype(np.int64), minlength=len(STATES)).astype(np.int64)
+    hm = hook_major(plan, log, used)
+    states = np.array([np.count_nonzero(log.state == s) for s in range(len(STATES))], np.int64)
     leaves, peak, peak_hook, per_second = _by_groups(plan, log, hm)
     if peak_hook >= 0:
         peak_hook += first_hook
-    delivered = log.state == DELIVERED
-    values, counts = _value_counts((log.ended_ms - plan.event_ms)[delivered])
+    values, counts = _time_to_delivery(plan, log)
     return Tally(
         first_hook=first_hook,
         deliveries=n,
