@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 
 from whsim.core.spec.events import EVENT_TYPES, Event, format_timestamp, make_event
+from whsim.sim.chunked import each_chunk
 from whsim.sim.engine import RawLog
 from whsim.sim.plan import (
     CONNECT,
@@ -51,23 +52,35 @@ def canonical_order(plan: Plan, log: RawLog) -> npt.NDArray[np.int64]:
     """Indices that sort ``log``'s attempts by (sent, event, webhook, attempt).
 
     Deliveries are event-major, so (event, webhook) order is delivery order: one argsort of a
-    composite (sent, delivery, attempt) key when it fits in 63 bits, a lexsort otherwise.
+    composite (sent, delivery, attempt) key when it fits in 63 bits (built a chunk of the log
+    at a time, into the one key array), a lexsort otherwise.
     """
+    return _canonical_order(plan, log)[0]
+
+
+def _canonical_order(
+    plan: Plan, log: RawLog
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64] | None]:
+    """:func:`canonical_order`, and the int64 key array it sorted (dead: free to reuse), if any."""
     n, A = plan.n, plan.max_attempts
     if not len(log.j):
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), None
     span = n * A
     if (int(log.sent_ms.max()) + 1) * span < 2**63:
-        key = log.sent_ms * span  # + d * A + k, in place: two attempt-sized arrays at a time
-        part = log.j % n
-        part *= A
-        key += part
-        np.floor_divide(log.j, n, out=part)
-        key += part
-        del part
+        key = np.empty(len(log.j), dtype=np.int64)  # sent * span + d * A + k
+
+        def build(rows: slice) -> None:
+            k, d = np.divmod(log.j[rows], n)
+            at = key[rows]
+            np.multiply(log.sent_ms[rows], span, out=at)
+            at += k
+            d *= A
+            at += d
+
+        each_chunk(len(log.j), build)
         # the engines log in runs that are nearly time-sorted (passes, or time order itself)
-        return np.argsort(key, kind="stable").astype(np.int64, copy=False)
-    return np.lexsort((log.j // n, log.j % n, log.sent_ms))
+        return np.argsort(key, kind="stable").astype(np.int64, copy=False), key
+    return np.lexsort((log.j // n, log.j % n, log.sent_ms)), None
 
 
 def attempts_hash(plan: Plan, log: RawLog) -> str:
@@ -168,26 +181,41 @@ class SimResult:
         import pandas as pd
 
         plan, log = self.plan, self.log
-        order = canonical_order(plan, log)  # not kept: the table holds the ordered columns
+        n = plan.n
         # outcomes are worked out in the engine's order (where a delivery's rows are near each
-        # other), then every column is gathered once into canonical order; columns are built in
-        # their final dtypes and handed to the frame uncopied (no consolidation copy)
-        # (the delivery column is used and dropped first: one attempt-sized temporary at a time
-        # beside the columns already built)
+        # other), then every column is gathered into canonical order a chunk at a time, straight
+        # into its final array; columns are built in their final dtypes and handed to the frame
+        # uncopied (no consolidation copy). The sort key's memory, dead once sorted, becomes the
+        # ``sent_ms`` column, and the order's the ``attempt`` column (a chunk of the order is
+        # copied out before its place is written): two attempt-sized arrays fewer to fault in
+        order, key = _canonical_order(plan, log)
         events, hooks = self.event_ids(), list(plan.hook_ids)
-        k = log.j[order]
-        d = k % plan.n
-        event_codes = _codes(plan.event, len(events))[d]
-        hook_codes = _codes(plan.hook, len(hooks))[d]
-        del d
-        k //= plan.n
-        k += 1
-        outcome = self._outcomes()[order]
-        code = log.code[order].astype(np.int64, copy=False)
-        sent = log.sent_ms[order]
-        latency = log.finished_ms[order]
-        del order
-        latency -= sent
+        outcomes = self._outcomes()
+        by_event, by_hook = _codes(plan.event, len(events)), _codes(plan.hook, len(hooks))
+        size = len(order)
+        event_codes = np.empty(size, dtype=by_event.dtype)
+        hook_codes = np.empty(size, dtype=by_hook.dtype)
+        k = order
+        outcome = np.empty(size, dtype=np.int8)
+        code = np.empty(size, dtype=np.int64)
+        sent = key if key is not None else np.empty(size, dtype=np.int64)
+        latency = np.empty(size, dtype=np.int64)
+
+        def gather(part: slice) -> None:
+            at = order[part].copy()
+            j, d = np.divmod(log.j[at], n)
+            event_codes[part] = by_event[d]
+            hook_codes[part] = by_hook[d]
+            del d
+            j += 1
+            k[part] = j
+            outcome[part] = outcomes[at]
+            code[part] = log.code[at]
+            sent[part] = log.sent_ms[at]
+            latency[part] = log.finished_ms[at]
+            latency[part] -= sent[part]
+
+        each_chunk(size, gather)
         error = np.zeros(len(code), dtype=np.int8)
         error[code == TIMEOUT] = 1
         error[code == CONNECT] = 2
@@ -208,25 +236,44 @@ class SimResult:
         return frame
 
     def _outcomes(self) -> npt.NDArray[np.int8]:
-        """Each logged attempt's index into :data:`OUTCOMES`, in the log's order."""
+        """Each logged attempt's index into :data:`OUTCOMES`, in the log's order (in chunks)."""
         plan, log = self.plan, self.log
         n = plan.n
-        # 0 success -> delivered, 1 retry -> retry, 2 rejected -> rejected
-        outcome: npt.NDArray[np.int8] = plan.verdict[log.code + 2].astype(np.int8)
-        # the last attempt of a delivery that ended exhausted/expired carries that end
+        outcome = np.empty(len(log.j), dtype=np.int8)
         st = log.state
-        ended = np.flatnonzero((st == EXHAUSTED) | (st == EXPIRED))
-        if len(ended):
-            d = log.j % n
-            used = np.bincount(d, minlength=n)
-            last = np.zeros(n, dtype=np.int8)  # by delivery: 3 exhausted, 4 expired, 0 neither
-            last[ended] = np.where(st[ended] == EXHAUSTED, 3, 4)
-            at = np.flatnonzero(last[d])  # attempts of such deliveries
+        # by delivery: 3 exhausted, 4 expired, 0 neither; None when no delivery ended so
+        last: npt.NDArray[np.int8] | None = None
+        if np.any((st == EXHAUSTED) | (st == EXPIRED)):
+            last = np.zeros(n, dtype=np.int8)
+            last[st == EXHAUSTED] = 3
+            last[st == EXPIRED] = 4
+        used = self._used if last is not None else None
+
+        def work(part: slice) -> None:
+            out = outcome[part]
+            # 0 success -> delivered, 1 retry -> retry, 2 rejected -> rejected
+            out[:] = plan.verdict[log.code[part] + 2]
+            if last is None or used is None:
+                return
+            # the last attempt of a delivery that ended exhausted/expired carries that end
+            j = log.j[part]
+            d = j % n
+            ends = last[d]
+            at = np.flatnonzero(ends)  # attempts of such deliveries
             da = d[at]
-            del d
-            at = at[(used[da] * n == log.j[at] + n - da) & (outcome[at] == 1)]  # their last, failed
-            outcome[at] = last[log.j[at] % n]
+            at = at[(j[at] // n + 1 == used[da]) & (out[at] == 1)]  # their last, failed
+            out[at] = ends[at]
+
+        each_chunk(len(log.j), work)
         return outcome
+
+    @cached_property
+    def _used(self) -> npt.NDArray[np.int64]:
+        """Attempts logged per delivery (:func:`whsim.sim.tally.attempts_used`), shared by the
+        tables and the tally."""
+        from whsim.sim.tally import attempts_used
+
+        return attempts_used(self.plan.n, self.log)
 
     @cached_property
     def deliveries(self) -> pd.DataFrame:
@@ -234,7 +281,7 @@ class SimResult:
         import pandas as pd
 
         plan, log = self.plan, self.log
-        used = np.bincount(log.j % plan.n, minlength=plan.n) if plan.n else np.zeros(0, int)
+        used = self._used
         first = np.full(plan.n, -1, dtype=np.int64)
         is_first = log.j < plan.n
         first[log.j[is_first]] = log.sent_ms[is_first]
@@ -286,7 +333,7 @@ class SimResult:
         """The mergeable reductions behind :attr:`summary` and :meth:`attempts_hash`."""
         from whsim.sim.tally import tally
 
-        return tally(self.plan, self.log, self.plan.first_hook)
+        return tally(self.plan, self.log, self.plan.first_hook, self._used)
 
 
 def summary_of(
