@@ -52,17 +52,18 @@ def test_dense_tables_are_zero_where_nothing_was_drawn():
 
 @pytest.mark.parametrize("chunk", [1, 7, 100])
 def test_rows_drawn_in_chunks_are_the_rows_drawn_whole(monkeypatch, chunk):
-    # compile_plan draws each row in chunks of deliveries to bound its temporaries: where the
-    # chunks cut must change nothing (decorrelated jitter reads the previous row's delays)
+    # compile_plan draws each row in chunks of deliveries to bound its temporaries, on threads:
+    # where the chunks cut, and which thread draws one, must change nothing (decorrelated jitter
+    # reads the previous row's delays)
     from whsim.core.readings import Readings
-    from whsim.sim import plan as plan_module
+    from whsim.sim import chunked
 
     scenario = load_scenario("outage-10min")
     scenario = scenario.replace(
         sender=scenario.sender.with_readings(Readings({"RETRY-4": "decorrelated"}))
     )
     whole = compile_plan(scenario, 7)
-    monkeypatch.setattr(plan_module, "_CHUNK", chunk)
+    monkeypatch.setattr(chunked, "CHUNK", chunk)  # many chunks: drawn on threads, too
     cut = compile_plan(scenario, 7)
     for name in ("code", "took", "latency", "delay", "row_start", "drawn", "next_slot"):
         assert np.array_equal(getattr(cut, name), getattr(whole, name)), name

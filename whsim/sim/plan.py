@@ -8,6 +8,7 @@ arithmetic on the same arrays, which is why they agree to the byte.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
@@ -31,6 +32,7 @@ from whsim.core.errors import ScenarioError
 from whsim.core.policy import RetryPolicy, jitter_delay
 from whsim.core.throttle import window_key
 from whsim.sim import keyed
+from whsim.sim.chunked import each_chunk
 from whsim.sim.scenario import Scenario
 from whsim.sim.workload import TYPE_CODE, Events, generate
 
@@ -274,10 +276,6 @@ def _narrow(most: int) -> type[np.signedinteger[Any]]:
     return np.int64
 
 
-_CHUNK: Final = 1 << 20
-"""Deliveries per step where :func:`compile_plan` draws a row of answers."""
-
-
 def _concat(rows: list[npt.NDArray[Any]], dtype: Any) -> npt.NDArray[Any]:
     """The rows as one array of ``dtype``; empties the list (each row is freed as it is copied)."""
     out = np.empty(sum(len(r) for r in rows), dtype=dtype)
@@ -363,6 +361,106 @@ def progress_from(scenario: Scenario, seed: int) -> tuple[int, ...]:
 def hook_count(scenario: Scenario) -> int:
     """How many webhooks ``scenario`` registers (each ``count`` of a :class:`Webhook` is one)."""
     return sum(hook.count for hook in scenario.webhooks)
+
+
+def _keys(
+    seed: int, hooks: npt.NDArray[np.int64], events: npt.NDArray[np.int64]
+) -> npt.NDArray[np.uint64]:
+    """:func:`whsim.sim.keyed.keys_np` a chunk at a time, on threads: the mixing's temporaries
+    are a chunk's."""
+    keys = np.empty(len(hooks), dtype=np.uint64)
+
+    def mix(part: slice) -> None:
+        keys[part] = keyed.keys_np(seed, hooks[part], events[part])
+
+    each_chunk(len(hooks), mix)
+    return keys
+
+
+@dataclass(frozen=True, slots=True)
+class _Draws:
+    """What every row of :func:`compile_plan` draws from: its loop invariants."""
+
+    keys: npt.NDArray[np.uint64]
+    policy: RetryPolicy
+    groups: list[Behaviour]
+    hook_group: npt.NDArray[np.int64]
+    hook_idx: npt.NDArray[np.int64]
+    draw_fail: bool
+    draw_lat: bool
+    draw_hang: bool
+    draw_jitter: bool
+    timeout: int
+    verdicts: npt.NDArray[Any]
+    sticky: npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """One row of slots (attempt ``k``) being drawn: the arrays its chunks write.
+
+    ``live`` holds the row's deliveries (None: every delivery); ``latency`` is None when no
+    outage reads latencies, ``delay`` and ``retry`` when the row is the last; ``previous_delay``
+    is the row before's delays and ``kept`` its positions of this row's deliveries.
+    """
+
+    k: int
+    live: npt.NDArray[np.int64] | None
+    code: npt.NDArray[np.int16]
+    took: npt.NDArray[Any]
+    latency: npt.NDArray[Any] | None
+    delay: npt.NDArray[Any] | None
+    retry: npt.NDArray[np.bool_] | None
+    previous_delay: npt.NDArray[Any] | None
+    kept: npt.NDArray[np.int64]
+
+
+def _draw_chunk(draws: _Draws, row: _Row, part: slice) -> None:
+    """Draw the answers (and delays) of the slots ``part`` of ``row``; writes only those."""
+    k, timeout = row.k, draws.timeout
+    who: slice | npt.NDArray[np.int64] = part if row.live is None else row.live[part]
+    kk = draws.keys[who]
+    u_fail = keyed.uniforms_np(kk, k, keyed.FAIL) if draws.draw_fail else None
+    u_lat = keyed.uniforms_np(kk, k, keyed.LATENCY) if draws.draw_lat else None
+    u_hang = keyed.uniforms_np(kk, k, keyed.HANG) if draws.draw_hang else None
+    groups = draws.groups
+    if len(groups) == 1:
+        answer, lat = respond_many(groups[0], k, u_fail, u_lat, u_hang, size=len(kk))
+    else:
+        answer = np.empty(len(kk), dtype=np.int64)
+        lat = np.empty(len(kk), dtype=np.int64)
+        g_of = draws.hook_group[draws.hook_idx[who]]
+        for g, behaviour in enumerate(groups):
+            sel = np.flatnonzero(g_of == g)
+            got, lt = respond_many(
+                behaviour,
+                k,
+                None if u_fail is None else u_fail[sel],
+                None if u_lat is None else u_lat[sel],
+                None if u_hang is None else u_hang[sel],
+                size=len(sel),
+            )
+            answer[sel], lat[sel] = got, lt
+    del u_fail, u_lat, u_hang
+    slow = (answer == HANG) | (lat > timeout)
+    row.code[part] = np.where(slow, TIMEOUT, answer)
+    row.took[part] = np.where(slow, timeout, lat)
+    if row.latency is not None:
+        row.latency[part] = np.minimum(lat, timeout + 1)
+    del answer, lat, slow
+    if row.delay is None or row.retry is None:
+        return
+    # the previous attempt's delay of these deliveries (decorrelated jitter reads it)
+    previous = (
+        row.previous_delay[row.kept[part]].astype(np.int64)
+        if row.previous_delay is not None
+        else None
+    )
+    u_jitter = keyed.uniforms_np(kk, k, keyed.JITTER) if draws.draw_jitter else np.zeros(len(kk))
+    row.delay[part] = jitter_delays(draws.policy, k, u_jitter, previous)
+    again = draws.verdicts[row.code[part] + 2] == RETRY_V
+    again |= draws.sticky[who]
+    row.retry[part] = again
 
 
 def compile_plan(
@@ -454,7 +552,7 @@ def compile_plan(
     delay_dtype = _narrow(int(longest))
     reads_latency = any(o.kind == "status" for b in behaviours for o in b.outages)
     slot_dtype = np.int32 if A * n < 2**31 else np.int64
-    keys = keyed.keys_np(seed, hook_idx + lo, ev_idx)
+    keys = _keys(seed, hook_idx + lo, ev_idx)
     verdicts = verdict_table(policy)
     # respond_many ignores outages (the engines apply them), so receivers that differ only in
     # their outages or names share one group of draws
@@ -476,6 +574,20 @@ def compile_plan(
         [bool(b.outages) or b.capacity is not None for b in behaviours], dtype=np.bool_
     )
     sticky = unsettled[hook_idx]
+    draws = _Draws(
+        keys=keys,
+        policy=policy,
+        groups=groups,
+        hook_group=hook_group,
+        hook_idx=hook_idx,
+        draw_fail=draw_fail,
+        draw_lat=draw_lat,
+        draw_hang=draw_hang,
+        draw_jitter=draw_jitter,
+        timeout=timeout,
+        verdicts=verdicts,
+        sticky=sticky,
+    )
     # one row of slots per attempt number: row 1 every delivery, row k + 1 the deliveries of row
     # k that can reach attempt k + 1 (its planned answer is a retry, or it is sticky)
     rows_code: list[npt.NDArray[Any]] = []
@@ -492,54 +604,24 @@ def compile_plan(
         if m == 0:
             break
         final = k == A
-        row_code = np.empty(m, dtype=np.int16)
-        row_took = np.empty(m, dtype=took_dtype)
-        row_latency = np.empty(m, dtype=took_dtype) if reads_latency else row_took
-        row_delay = np.empty(0 if final else m, dtype=delay_dtype)
-        retry = np.empty(0 if final else m, dtype=np.bool_)
-        # the row in chunks of deliveries: every draw is keyed, so where a chunk cuts changes no
-        # value, and the temporaries are a chunk's (reused), not a row's
-        for at in range(0, m, _CHUNK):
-            part = slice(at, min(m, at + _CHUNK))
-            who: slice | npt.NDArray[np.int64] = part if live is None else live[part]
-            kk = keys[who]
-            u_fail = keyed.uniforms_np(kk, k, keyed.FAIL) if draw_fail else None
-            u_lat = keyed.uniforms_np(kk, k, keyed.LATENCY) if draw_lat else None
-            u_hang = keyed.uniforms_np(kk, k, keyed.HANG) if draw_hang else None
-            if len(groups) == 1:
-                answer, lat = respond_many(groups[0], k, u_fail, u_lat, u_hang, size=len(kk))
-            else:
-                answer = np.empty(len(kk), dtype=np.int64)
-                lat = np.empty(len(kk), dtype=np.int64)
-                g_of = hook_group[hook_idx[who]]
-                for g, behaviour in enumerate(groups):
-                    sel = np.flatnonzero(g_of == g)
-                    got, lt = respond_many(
-                        behaviour,
-                        k,
-                        None if u_fail is None else u_fail[sel],
-                        None if u_lat is None else u_lat[sel],
-                        None if u_hang is None else u_hang[sel],
-                        size=len(sel),
-                    )
-                    answer[sel], lat[sel] = got, lt
-            del u_fail, u_lat, u_hang
-            slow = (answer == HANG) | (lat > timeout)
-            row_code[part] = np.where(slow, TIMEOUT, answer)
-            row_took[part] = np.where(slow, timeout, lat)
-            if reads_latency:
-                row_latency[part] = np.minimum(lat, timeout + 1)
-            del answer, lat, slow
-            if not final:
-                # the previous attempt's delay of these deliveries (decorrelated jitter reads it)
-                previous = rows_delay[-1][kept[part]].astype(np.int64) if k > 1 else None
-                u_jitter = (
-                    keyed.uniforms_np(kk, k, keyed.JITTER) if draw_jitter else np.zeros(len(kk))
-                )
-                row_delay[part] = jitter_delays(policy, k, u_jitter, previous)
-                again = verdicts[row_code[part] + 2] == RETRY_V
-                again |= sticky[who]
-                retry[part] = again
+        row = _Row(
+            k=k,
+            live=live,
+            code=np.empty(m, dtype=np.int16),
+            took=np.empty(m, dtype=took_dtype),
+            latency=np.empty(m, dtype=took_dtype) if reads_latency else None,
+            delay=None if final else np.empty(m, dtype=delay_dtype),
+            retry=None if final else np.empty(m, dtype=np.bool_),
+            previous_delay=rows_delay[-1] if k > 1 and not final else None,
+            kept=kept,
+        )
+        # the row in chunks of deliveries, on threads: every draw is keyed, so where a chunk
+        # cuts (or which thread draws it) changes no value, and the temporaries are a chunk's
+        each_chunk(m, functools.partial(_draw_chunk, draws, row))
+        row_code, row_took = row.code, row.took
+        row_latency = row.latency if row.latency is not None else row_took
+        row_delay = row.delay if row.delay is not None else np.empty(0, dtype=delay_dtype)
+        retry = row.retry if row.retry is not None else np.empty(0, dtype=np.bool_)
         rows_code.append(row_code)
         rows_took.append(row_took)
         if reads_latency:
@@ -555,7 +637,7 @@ def compile_plan(
             following[kept] = np.arange(row_start[-1], row_start[-1] + len(kept), dtype=slot_dtype)
             rows_next.append(following)
             live = kept if live is None else live[kept]
-    del keys
+    del keys, draws
     code = _concat(rows_code, np.int16)
     took = _concat(rows_took, took_dtype)
     latency = _concat(rows_latency, took_dtype) if reads_latency else took
