@@ -94,3 +94,25 @@ def test_attempts_table_in_chunks_is_the_log_sorted(monkeypatch):
     status = table["status"]
     assert np.array_equal(status.isna().to_numpy(), code <= 0)
     assert np.array_equal(status.dropna().to_numpy(dtype=np.int64), code[code > 0])
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5", " "])
+def test_a_bad_whsim_threads_is_refused_by_name(monkeypatch, value):
+    from whsim.core.errors import ScenarioError
+
+    monkeypatch.setenv("WHSIM_THREADS", value)
+    if not value.strip():  # blank: as if unset
+        assert chunked.threads() == min(chunked.MAX_THREADS, chunked.usable_cores())
+        return
+    with pytest.raises(ScenarioError, match=r"WHSIM_THREADS: must be a whole number"):
+        whsim.simulate("healthy", 0)
+
+
+def test_whsim_threads_caps_the_threads(monkeypatch):
+    monkeypatch.setattr(chunked, "usable_cores", lambda: 8)
+    monkeypatch.setenv("WHSIM_THREADS", "1")
+    assert chunked.threads() == 1
+    monkeypatch.setenv("WHSIM_THREADS", "3")
+    assert chunked.threads() == 3
+    monkeypatch.setenv("WHSIM_THREADS", "64")
+    assert chunked.threads() == chunked.MAX_THREADS

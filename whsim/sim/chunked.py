@@ -9,10 +9,12 @@ A body writes only its own rows of its outputs: the result is the same on any nu
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final
 
+from whsim.core.errors import ScenarioError
 from whsim.cores import usable_cores
 
 __all__ = ["CHUNK", "each_chunk", "threads"]
@@ -25,7 +27,16 @@ MAX_THREADS: Final = 4
 
 
 def threads() -> int:
-    """Threads a chunked pass uses: the usable cores, at most :data:`MAX_THREADS`."""
+    """Threads a chunked pass uses: the usable cores, at most :data:`MAX_THREADS`, and at most
+    ``WHSIM_THREADS`` when that is set (``WHSIM_THREADS=1`` keeps the simulator on one thread)."""
+    limit = os.environ.get("WHSIM_THREADS", "").strip()
+    if limit:
+        if not limit.isdigit() or int(limit) < 1:
+            raise ScenarioError(
+                f"must be a whole number of threads, 1 or more, got {limit!r}",
+                field="WHSIM_THREADS",
+            )
+        return min(MAX_THREADS, usable_cores(), int(limit))
     return min(MAX_THREADS, usable_cores())
 
 
