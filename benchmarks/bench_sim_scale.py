@@ -79,12 +79,11 @@ def _child(
     options: dict[str, Any],
     repeat: int = 1,
     inner_attempts: int = 0,
+    warm: int = 1,
 ) -> None:
     sys.path.insert(0, str(HERE))
     import pandas  # noqa: F401  (imported before timing: its import is not the simulator's cost)
     from bench_sim import SEED, bench_scenario
-
-    from whsim.sim import simulate
 
     seed = seed or SEED
     scenario = bench_scenario(scale)
@@ -128,33 +127,55 @@ def _child(
         out["engine_sys_runs_s"] = [round(c, 4) for c in system]
         out["deliveries"] = plan.n
     else:
-        phases: dict[str, float] = {}
-        phase_cpu: dict[str, list[float]] = {}
-        cpu_started = time.process_time()
-        use_started = use = _cpu()
-        t0 = started = time.perf_counter()
-        result = simulate(scenario, seed, engine=engine, **options)  # type: ignore[arg-type]
-        phases["simulate"] = time.perf_counter() - started
-        phase_cpu["simulate"], use = _since(use), _cpu()
-        started = time.perf_counter()
-        summary = result.summary
-        phases["summary"] = time.perf_counter() - started
-        phase_cpu["summary"], use = _since(use), _cpu()
-        started = time.perf_counter()
-        attempts = result.attempts
-        phases["attempts_table"] = time.perf_counter() - started
-        phase_cpu["attempts_table"] = _since(use)
-        out["e2e_s"] = round(time.perf_counter() - t0, 4)
-        out["e2e_cpu_s"] = round(time.process_time() - cpu_started, 4)
-        out["e2e_user_s"], out["e2e_sys_s"] = _since(use_started)
-        out["phases_s"] = {k: round(v, 4) for k, v in phases.items()}
-        out["phases_user_sys_s"] = phase_cpu
-        out["attempts"] = int(summary["attempts"])
-        out["attempts_rows"] = len(attempts)
-        out["attempts_sha256"] = summary["attempts_sha256"]
+        # ``warm`` end-to-end runs one after another in this process: the first is what a fresh
+        # process (a new kernel, a CLI run) pays, the later ones what the next run in the same
+        # session pays; each run's own engine time (``SimResult.seconds``) is kept beside it
+        runs_out = []
+        for i in range(max(1, warm)):
+            one = _e2e_once(scenario, seed, engine, options)
+            if i == 0:
+                out.update({k: v for k, v in one.items() if k != "_result"})
+                out["peak_rss_first_run_mb"] = _peak_rss_mb()
+            runs_out.append({k: one[k] for k in ("e2e_s", "e2e_cpu_s", "engine_in_run_s")})
+            del one
+            gc.collect()
+        out["runs"] = runs_out
     out["rss_after_imports_mb"] = rss_start
     out["peak_rss_mb"] = _peak_rss_mb()
     json.dump(out, sys.stdout)
+
+
+def _e2e_once(scenario: Any, seed: int, engine: str, options: dict[str, Any]) -> dict[str, Any]:
+    """One end-to-end run: ``simulate()``, then ``.summary``, then ``.attempts``, each timed."""
+    from whsim.sim import simulate
+
+    out: dict[str, Any] = {}
+    phases: dict[str, float] = {}
+    phase_cpu: dict[str, list[float]] = {}
+    cpu_started = time.process_time()
+    use_started = use = _cpu()
+    t0 = started = time.perf_counter()
+    result = simulate(scenario, seed, engine=engine, **options)  # type: ignore[arg-type]
+    phases["simulate"] = time.perf_counter() - started
+    phase_cpu["simulate"], use = _since(use), _cpu()
+    started = time.perf_counter()
+    summary = result.summary
+    phases["summary"] = time.perf_counter() - started
+    phase_cpu["summary"], use = _since(use), _cpu()
+    started = time.perf_counter()
+    attempts = result.attempts
+    phases["attempts_table"] = time.perf_counter() - started
+    phase_cpu["attempts_table"] = _since(use)
+    out["e2e_s"] = round(time.perf_counter() - t0, 4)
+    out["e2e_cpu_s"] = round(time.process_time() - cpu_started, 4)
+    out["e2e_user_s"], out["e2e_sys_s"] = _since(use_started)
+    out["engine_in_run_s"] = round(result.seconds, 4)  # the engine's own run inside simulate()
+    out["phases_s"] = {k: round(v, 4) for k, v in phases.items()}
+    out["phases_user_sys_s"] = phase_cpu
+    out["attempts"] = int(summary["attempts"])
+    out["attempts_rows"] = len(attempts)
+    out["attempts_sha256"] = summary["attempts_sha256"]
+    return out
 
 
 def _cpu() -> tuple[float, float]:
@@ -229,13 +250,28 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs per measurement (median reported)"
     )
+    parser.add_argument(
+        "--warm",
+        type=int,
+        default=3,
+        help="end-to-end runs per fresh process: the first cold, the others warm (default 3)",
+    )
     parser.add_argument("--child", choices=("engine", "e2e"), help=argparse.SUPPRESS)
     parser.add_argument("--inner-attempts", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     scales = [float(s) for s in args.scales.split(",")]
     engines = args.engines.split(",")
     if args.child:
-        _child(args.child, scales[0], engines[0], args.seed, {}, args.repeat, args.inner_attempts)
+        _child(
+            args.child,
+            scales[0],
+            engines[0],
+            args.seed,
+            {},
+            args.repeat,
+            args.inner_attempts,
+            args.warm,
+        )
         return
     extra = ["--seed", str(args.seed)] if args.seed else []
     if args.linearity:
@@ -253,7 +289,8 @@ def main() -> None:
             )
         for engine in args.e2e_engines.split(","):
             # --repeat fresh processes, the median by time reported (its peak RSS with it)
-            tries = [_run("e2e", scale, engine, extra) for _ in range(args.repeat)]
+            warm = ["--warm", str(args.warm)]
+            tries = [_run("e2e", scale, engine, [*extra, *warm]) for _ in range(args.repeat)]
             ok = sorted((t for t in tries if "e2e_s" in t), key=lambda t: t["e2e_s"])
             e2e = ok[len(ok) // 2] if ok else tries[0]
             if len(tries) > 1:
@@ -270,6 +307,7 @@ def main() -> None:
                 e2e["ratio_e2e_to_engine_cpu"] = round(
                     statistics.median(cpu) / alone["engine_cpu_s"], 2
                 )
+            _like_for_like(e2e, tries, alone)
             user = [t["e2e_user_s"] for t in tries if "e2e_user_s" in t]
             if alone.get("engine_user_runs_s") and user:
                 # informational, not a target: user CPU alone leaves out the system time of
@@ -290,21 +328,62 @@ def main() -> None:
     big = sizes[-1]["end_to_end"].get("numpy", {})
     if "ratio_e2e_to_engine" in big:
         out["targets"] = {
+            # like for like: a fresh process against the engine's run inside it, and a later
+            # run in one process against the engine's repeated runs alone
+            "e2e_within_3x_numpy_engine_in_run": big.get("ratio_e2e_to_engine_in_run", 99) <= 3,
+            "e2e_warm_within_3x_numpy_engine": big.get("ratio_e2e_warm_to_engine", 99) <= 3,
+            # the earlier figure: a fresh process against the engine's repeated runs
             "e2e_within_3x_numpy_engine": big["ratio_e2e_to_engine"] <= 3,
             "e2e_within_3x_numpy_engine_cpu": big.get("ratio_e2e_to_engine_cpu", 99) <= 3,
-            "e2e_peak_under_1_5_GB": big["peak_rss_mb"] < 1536,
+            "e2e_peak_under_1_5_GB": big.get("peak_rss_all_runs_mb", 99999) < 1536,
         }
     out["machine"] = _machine()
     json.dump(out, sys.stdout, indent=2)
     sys.stdout.write("\n")
 
 
+def _like_for_like(e2e: dict[str, Any], tries: list[dict[str, Any]], alone: dict[str, Any]) -> None:
+    """Add the like-for-like ratios to ``e2e`` (the median process's row) from every process.
+
+    ``ratio_e2e_to_engine_in_run``: each fresh process's first run over the engine's own run
+    inside it (both pay for fresh memory), median over processes. ``ratio_e2e_warm_to_engine``:
+    the later runs in each process (median) over the engine's repeated runs alone (``engine_s``),
+    and ``ratio_e2e_warm_to_engine_cpu`` the same in CPU seconds (every thread's).
+    """
+    ok = [t for t in tries if t.get("runs")]
+    if not ok:
+        return
+    in_run = [t["e2e_s"] / t["engine_in_run_s"] for t in ok if t.get("engine_in_run_s")]
+    if in_run:
+        e2e["ratio_e2e_to_engine_in_run"] = round(statistics.median(in_run), 2)
+        e2e["ratio_e2e_to_engine_in_run_runs"] = [round(r, 2) for r in in_run]
+    later = [r for t in ok for r in t["runs"][1:]]
+    e2e["peak_rss_all_runs_mb"] = max(t["peak_rss_mb"] for t in ok)
+    if not later:
+        return
+    e2e["e2e_warm_s"] = round(statistics.median(r["e2e_s"] for r in later), 4)
+    e2e["e2e_warm_runs_s"] = [r["e2e_s"] for r in later]
+    e2e["engine_in_warm_runs_s"] = [r["engine_in_run_s"] for r in later]
+    if alone.get("engine_s"):
+        e2e["ratio_e2e_warm_to_engine"] = round(e2e["e2e_warm_s"] / alone["engine_s"], 2)
+    if alone.get("engine_cpu_s"):
+        cpu = statistics.median(r["e2e_cpu_s"] for r in later)
+        e2e["ratio_e2e_warm_to_engine_cpu"] = round(cpu / alone["engine_cpu_s"], 2)
+
+
 def _machine() -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
         "load_avg_1m": round(os.getloadavg()[0], 2),
+        "sim_threads": _sim_threads(),
         "python": platform.python_version(),
     }
+
+
+def _sim_threads() -> int:
+    from whsim.sim.chunked import threads
+
+    return threads()
 
 
 if __name__ == "__main__":
