@@ -380,9 +380,12 @@ def _machine() -> dict[str, Any]:
     }
 
 
-def _sim_threads() -> int:
-    from whsim.sim.chunked import threads
-
+def _sim_threads() -> int | None:
+    """Threads the simulator's chunked passes use (None: code from before they existed)."""
+    try:
+        from whsim.sim.chunked import threads
+    except ImportError:
+        return None
     return threads()
 
 

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # (layer, rank, module prefixes); a module may import only its own layer or lower ranks
 LAYERS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
     ("core", 0, ("whsim.core",)),
-    ("shells", 1, ("whsim.sim", "whsim.sender", "whsim.receiver", "whsim.serve")),
+    ("shells", 1, ("whsim.sim", "whsim.sender", "whsim.receiver", "whsim.serve", "whsim.cores")),
     ("analysis", 2, ("whsim.analysis",)),
     ("kit", 3, ("whsim.conformance", "whsim_conformance", "whsim.pytest_plugin")),
     # test-only broken senders (issue 12): subclasses of the sender that tests install; their
