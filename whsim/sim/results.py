@@ -268,12 +268,14 @@ class SimResult:
         return outcome
 
     @cached_property
-    def _used(self) -> npt.NDArray[np.int64]:
+    def _used(self) -> npt.NDArray[np.signedinteger[Any]]:
         """Attempts logged per delivery (:func:`whsim.sim.tally.attempts_used`), shared by the
-        tables and the tally."""
+        tables and the tally; kept in int8 when a policy allows fewer than 128 attempts (8 MB,
+        not 64, at 8 M deliveries, for as long as the result lives)."""
         from whsim.sim.tally import attempts_used
 
-        return attempts_used(self.plan.n, self.log)
+        used = attempts_used(self.plan.n, self.log)
+        return _codes(used, self.plan.max_attempts + 1)
 
     @cached_property
     def deliveries(self) -> pd.DataFrame:
@@ -299,7 +301,7 @@ class SimResult:
                 ),
                 "event_ms": plan.event_ms,
                 "state": _categorical(log.state.astype(np.int64), list(STATES)),
-                "attempts": used,
+                "attempts": used.astype(np.int64),
                 "first_sent_ms": first_sent,
                 "ended_ms": log.ended_ms,
                 "time_to_delivery_ms": ttd,

@@ -45,12 +45,13 @@ class HookMajor:
     """A log's attempts in (webhook, event, attempt) order, and its deliveries in (webhook, event).
 
     ``order[i]`` is the log index of the ``i``-th attempt in that order; ``delivery_perm[r]`` the
-    delivery of rank ``r``; ``used`` the attempts per delivery, in delivery order.
+    delivery of rank ``r``; ``used`` the attempts per delivery, in delivery order (any integer
+    dtype).
     """
 
     order: npt.NDArray[np.int64]
     delivery_perm: npt.NDArray[np.int64]
-    used: npt.NDArray[np.int64]
+    used: npt.NDArray[np.signedinteger[Any]]
     attempts_per_hook: npt.NDArray[np.int64]
     deliveries_per_hook: npt.NDArray[np.int64]
 
@@ -70,7 +71,9 @@ def attempts_used(n: int, log: RawLog) -> npt.NDArray[np.int64]:
     return used
 
 
-def hook_major(plan: Plan, log: RawLog, used: npt.NDArray[np.int64] | None = None) -> HookMajor:
+def hook_major(
+    plan: Plan, log: RawLog, used: npt.NDArray[np.signedinteger[Any]] | None = None
+) -> HookMajor:
     """Hook-major order of ``log``'s attempts in O(attempts): rows are placed, not sorted.
 
     Deliveries are event-major in a plan (for each event, its webhooks in order), so a stable
@@ -376,7 +379,10 @@ class Tally:
 
 
 def tally(
-    plan: Plan, log: RawLog, first_hook: int = 0, used: npt.NDArray[np.int64] | None = None
+    plan: Plan,
+    log: RawLog,
+    first_hook: int = 0,
+    used: npt.NDArray[np.signedinteger[Any]] | None = None,
 ) -> Tally:
     """The tally of one run (or shard) whose webhook 0 is global webhook ``first_hook``.
 
