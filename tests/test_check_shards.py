@@ -236,6 +236,9 @@ def test_a_killed_worker_is_a_clear_error_not_a_hang(big: Path) -> None:
 
     def kill_one() -> None:
         found = _wait_for_workers(os.getpid(), 2)
+        # stopped first, the worker cannot hand its state back: the grade cannot end before the
+        # kill, however fast the machine grades (a sleep alone raced a quick grade)
+        os.kill(found[0], signal.SIGSTOP)
         time.sleep(0.3)
         os.kill(found[0], signal.SIGKILL)
         killed.append(found[0])
@@ -265,8 +268,15 @@ def test_ctrl_c_stops_the_grade_and_its_workers_with_one_line(big: Path) -> None
     )
     try:
         workers = _wait_for_workers(proc.pid, 2, proc)
-        time.sleep(0.5)
-        os.killpg(proc.pid, signal.SIGINT)  # what the terminal sends to the whole group
+        # one worker stopped, the grade cannot end before the Ctrl-C lands, however fast the
+        # machine grades (a sleep alone raced a quick grade: exit 0); it goes on after it
+        os.kill(workers[0], signal.SIGSTOP)
+        try:
+            time.sleep(0.5)
+            assert proc.poll() is None
+            os.killpg(proc.pid, signal.SIGINT)  # what the terminal sends to the whole group
+        finally:
+            os.kill(workers[0], signal.SIGCONT)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
