@@ -364,14 +364,14 @@ def hook_count(scenario: Scenario) -> int:
 
 
 def _keys(
-    seed: int, hooks: npt.NDArray[np.int64], events: npt.NDArray[np.int64]
+    seed: int, hooks: npt.NDArray[np.int64], events: npt.NDArray[np.int64], first_hook: int
 ) -> npt.NDArray[np.uint64]:
-    """:func:`whsim.sim.keyed.keys_np` a chunk at a time, on threads: the mixing's temporaries
-    are a chunk's."""
+    """:func:`whsim.sim.keyed.keys_np` of (``first_hook + hooks``, ``events``) a chunk at a time,
+    on threads: the mixing's temporaries are a chunk's."""
     keys = np.empty(len(hooks), dtype=np.uint64)
 
     def mix(part: slice) -> None:
-        keys[part] = keyed.keys_np(seed, hooks[part], events[part])
+        keys[part] = keyed.keys_np(seed, hooks[part] + first_hook, events[part])
 
     each_chunk(len(hooks), mix)
     return keys
@@ -552,7 +552,7 @@ def compile_plan(
     delay_dtype = _narrow(int(longest))
     reads_latency = any(o.kind == "status" for b in behaviours for o in b.outages)
     slot_dtype = np.int32 if A * n < 2**31 else np.int64
-    keys = _keys(seed, hook_idx + lo, ev_idx)
+    keys = _keys(seed, hook_idx, ev_idx, lo)
     verdicts = verdict_table(policy)
     # respond_many ignores outages (the engines apply them), so receivers that differ only in
     # their outages or names share one group of draws

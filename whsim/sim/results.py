@@ -6,6 +6,7 @@ engine processed them in, so two engines that agree produce equal tables and equ
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 
 from whsim.core.spec.events import EVENT_TYPES, Event, format_timestamp, make_event
+from whsim.sim import chunked
 from whsim.sim.chunked import each_chunk
 from whsim.sim.engine import RawLog
 from whsim.sim.plan import (
@@ -188,9 +190,13 @@ class SimResult:
         # uncopied (no consolidation copy). The sort key's memory, dead once sorted, becomes the
         # ``sent_ms`` column, and the order's the ``attempt`` column (a chunk of the order is
         # copied out before its place is written): two attempt-sized arrays fewer to fault in
-        order, key = _canonical_order(plan, log)
+        # on a large log the sort runs on a thread of its own beside the outcomes' pass
+        with ThreadPoolExecutor(1, thread_name_prefix="whsim-attempts") as pool:
+            big = len(log.j) > chunked.CHUNK and chunked.threads() > 1
+            sorting = pool.submit(_canonical_order, plan, log) if big else None
+            outcomes = self._outcomes()
+            order, key = _canonical_order(plan, log) if sorting is None else sorting.result()
         events, hooks = self.event_ids(), list(plan.hook_ids)
-        outcomes = self._outcomes()
         by_event, by_hook = _codes(plan.event, len(events)), _codes(plan.hook, len(hooks))
         size = len(order)
         event_codes = np.empty(size, dtype=by_event.dtype)
