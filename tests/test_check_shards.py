@@ -265,6 +265,9 @@ def test_ctrl_c_stops_the_grade_and_its_workers_with_one_line(big: Path) -> None
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group, as a shell gives a foreground job
+        # as a terminal's foreground job has it: an ignored SIGINT is inherited across exec,
+        # and a test process may have been started with one (CI once was: exit 0, not 130)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         workers = _wait_for_workers(proc.pid, 2, proc)
