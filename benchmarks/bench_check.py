@@ -34,7 +34,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from whsim.conformance.shards import usable_cores
+from whsim.cores import usable_cores
 
 SECRET = "bench-secret-0123456789abcdef"
 DELAYS_S = (1, 2, 4, 8, 16)  # RETRY-1 backoff-only, from-failure

@@ -134,7 +134,7 @@ def _child(
         for i in range(max(1, warm)):
             one = _e2e_once(scenario, seed, engine, options)
             if i == 0:
-                out.update({k: v for k, v in one.items() if k != "_result"})
+                out.update(one)
                 out["peak_rss_first_run_mb"] = _peak_rss_mb()
             runs_out.append({k: one[k] for k in ("e2e_s", "e2e_cpu_s", "engine_in_run_s")})
             del one

@@ -1140,7 +1140,8 @@ def _readings(
 
 def _processes(path: Path, kind: str | None, workers: int | None) -> int:
     """How many processes grade the trace file at ``path`` (see :func:`check`)."""
-    from whsim.conformance.shards import MIN_PARALLEL_BYTES, usable_cores
+    from whsim.conformance.shards import MIN_PARALLEL_BYTES
+    from whsim.cores import usable_cores
 
     if workers == 1 or not path.is_file():
         return 1  # a missing file: read_trace names it

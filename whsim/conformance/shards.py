@@ -45,9 +45,8 @@ from whsim.conformance.grader import (
 from whsim.conformance.trace import MAX_LINE, UNPARSED, TraceMeta, line_attempt, line_fields
 from whsim.core.errors import TraceError, WhsimError
 from whsim.core.readings import Readings
-from whsim.cores import usable_cores
 
-__all__ = ["MAX_WORKERS", "MIN_PARALLEL_BYTES", "GradingError", "grade_file", "usable_cores"]
+__all__ = ["MAX_WORKERS", "MIN_PARALLEL_BYTES", "GradingError", "grade_file"]
 
 MIN_PARALLEL_BYTES: Final = 8 << 20
 """Below this (about 16 k attempts) starting processes costs more than it saves: one process."""

@@ -189,8 +189,8 @@ class SimResult:
         # into its final array; columns are built in their final dtypes and handed to the frame
         # uncopied (no consolidation copy). The sort key's memory, dead once sorted, becomes the
         # ``sent_ms`` column, and the order's the ``attempt`` column (a chunk of the order is
-        # copied out before its place is written): two attempt-sized arrays fewer to fault in
-        # on a large log the sort runs on a thread of its own beside the outcomes' pass
+        # copied out before its place is written): two attempt-sized arrays fewer to fault in.
+        # On a large log the sort runs on a thread of its own beside the outcomes' pass.
         with ThreadPoolExecutor(1, thread_name_prefix="whsim-attempts") as pool:
             big = len(log.j) > chunked.CHUNK and chunked.threads() > 1
             sorting = pool.submit(_canonical_order, plan, log) if big else None
@@ -259,7 +259,7 @@ class SimResult:
             out = outcome[part]
             # 0 success -> delivered, 1 retry -> retry, 2 rejected -> rejected
             out[:] = plan.verdict[log.code[part] + 2]
-            if last is None or used is None:
+            if last is None or used is None:  # no delivery ended exhausted or expired
                 return
             # the last attempt of a delivery that ended exhausted/expired carries that end
             j = log.j[part]

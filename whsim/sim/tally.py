@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 
 from whsim.sim import chunked
-from whsim.sim.chunked import each_chunk, threads
+from whsim.sim.chunked import each_chunk
 from whsim.sim.plan import CONNECT, DELIVERED, STATES, TIMEOUT
 
 if TYPE_CHECKING:
@@ -64,10 +64,11 @@ def attempts_used(n: int, log: RawLog) -> npt.NDArray[np.int64]:
     ``add.at`` is for the index dtype (int32 counts take 17x as long).
     """
     used = np.zeros(n, dtype=np.int64)
-    for lo in range(
-        0, len(log.j), chunked.CHUNK
-    ):  # one thread: chunks would add into the same counts
-        np.add.at(used, log.j[lo : lo + chunked.CHUNK] % n, 1)
+
+    def count(rows: slice) -> None:
+        np.add.at(used, log.j[rows] % n, 1)
+
+    each_chunk(len(log.j), count, parallel=False)  # chunks would add into the same counts
     return used
 
 
@@ -115,8 +116,9 @@ def hook_major(
 
 
 def _groups(hm: HookMajor) -> list[tuple[int, int]]:
-    """Ranges ``[lo, hi)`` of whole webhooks of about ``chunked.CHUNK`` rows (deliveries and attempts)
-    each, at least one webhook a range: the steps of :func:`_by_groups`."""
+    """Ranges ``[lo, hi)`` of whole webhooks of about :data:`whsim.sim.chunked.CHUNK` rows
+    (deliveries and attempts) each, at least one webhook a range: the steps of
+    :func:`_by_groups`."""
     ends = np.cumsum(hm.attempts_per_hook + hm.deliveries_per_hook)
     out: list[tuple[int, int]] = []
     lo_hook, lo = 0, 0
@@ -152,7 +154,7 @@ def _by_groups(
     groups = _groups(hm)
     # numpy's gathers and sort and sha256 release the GIL: groups run on worker threads, as
     # many in flight as workers, and their results are taken in webhook order
-    workers = threads() if len(groups) > 1 else 0
+    workers = chunked.threads() if len(groups) > 1 else 0
     pool = ThreadPoolExecutor(workers, thread_name_prefix="whsim-tally") if workers else None
     pending: deque[Future[tuple[int, int, npt.NDArray[np.int64]]]] = deque()
 
@@ -262,10 +264,12 @@ def _time_to_delivery(
     """Sorted distinct times to delivery of the delivered deliveries, and their counts; a chunk
     of deliveries at a time, the chunks' tables merged (exact)."""
     tables = []
-    for lo in range(0, plan.n, chunked.CHUNK):
-        part = slice(lo, lo + chunked.CHUNK)
+
+    def count(part: slice) -> None:
         ttd = log.ended_ms[part] - plan.event_ms[part]
         tables.append(_value_counts(ttd[log.state[part] == DELIVERED]))
+
+    each_chunk(plan.n, count, parallel=False)  # one thread: the tables in chunk order
     return _merge_counts(tables)
 
 
