@@ -4,6 +4,7 @@ where chunks cut or how many threads ran them."""
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -46,6 +47,58 @@ def test_each_chunk_raises_a_chunks_error_after_every_chunk_ended(monkeypatch):
     with pytest.raises(ValueError, match="chunk 4"):
         chunked.each_chunk(20, body)
     assert sorted(done) == [0, 2, *range(6, 20, 2)]
+
+
+def test_each_chunk_steps_by_the_rows_asked_for(monkeypatch):
+    monkeypatch.setattr(chunked, "threads", lambda: 2)
+    parts: list[tuple[int, int]] = []
+    chunked.each_chunk(10, lambda rows: parts.append((rows.start, rows.stop)), step=4)
+    assert sorted(parts) == [(0, 4), (4, 8), (8, 10)]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_alongside_returns_both_results_and_runs_work_beside_main(monkeypatch, threads):
+    monkeypatch.setattr(chunked, "threads", lambda: threads)
+    where: dict[str, str] = {}
+    started = threading.Event()
+
+    def work() -> str:
+        where["work"] = threading.current_thread().name
+        started.set()
+        return "work"
+
+    def main() -> str:
+        where["main"] = threading.current_thread().name
+        if threads > 1:  # on a thread of its own, ``work`` runs while ``main`` waits for it
+            assert started.wait(10)
+        return "main"
+
+    assert chunked.alongside(work, main) == ("work", "main")
+    assert where["main"] == threading.current_thread().name
+    assert where["work"].startswith("whsim-beside") == (threads > 1)
+    where.clear()
+    assert chunked.alongside(work, main, parallel=False) == ("work", "main")
+    assert where["work"] == where["main"] == threading.current_thread().name
+
+
+@pytest.mark.parametrize("failing", ["work", "main"])
+def test_alongside_raises_either_error_once_work_has_ended(monkeypatch, failing):
+    monkeypatch.setattr(chunked, "threads", lambda: 2)
+    ended = threading.Event()
+
+    def work() -> None:
+        time.sleep(0.05)
+        ended.set()
+        if failing == "work":
+            raise ValueError("work failed")
+
+    def main() -> None:
+        if failing == "main":
+            raise KeyError("main failed")
+
+    with pytest.raises(ValueError if failing == "work" else KeyError, match="failed"):
+        chunked.alongside(work, main)
+    assert ended.is_set()
 
 
 def test_threads_is_bounded_by_the_usable_cores(monkeypatch):

@@ -12,12 +12,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Final
+from typing import Final, TypeVar
 
 from whsim.core.errors import ScenarioError
 from whsim.cores import usable_cores
 
-__all__ = ["CHUNK", "each_chunk", "threads"]
+__all__ = ["CHUNK", "alongside", "each_chunk", "threads"]
+
+T = TypeVar("T")
+U = TypeVar("U")
 
 CHUNK: Final = 1 << 18
 """Rows per step of a chunked pass: 2 MB arrays of int64, under numpy's 4 MB hugepage threshold, and
@@ -42,14 +45,17 @@ def threads() -> int:
     return min(MAX_THREADS, usable_cores())
 
 
-def each_chunk(size: int, body: Callable[[slice], None], *, parallel: bool = True) -> None:
-    """Call ``body(rows)`` for every chunk of ``range(size)``, in threads when ``parallel`` and
-    there is more than one chunk.
+def each_chunk(
+    size: int, body: Callable[[slice], None], *, parallel: bool = True, step: int = 0
+) -> None:
+    """Call ``body(rows)`` for every chunk of ``step`` rows (:data:`CHUNK` when 0) of
+    ``range(size)``, in threads when ``parallel`` and there is more than one chunk.
 
     ``body`` must write only the given rows of its outputs (and read nothing another chunk
     writes). The first exception a chunk raises is raised here, after every chunk has ended.
     """
-    parts = [slice(lo, min(size, lo + CHUNK)) for lo in range(0, size, CHUNK)]
+    step = step or CHUNK
+    parts = [slice(lo, min(size, lo + step)) for lo in range(0, size, step)]
     workers = threads() if parallel else 1
     if workers == 1 or len(parts) <= 1:
         for part in parts:
@@ -59,3 +65,18 @@ def each_chunk(size: int, body: Callable[[slice], None], *, parallel: bool = Tru
         futures = [pool.submit(body, part) for part in parts]
     for future in futures:
         future.result()
+
+
+def alongside(
+    work: Callable[[], T], main: Callable[[], U], *, parallel: bool = True
+) -> tuple[T, U]:
+    """``(work(), main())``, with ``work`` on a thread of its own while ``main`` runs on this one
+    (both here, ``main`` first, when not ``parallel`` or :func:`threads` is 1). The two must not
+    write what the other reads. An exception of either is raised here, once neither runs."""
+    if not parallel or threads() == 1:
+        got = main()
+        return work(), got
+    with ThreadPoolExecutor(1, thread_name_prefix="whsim-beside") as pool:
+        beside = pool.submit(work)
+        got = main()  # should it raise, leaving the block still waits for ``work``
+    return beside.result(), got
