@@ -85,3 +85,33 @@ def test_longest_run_in_chunks_is_the_first_longest_run(monkeypatch, seed):
         int(runs[top]),
         0 if top == 0 else int(edges[top - 1]),
     )
+
+
+@pytest.mark.parametrize("name", ["retry-storm", "flaky", "healthy", "progress-heavy"])
+@pytest.mark.parametrize("path", ["count", "sort"])
+@pytest.mark.parametrize("chunk", [64, 1 << 14, 1 << 18])
+def test_busiest_webhook_second_is_the_first_maximum_either_way(monkeypatch, name, path, chunk):
+    # counting every (webhook, second) cell and sorting the attempts' cells must agree, with the
+    # first maximum in (registration order, second) order when several cells tie (flaky, healthy
+    # and progress-heavy have ties); small chunks take the maximum across groups of webhooks,
+    # large ones within a group of several
+    from whsim.sim import chunked
+    from whsim.sim import tally as tally_module
+
+    monkeypatch.setattr(chunked, "CHUNK", chunk)
+    if path == "sort":
+        monkeypatch.setattr(tally_module, "CELLS_PER_ATTEMPT", 0)
+        monkeypatch.setattr(tally_module, "FEW_CELLS", 0)
+    else:
+        monkeypatch.setattr(tally_module, "FEW_CELLS", 2**40)
+    result = whsim.simulate(name, seed=2)
+    t = tally(result.plan, result.log)
+    att = result.attempts
+    order = {h: i for i, h in enumerate(result.plan.hook_ids)}
+    cells = (
+        att.assign(hook=att["webhook_id"].astype(str).map(order), sec=att["sent_ms"] // 1000)
+        .groupby(["hook", "sec"])
+        .size()
+    )
+    hook, _ = cells.idxmax()  # the index is sorted: the first of the maxima
+    assert (t.peak, t.peak_hook) == (int(cells.max()), hook)

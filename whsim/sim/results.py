@@ -6,7 +6,6 @@ engine processed them in, so two engines that agree produce equal tables and equ
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final
@@ -191,11 +190,10 @@ class SimResult:
         # ``sent_ms`` column, and the order's the ``attempt`` column (a chunk of the order is
         # copied out before its place is written): two attempt-sized arrays fewer to fault in.
         # On a large log the sort runs on a thread of its own beside the outcomes' pass.
-        with ThreadPoolExecutor(1, thread_name_prefix="whsim-attempts") as pool:
-            big = len(log.j) > chunked.CHUNK and chunked.threads() > 1
-            sorting = pool.submit(_canonical_order, plan, log) if big else None
-            outcomes = self._outcomes()
-            order, key = _canonical_order(plan, log) if sorting is None else sorting.result()
+        big = len(log.j) > chunked.CHUNK
+        (order, key), outcomes = chunked.alongside(
+            lambda: _canonical_order(plan, log), self._outcomes, parallel=big
+        )
         events, hooks = self.event_ids(), list(plan.hook_ids)
         by_event, by_hook = _codes(plan.event, len(events)), _codes(plan.hook, len(hooks))
         size = len(order)
@@ -204,6 +202,8 @@ class SimResult:
         k = order
         outcome = np.empty(size, dtype=np.int8)
         code = np.empty(size, dtype=np.int64)
+        no_status = np.empty(size, dtype=np.bool_)
+        error = np.empty(size, dtype=np.int8)  # 0 none, 1 timeout, 2 connect
         sent = key if key is not None else np.empty(size, dtype=np.int64)
         latency = np.empty(size, dtype=np.int64)
 
@@ -216,16 +216,18 @@ class SimResult:
             j += 1
             k[part] = j
             outcome[part] = outcomes[at]
-            code[part] = log.code[at]
+            got = code[part]
+            got[:] = log.code[at]
+            np.less_equal(got, 0, out=no_status[part])
+            err = error[part]
+            np.equal(got, TIMEOUT, out=err, casting="unsafe")
+            err[got == CONNECT] = 2
             sent[part] = log.sent_ms[at]
             latency[part] = log.finished_ms[at]
             latency[part] -= sent[part]
 
         each_chunk(size, gather)
-        error = np.zeros(len(code), dtype=np.int8)
-        error[code == TIMEOUT] = 1
-        error[code == CONNECT] = 2
-        status = pd.arrays.IntegerArray(code, code <= 0)  # values under the mask are not read
+        status = pd.arrays.IntegerArray(code, no_status)  # values under the mask are not read
         frame = pd.DataFrame(
             {
                 "event_id": _categorical(event_codes, events),
@@ -341,7 +343,8 @@ class SimResult:
         """The mergeable reductions behind :attr:`summary` and :meth:`attempts_hash`."""
         from whsim.sim.tally import tally
 
-        return tally(self.plan, self.log, self.plan.first_hook, self._used)
+        # the attempts per delivery are counted while the plan's webhook order is sorted beside
+        return tally(self.plan, self.log, self.plan.first_hook, lambda: self._used)
 
 
 def summary_of(

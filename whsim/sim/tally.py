@@ -16,8 +16,10 @@ nothing: an attempt's row is placed by its delivery's rank and its attempt numbe
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -25,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 
 from whsim.sim import chunked
-from whsim.sim.chunked import each_chunk
+from whsim.sim.chunked import alongside, each_chunk
 from whsim.sim.plan import CONNECT, DELIVERED, STATES, TIMEOUT
 
 if TYPE_CHECKING:
@@ -38,6 +40,13 @@ __all__ = ["HASH_TAG", "Tally", "attempts_used", "hook_major", "percentile_from_
 
 HASH_TAG: Final = b"whsim attempts v2\n"
 """Version of the attempts hash; changes whenever the bytes it covers change meaning."""
+
+
+CELLS_PER_ATTEMPT: Final = 4
+FEW_CELLS: Final = 1 << 16
+"""A group's busiest (webhook, second) is found by counting every cell (a bincount, 8 bytes a
+cell) when there are at most ``max(CELLS_PER_ATTEMPT * attempts, FEW_CELLS)`` cells, and by
+sorting its attempts' cells otherwise (a long horizon, few attempts): the same answer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,20 +81,34 @@ def attempts_used(n: int, log: RawLog) -> npt.NDArray[np.int64]:
     return used
 
 
+def by_hook(plan: Plan) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The plan's deliveries in (webhook, event) order, and how many each webhook has.
+
+    Deliveries are event-major in a plan (for each event, its webhooks in order), so a stable
+    sort on the webhook alone is (webhook, event) order. Reads only the plan: :func:`tally` runs
+    it beside its passes over the log.
+    """
+    hooks = len(plan.hook_ids)
+    narrow = np.uint16 if hooks <= 2**16 else np.int64  # uint16 gets numpy's radix sort
+    perm = np.argsort(plan.hook.astype(narrow), kind="stable").astype(np.int64, copy=False)
+    return perm, np.bincount(plan.hook, minlength=hooks).astype(np.int64)
+
+
 def hook_major(
-    plan: Plan, log: RawLog, used: npt.NDArray[np.signedinteger[Any]] | None = None
+    plan: Plan,
+    log: RawLog,
+    used: npt.NDArray[np.signedinteger[Any]] | None = None,
+    delivery_order: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None,
 ) -> HookMajor:
     """Hook-major order of ``log``'s attempts in O(attempts): rows are placed, not sorted.
 
-    Deliveries are event-major in a plan (for each event, its webhooks in order), so a stable
-    sort on the webhook alone puts them in (webhook, event) order; an attempt's place is its
-    delivery's first row plus its attempt number. ``used`` is :func:`attempts_used`, when the
-    caller has it. Works in chunks of the log: temporaries of a chunk, not of a log.
+    An attempt's place is its delivery's first row in (webhook, event) order (:func:`by_hook`)
+    plus its attempt number. ``used`` is :func:`attempts_used` and ``delivery_order``
+    :func:`by_hook`, when the caller has them. Works in chunks of the log: temporaries of a
+    chunk, not of a log.
     """
     n, hooks = plan.n, len(plan.hook_ids)
-    narrow = np.uint16 if hooks <= 2**16 else np.int64  # uint16 gets numpy's radix sort
-    perm = np.argsort(plan.hook.astype(narrow), kind="stable").astype(np.int64, copy=False)
-    per_hook_del = np.bincount(plan.hook, minlength=hooks).astype(np.int64)
+    perm, per_hook_del = by_hook(plan) if delivery_order is None else delivery_order
     if not n or not len(log.j):
         zeros = np.zeros(hooks, dtype=np.int64)
         return HookMajor(np.zeros(0, np.int64), perm, np.zeros(n, np.int64), zeros, per_hook_del)
@@ -220,6 +243,10 @@ def _group(
     key *= span
     key += bins
     del bins
+    if len(hashers) * span <= max(CELLS_PER_ATTEMPT * len(key), FEW_CELLS):
+        cells = np.bincount(key)
+        at = int(np.argmax(cells))  # the first maximum: the lowest webhook, then second
+        return int(cells[at]), lo_hook + at // span, counts
     # within a webhook, (event, attempt) order is nearly time order: timsort's runs
     key.sort(kind="stable")
     run, at = _longest_run(key)
@@ -386,33 +413,43 @@ def tally(
     plan: Plan,
     log: RawLog,
     first_hook: int = 0,
-    used: npt.NDArray[np.signedinteger[Any]] | None = None,
+    used: npt.NDArray[np.signedinteger[Any]]
+    | Callable[[], npt.NDArray[np.signedinteger[Any]]]
+    | None = None,
 ) -> Tally:
     """The tally of one run (or shard) whose webhook 0 is global webhook ``first_hook``.
 
-    ``used`` is :func:`attempts_used` of the log, when the caller has it.
+    ``used`` is :func:`attempts_used` of the log when the caller has it, or a function that
+    gives it (called on this thread while the plan's delivery order is sorted beside it).
     """
     n = plan.n
     n_att = len(log.j)
-    hm = hook_major(plan, log, used)
-    states = np.array([np.count_nonzero(log.state == s) for s in range(len(STATES))], np.int64)
+
+    def counts() -> tuple[npt.NDArray[np.signedinteger[Any]], Tally]:
+        """The log's per-delivery attempts, and every field that needs no hook-major order."""
+        got = attempts_used(n, log) if used is None else used() if callable(used) else used
+        values, counts = _time_to_delivery(plan, log)
+        states = [np.count_nonzero(log.state == s) for s in range(len(STATES))]
+        return got, Tally(
+            first_hook=first_hook,
+            deliveries=n,
+            attempts=n_att,
+            states=np.array(states, np.int64),
+            timeouts=int(np.count_nonzero(log.code == TIMEOUT)),
+            refused=int(np.count_nonzero(log.code == CONNECT)),
+            failed_verification=sum(1 for s in plan.hook_status if s == "verification_failed"),
+            virtual_end_ms=int(log.ended_ms.max()) if n else 0,
+            ttd_values=values,
+            ttd_counts=counts,
+        )
+
+    order, (got, partial) = alongside(lambda: by_hook(plan), counts, parallel=n > chunked.CHUNK)
+    hm = hook_major(plan, log, got, order)
     leaves, peak, peak_hook, per_second = _by_groups(plan, log, hm)
-    if peak_hook >= 0:
-        peak_hook += first_hook
-    values, counts = _time_to_delivery(plan, log)
-    return Tally(
-        first_hook=first_hook,
-        deliveries=n,
-        attempts=n_att,
-        states=states,
-        timeouts=int(np.count_nonzero(log.code == TIMEOUT)),
-        refused=int(np.count_nonzero(log.code == CONNECT)),
-        failed_verification=sum(1 for s in plan.hook_status if s == "verification_failed"),
+    return dataclasses.replace(
+        partial,
         peak=peak,
-        peak_hook=peak_hook,
-        virtual_end_ms=int(log.ended_ms.max()) if n else 0,
-        ttd_values=values,
-        ttd_counts=counts,
+        peak_hook=peak_hook + first_hook if peak_hook >= 0 else -1,
         per_second=per_second,
         leaves=leaves,
     )
