@@ -31,7 +31,7 @@ from whsim.core.delivery import (
 from whsim.core.errors import ScenarioError
 from whsim.core.policy import RetryPolicy, jitter_delay
 from whsim.core.throttle import window_key
-from whsim.sim import keyed
+from whsim.sim import chunked, keyed
 from whsim.sim.chunked import each_chunk
 from whsim.sim.scenario import Scenario
 from whsim.sim.workload import TYPE_CODE, Events, generate
@@ -363,6 +363,28 @@ def hook_count(scenario: Scenario) -> int:
     return sum(hook.count for hook in scenario.webhooks)
 
 
+def _fan_out(
+    ok: npt.NDArray[np.bool_], time_ms: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The deliveries of the (events x webhooks) matrix ``ok``, event-major: each one's event,
+    webhook and event time (``time_ms`` by event); ``np.nonzero(ok)`` a block of events at a time,
+    on threads, each block written at its place in contiguous arrays."""
+    per_event = np.count_nonzero(ok, axis=1)
+    start = np.zeros(len(ok) + 1, dtype=np.int64)
+    np.cumsum(per_event, out=start[1:])
+    n = int(start[-1])
+    event, hook, event_ms = (np.empty(n, dtype=np.int64) for _ in range(3))
+
+    def fill(rows: slice) -> None:
+        e, h = np.nonzero(ok[rows])
+        e += rows.start
+        at = slice(int(start[rows.start]), int(start[rows.stop]))
+        event[at], hook[at], event_ms[at] = e, h, time_ms[e]
+
+    each_chunk(len(ok), fill, step=max(1, chunked.CHUNK // max(1, ok.shape[1])))
+    return event, hook, event_ms
+
+
 def _keys(
     seed: int, hooks: npt.NDArray[np.int64], events: npt.NDArray[np.int64], first_hook: int
 ) -> npt.NDArray[np.uint64]:
@@ -535,12 +557,9 @@ def compile_plan(
         cohort = np.searchsorted(np.array(cohorts, dtype=np.int64), since_ms)
         first, last = events.audience[:, 0:1], events.audience[:, 1:2]
         ok &= (first <= cohort[None, :]) & (cohort[None, :] < last)
-    ev_idx, hook_idx = np.nonzero(ok)
+    ev_idx, hook_idx, event_ms = _fan_out(ok, events.time_ms)
     del ok
-    ev_idx = ev_idx.astype(np.int64, copy=False)
-    hook_idx = hook_idx.astype(np.int64, copy=False)
     n = len(ev_idx)
-    event_ms = events.time_ms[ev_idx]
     A = policy.max_attempts
     ratio = abs(policy.jitter_ratio or 0.0)
     longest = max(policy.delays_ms, default=0) * (1 + ratio) + 1
