@@ -42,12 +42,15 @@ def ordered_map(
 ) -> Iterator[T]:
     """``fn(**shared, **fixed, order_arg=item)`` for each item on ``client``, yielded in order.
 
-    ``shared`` values are scattered to every worker once; ``fixed`` ones go with each task.
-    At most ``window`` tasks (default: twice the worker threads, plus one) are in flight.
+    ``shared`` values are scattered to every worker once, under a key of this call's own (a key
+    hashed from the content would be the previous call's key too, and that call's release could
+    reach the scheduler after this call's scatter: its tasks then lose their data, or wait
+    forever); ``fixed`` ones go with each task. At most ``window`` tasks (default: twice the
+    worker threads, plus one) are in flight.
     """
     threads = check_client(client)
     window = window or 2 * threads + 1
-    scattered = {k: client.scatter(v, broadcast=True) for k, v in shared.items()}
+    scattered = {k: client.scatter(v, broadcast=True, hash=False) for k, v in shared.items()}
     pending: deque[Any] = deque()
     todo = iter(items)
 
