@@ -66,6 +66,7 @@ def _many_endpoints() -> Scenario:
     )
 
 
+@pytest.mark.alone  # both cores busy for 5-15 s: a load the timing tests beside it would feel
 def test_the_same_sharded_run_many_times_in_a_row_on_one_client(client):
     # each run scatters the scenario to the workers and releases it when done. Under a key
     # derived from the content, both runs used one key: the first run's release (the client
