@@ -8,8 +8,13 @@ peak of that one measurement:
 - ``e2e``: what a user pays, ``simulate()`` then ``.summary`` then ``.attempts``, each timed, and
   the peak RSS of the whole process.
 
-``ratio_e2e_to_engine`` is e2e seconds over the engine's own seconds at the same size (target: at
-most 3 at 10 M attempts, with peak RSS under 1.5 GB); ``ratio_e2e_to_engine_cpu`` is the same in
+``ratio_e2e_to_engine`` is e2e seconds over the engine's own seconds at the same size;
+``targets`` holds the target (at most 3 at 10 M attempts, with peak RSS under 1.5 GB) read like
+for like, each run against the engine's run inside it (``ratio_e2e_to_engine_in_run``, and
+``ratio_e2e_warm_to_engine_in_run`` for the later runs in a process), as the issue measured its
+engine, and ``readings_against_engine_alone`` the same limit against the engine's repeated runs
+alone on one plan (``engine_first_run_to_engine`` shows how far a fresh process's engine is from
+those); ``ratio_e2e_to_engine_cpu`` is the same in
 CPU seconds of the process, which a loaded machine disturbs far less than wall time; user and
 system CPU are printed apart (``e2e_user_s``, ``e2e_sys_s``, ``phases_user_sys_s``, the engine's
 ``engine_user_runs_s`` and ``engine_sys_runs_s``), with ``ratio_e2e_to_engine_user`` for
@@ -327,15 +332,21 @@ def main() -> None:
         out["reference_us_per_attempt_growth"] = round(ref[-1] / ref[0], 2)
     big = sizes[-1]["end_to_end"].get("numpy", {})
     if "ratio_e2e_to_engine" in big:
+        # the issue's target, like for like: every end-to-end run against the engine's run inside
+        # it (a fresh process's first run, and the later runs in one process), as the issue
+        # measured its 1.76 s engine: a phase of the run
+        warm_own = big.get("ratio_e2e_warm_to_engine_in_run", 99)
         out["targets"] = {
-            # like for like: a fresh process against the engine's run inside it, and a later
-            # run in one process against the engine's repeated runs alone
             "e2e_within_3x_numpy_engine_in_run": big.get("ratio_e2e_to_engine_in_run", 99) <= 3,
+            "e2e_warm_within_3x_numpy_engine_in_run": warm_own <= 3,
+            "e2e_peak_under_1_5_GB": big.get("peak_rss_all_runs_mb", 99999) < 1536,
+        }
+        # against the engine's repeated runs alone on one plan, which recycle the pages the run
+        # before freed (engine_first_run_to_engine shows what a fresh process's engine pays)
+        out["readings_against_engine_alone"] = {
             "e2e_warm_within_3x_numpy_engine": big.get("ratio_e2e_warm_to_engine", 99) <= 3,
-            # the earlier figure: a fresh process against the engine's repeated runs
             "e2e_within_3x_numpy_engine": big["ratio_e2e_to_engine"] <= 3,
             "e2e_within_3x_numpy_engine_cpu": big.get("ratio_e2e_to_engine_cpu", 99) <= 3,
-            "e2e_peak_under_1_5_GB": big.get("peak_rss_all_runs_mb", 99999) < 1536,
         }
     out["machine"] = _machine()
     json.dump(out, sys.stdout, indent=2)
