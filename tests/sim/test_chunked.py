@@ -101,6 +101,43 @@ def test_alongside_raises_either_error_once_work_has_ended(monkeypatch, failing)
     assert ended.is_set()
 
 
+@pytest.mark.parametrize("threads", [1, 3])
+def test_in_order_yields_in_item_order_with_few_calls_in_flight(monkeypatch, threads):
+    monkeypatch.setattr(chunked, "threads", lambda: threads)
+    lock = threading.Lock()
+    running, most, names = 0, 0, set()
+
+    def call(i: int) -> int:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        names.add(threading.current_thread().name)
+        time.sleep(0.02 * (i % 3 == 0))  # every third call finishes after the ones behind it
+        with lock:
+            running -= 1
+        return i * i
+
+    assert list(chunked.in_order(call, range(12))) == [i * i for i in range(12)]
+    assert 1 <= most <= threads
+    assert {n.startswith("whsim-ordered") for n in names} == {threads > 1}
+
+
+def test_in_order_raises_a_calls_error_when_its_result_is_due(monkeypatch):
+    monkeypatch.setattr(chunked, "threads", lambda: 2)
+
+    def call(i: int) -> int:
+        if i == 4:
+            raise ValueError("call 4")
+        return i
+
+    got: list[int] = []
+    with pytest.raises(ValueError, match="call 4"):
+        for value in chunked.in_order(call, range(10)):
+            got.append(value)
+    assert got == [0, 1, 2, 3]
+
+
 def test_threads_is_bounded_by_the_usable_cores(monkeypatch):
     monkeypatch.setattr(chunked, "usable_cores", lambda: 64)
     assert chunked.threads() == chunked.MAX_THREADS

@@ -10,14 +10,15 @@ A body writes only its own rows of its outputs: the result is the same on any nu
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Final, TypeVar
 
 from whsim.core.errors import ScenarioError
 from whsim.cores import usable_cores
 
-__all__ = ["CHUNK", "alongside", "each_chunk", "threads"]
+__all__ = ["CHUNK", "alongside", "each_chunk", "in_order", "threads"]
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -80,3 +81,29 @@ def alongside(
         beside = pool.submit(work)
         got = main()  # should it raise, leaving the block still waits for ``work``
     return beside.result(), got
+
+
+def in_order(fn: Callable[[T], U], items: Sequence[T]) -> Iterator[U]:
+    """``fn(item)`` for each item, yielded in the items' order, with up to :func:`threads` calls
+    in flight on worker threads (one after another here when that is 1 or there is one item).
+
+    Where each result must be taken in order (a first maximum, hashers fed in webhook order) and
+    at most a few results may be held at once. An exception of a call is raised when its result
+    is due; leaving early waits for the calls in flight and cancels the rest.
+    """
+    workers = threads() if len(items) > 1 else 1
+    if workers == 1:
+        for item in items:
+            yield fn(item)
+        return
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="whsim-ordered")
+    pending: deque[Future[U]] = deque()
+    try:
+        for item in items:
+            if len(pending) >= workers:
+                yield pending.popleft().result()
+            pending.append(pool.submit(fn, item))
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -174,34 +172,15 @@ def _by_groups(
     n_att = len(hm.order)
     per_second = np.zeros(int(log.sent_ms.max()) // 1000 + 1 if n_att else 0, dtype=np.int64)
     best, best_hook = 0, -1
-    groups = _groups(hm)
-    # numpy's gathers and sort and sha256 release the GIL: groups run on worker threads, as
-    # many in flight as workers, and their results are taken in webhook order
-    workers = chunked.threads() if len(groups) > 1 else 0
-    pool = ThreadPoolExecutor(workers, thread_name_prefix="whsim-tally") if workers else None
-    pending: deque[Future[tuple[int, int, npt.NDArray[np.int64]]]] = deque()
-
-    def take(result: tuple[int, int, npt.NDArray[np.int64]]) -> None:
-        nonlocal best, best_hook
-        run, hook, counts = result
+    # numpy's gathers and sort and sha256 release the GIL: groups run on worker threads, and
+    # their results are taken in webhook order
+    steps = [(lo, hashers[lo:hi]) for lo, hi in _groups(hm)]
+    for run, hook, counts in chunked.in_order(
+        lambda step: _group(plan, log, hm, step[0], step[1], d_off, a_off), steps
+    ):
         per_second[: len(counts)] += counts
         if run > best:  # the first maximum: groups are taken in webhook order
             best, best_hook = run, hook
-
-    try:
-        for lo_hook, hi_hook in groups:
-            args = (plan, log, hm, lo_hook, hashers[lo_hook:hi_hook], d_off, a_off)
-            if pool is None:
-                take(_group(*args))
-                continue
-            if len(pending) >= workers:
-                take(pending.popleft().result())
-            pending.append(pool.submit(_group, *args))
-        while pending:
-            take(pending.popleft().result())
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
     return [h.digest() for h in hashers], best, best_hook, per_second
 
 
@@ -428,7 +407,7 @@ def tally(
     def counts() -> tuple[npt.NDArray[np.signedinteger[Any]], Tally]:
         """The log's per-delivery attempts, and every field that needs no hook-major order."""
         got = attempts_used(n, log) if used is None else used() if callable(used) else used
-        values, counts = _time_to_delivery(plan, log)
+        ttd_values, ttd_counts = _time_to_delivery(plan, log)
         states = [np.count_nonzero(log.state == s) for s in range(len(STATES))]
         return got, Tally(
             first_hook=first_hook,
@@ -439,8 +418,8 @@ def tally(
             refused=int(np.count_nonzero(log.code == CONNECT)),
             failed_verification=sum(1 for s in plan.hook_status if s == "verification_failed"),
             virtual_end_ms=int(log.ended_ms.max()) if n else 0,
-            ttd_values=values,
-            ttd_counts=counts,
+            ttd_values=ttd_values,
+            ttd_counts=ttd_counts,
         )
 
     order, (got, partial) = alongside(lambda: by_hook(plan), counts, parallel=n > chunked.CHUNK)
